@@ -1,0 +1,1 @@
+"""Auto-grading service for Jupyter lab notebooks."""

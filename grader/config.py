@@ -1,0 +1,53 @@
+"""Settings read from GRADER_* environment variables, each with a laptop-friendly default."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"GRADER_{name}", default)
+
+
+def default_instance_dir() -> Path:
+    return Path(_env("INSTANCE_DIR", str(Path.cwd() / "instance"))).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the web app, the worker and the CLI need to know about their surroundings."""
+
+    instance_dir: Path = field(default_factory=default_instance_dir)
+    database_url: str = ""
+    broker_url: str = ""
+    queue_name: str = "grading"
+    secret_key: str = "dev-only-secret-change-me"
+    max_upload_bytes: int = 20 * 1024 * 1024
+    cell_timeout_seconds: int = 120
+    notebook_timeout_seconds: int = 900
+    default_student_email: str = "student@example.edu"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read the settings from the environment, filling in defaults under the instance folder."""
+        instance_dir = default_instance_dir()
+        return cls(
+            instance_dir=instance_dir,
+            database_url=_env("DATABASE_URL", f"sqlite:///{instance_dir / 'grader.sqlite'}"),
+            broker_url=_env("BROKER_URL", f"filesystem://{instance_dir / 'broker'}"),
+            queue_name=_env("QUEUE", "grading"),
+            secret_key=_env("SECRET_KEY", "dev-only-secret-change-me"),
+            max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+            cell_timeout_seconds=int(_env("CELL_TIMEOUT", "120")),
+            notebook_timeout_seconds=int(_env("NOTEBOOK_TIMEOUT", "900")),
+            default_student_email=_env("DEFAULT_STUDENT", "student@example.edu"),
+        )
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem://")
+
+    @property
+    def filesystem_broker_dir(self) -> Path:
+        return Path(self.broker_url.removeprefix("filesystem://"))

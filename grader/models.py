@@ -1,0 +1,139 @@
+"""Typed SQLAlchemy 2 models: courses, people, assignments, submissions and their grading runs."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Annotated, Any, Optional
+
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grader.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# Every timestamp is UTC and says so, on SQLite and PostgreSQL alike.
+Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
+
+
+class Role(str, enum.Enum):
+    STUDENT = "student"
+    TA = "ta"
+    INSTRUCTOR = "instructor"
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.GRADED, RunStatus.FAILED)
+
+
+def _enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR plus a CHECK constraint: portable, and readable in psql.
+    return Enum(enum_cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e],
+                create_constraint=True, length=16)
+
+
+class Course(db.Model):
+    __tablename__ = "courses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    assignments: Mapped[list["Assignment"]] = relationship(back_populates="course")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Enrollment(db.Model):
+    """A user's role in one course; the same person may be a TA in one course and a student in another."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(_enum_column(Role, "role"))
+
+
+class Assignment(db.Model):
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    course: Mapped[Course] = relationship(back_populates="assignments")
+
+
+class Blob(db.Model):
+    """Content-addressed bytes kept in the database, so a worker on any machine can read them."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    original_filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    assignment: Mapped[Assignment] = relationship()
+    student: Mapped[User] = relationship()
+    runs: Mapped[list["GradingRun"]] = relationship(back_populates="submission", order_by="GradingRun.number")
+
+
+class GradingRun(db.Model):
+    """One attempt at grading a submission; a re-grade is a new run with the next number."""
+
+    __tablename__ = "grading_runs"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(default=1)
+    status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "run_status"), default=RunStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    queued_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    started_at: Mapped[Optional[Timestamp]]
+    finished_at: Mapped[Optional[Timestamp]]
+    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    cells_total: Mapped[int] = mapped_column(default=0)
+    cells_done: Mapped[int] = mapped_column(default=0)
+    cell_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    executed_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
+    executed_html_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
+    submission: Mapped[Submission] = relationship(back_populates="runs")
+    question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
+                                                                    order_by="QuestionResult.id")
+
+
+class QuestionResult(db.Model):
+    __tablename__ = "question_results"
+    __table_args__ = (UniqueConstraint("run_id", "question_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(128))
+    auto_score: Mapped[float] = mapped_column(default=0.0)
+    max_score: Mapped[float] = mapped_column(default=0.0)
+    status: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run: Mapped[GradingRun] = relationship(back_populates="question_results")

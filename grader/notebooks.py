@@ -1,0 +1,72 @@
+"""Parsing and validating uploaded notebooks before anything is stored."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import nbformat
+from nbformat.validator import ValidationError, normalize
+from nbformat.warnings import MissingIDFieldWarning
+
+
+class NotebookRejected(ValueError):
+    """The upload is not a notebook we can grade; the message is meant for the person who sent it."""
+
+    def __init__(self, message: str, http_status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
+def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
+    """Return the notebook in `data`, or raise NotebookRejected saying what is wrong with it."""
+    if len(data) > max_bytes:
+        raise NotebookRejected(
+            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
+            "Clear large outputs (Edit → Clear all outputs) and upload again.", http_status=413)
+    if not data.strip():
+        raise NotebookRejected("The file is empty. Upload the .ipynb file saved from Jupyter or Colab.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotebookRejected("The file is not text. A notebook is a JSON text file ending in .ipynb; "
+                               "did you upload a PDF, an image or a zip by mistake?") from None
+    try:
+        content = json.loads(text)
+    except RecursionError:
+        raise NotebookRejected("The file's JSON is nested too deeply to be a notebook.") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookRejected(f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                               f"{exc.msg}). Download the notebook again with File → Download .ipynb.") from None
+    if not isinstance(content, dict):
+        raise NotebookRejected(f"The file holds a JSON {type(content).__name__}, not a notebook "
+                               "(a notebook is a JSON object with 'cells' and 'nbformat').")
+    version = content.get("nbformat")
+    if version != 4:
+        raise NotebookRejected(f"The notebook format version is {version!r}; only version 4 notebooks "
+                               "are accepted. Open it in a current Jupyter or Colab and save it again.")
+    try:
+        notebook = nbformat.from_dict(_with_cell_ids(content))
+        nbformat.validate(notebook)
+    except RecursionError:
+        raise NotebookRejected("The notebook's JSON is nested too deeply to be valid.") from None
+    except ValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "top level"
+        raise NotebookRejected(f"The notebook does not match the Jupyter format at {where}: "
+                               f"{exc.message[:300]}") from None
+    except (TypeError, AttributeError, KeyError):
+        # nbformat's own helpers trip over some malformed shapes before the schema can name them.
+        raise NotebookRejected("The notebook does not match the Jupyter format: its cells are not "
+                               "cell objects.") from None
+    return notebook
+
+
+def _with_cell_ids(content: dict) -> dict:
+    """Old Colab notebooks lack cell ids; add them rather than reject or warn on every upload."""
+    cells = content.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+        return content  # let validation describe the damage
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        _, normalized = normalize(content)
+    return normalized

@@ -1,0 +1,97 @@
+"""What students see about a submission: its latest run's status, progress, errors and notebook."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import select
+
+from grader.extensions import db
+from grader.models import Assignment, GradingRun, RunStatus, Submission
+from grader.services.blobs import get_blob
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist (or is not the asker's to see)."""
+
+
+@dataclass(frozen=True)
+class RunStatusView:
+    submission_id: int
+    run_id: int
+    status: str
+    finished: bool
+    cells_done: int
+    cells_total: int
+    error_message: Optional[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"submission_id": self.submission_id, "run_id": self.run_id, "status": self.status,
+                "finished": self.finished, "progress": {"cells_done": self.cells_done,
+                                                         "cells_total": self.cells_total},
+                "error_message": self.error_message}
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    id: int
+    assignment_title: str
+    student_email: str
+    original_filename: str
+    created_at: datetime
+    run: RunStatusView
+    cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    has_executed_notebook: bool = False
+
+
+def latest_run(submission_id: int) -> GradingRun:
+    run = db.session.scalar(select(GradingRun).where(GradingRun.submission_id == submission_id)
+                            .order_by(GradingRun.number.desc()).limit(1))
+    if run is None:
+        raise NotFound(f"submission {submission_id}")
+    return run
+
+
+def run_status(submission_id: int) -> RunStatusView:
+    """The latest run's status and progress, cheap enough to poll."""
+    run = latest_run(submission_id)
+    status = RunStatus(run.status)
+    return RunStatusView(submission_id=submission_id, run_id=run.id, status=status.value,
+                         finished=status.finished, cells_done=run.cells_done, cells_total=run.cells_total,
+                         error_message=run.error_message)
+
+
+def submission_view(submission_id: int) -> SubmissionView:
+    """Everything the feedback page shows about one submission."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(f"submission {submission_id}")
+    run = latest_run(submission_id)
+    return SubmissionView(
+        id=submission.id, assignment_title=submission.assignment.title, student_email=submission.student.email,
+        original_filename=submission.original_filename, created_at=submission.created_at,
+        run=run_status(submission_id), cell_errors=list(run.cell_errors or []),
+        has_executed_notebook=run.executed_sha256 is not None)
+
+
+def executed_notebook(submission_id: int) -> bytes:
+    run = latest_run(submission_id)
+    if run.executed_sha256 is None:
+        raise NotFound(f"submission {submission_id} has no executed notebook yet")
+    return get_blob(run.executed_sha256)
+
+
+def executed_notebook_html(submission_id: int) -> bytes:
+    run = latest_run(submission_id)
+    if run.executed_html_sha256 is None:
+        raise NotFound(f"submission {submission_id} has no rendered notebook yet")
+    return get_blob(run.executed_html_sha256)
+
+
+def assignments() -> list[Assignment]:
+    return list(db.session.scalars(select(Assignment).order_by(Assignment.id)))
+
+
+def recent_submissions(limit: int = 20) -> list[Submission]:
+    return list(db.session.scalars(select(Submission).order_by(Submission.id.desc()).limit(limit)))

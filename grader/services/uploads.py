@@ -1,0 +1,72 @@
+"""Accepting a student's upload: validate, store the rows, and only then hand back what to enqueue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from sqlalchemy import select
+
+from grader.extensions import db
+from grader.models import Assignment, Enrollment, GradingRun, Role, Submission, User
+from grader.notebooks import NotebookRejected, parse_notebook
+from grader.services.blobs import put_blob
+
+MAX_FILENAME_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class AcceptedUpload:
+    submission_id: int
+    run_id: int
+
+
+def find_assignment(reference: str) -> Assignment:
+    """Look an assignment up by numeric id or by slug; raise NotebookRejected if there is no such one."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise NotebookRejected("Choose the assignment this notebook is for (field 'assignment').")
+    if reference.isdigit():
+        assignment = db.session.get(Assignment, int(reference))
+    else:
+        matches = db.session.scalars(select(Assignment).where(Assignment.slug == reference)).all()
+        assignment = matches[0] if len(matches) == 1 else None
+    if assignment is None:
+        raise NotebookRejected(f"There is no assignment {reference[:80]!r}.", http_status=404)
+    return assignment
+
+
+def accept_upload(*, assignment_ref: str, student_email: str, filename: Optional[str], data: bytes,
+                  max_bytes: int) -> AcceptedUpload:
+    """Validate and store an upload and its first grading run; commit before returning."""
+    filename = (filename or "").strip()
+    if not filename.lower().endswith(".ipynb"):
+        raise NotebookRejected(f"Upload a Jupyter notebook (.ipynb); got {filename[:80] or 'no file'!r}.")
+    assignment = find_assignment(assignment_ref)
+    parse_notebook(data, max_bytes)
+    try:
+        student = _student(student_email, assignment.course_id)
+        submission = Submission(assignment=assignment, student=student,
+                                original_filename=filename[-MAX_FILENAME_LENGTH:], sha256=put_blob(data))
+        run = GradingRun(submission=submission, number=1)
+        db.session.add_all([submission, run])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return AcceptedUpload(submission_id=submission.id, run_id=run.id)
+
+
+def _student(email: str, course_id: int) -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise NotebookRejected("Give the student's e-mail address (field 'student').")
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=email.split("@")[0])
+        db.session.add(user)
+        db.session.flush()
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == user.id,
+                                                            Enrollment.course_id == course_id))
+    if enrollment is None:
+        db.session.add(Enrollment(user_id=user.id, course_id=course_id, role=Role.STUDENT))
+    return user

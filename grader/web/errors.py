@@ -1,0 +1,24 @@
+"""Error responses: JSON under /api, a friendly page elsewhere."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+FRIENDLY = {
+    404: "We could not find that page.",
+    413: "The upload is too large.",
+}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 413:
+            limit_mb = app.config["GRADER"].max_upload_bytes / 1e6
+            message = (f"The upload is larger than the {limit_mb:.1f} MB limit. Clear large outputs "
+                       "(Edit → Clear all outputs) and upload again.")
+        else:
+            message = FRIENDLY.get(exc.code, exc.description)
+        if request.path.startswith("/api/"):
+            return jsonify(error=message), exc.code
+        return render_template("error.html", code=exc.code, message=message), exc.code

@@ -1,0 +1,62 @@
+"""HTML pages: the upload form and a submission's live feedback page."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+
+from grader.notebooks import NotebookRejected
+from grader.services import feedback
+from grader.web.uploads import accept_from_request
+
+bp = Blueprint("pages", __name__)
+
+# The rendered notebook holds the student's own outputs, which may include HTML and scripts. It is
+# served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site.
+NOTEBOOK_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", assignments=feedback.assignments(),
+                           submissions=feedback.recent_submissions())
+
+
+@bp.post("/submissions")
+def upload():
+    try:
+        accepted = accept_from_request()
+    except NotebookRejected as exc:
+        flash(exc.message, "error")
+        return render_template("index.html", assignments=feedback.assignments(),
+                               submissions=feedback.recent_submissions()), exc.http_status
+    return redirect(url_for("pages.submission", submission_id=accepted.submission_id), code=303)
+
+
+@bp.get("/submissions/<int:submission_id>")
+def submission(submission_id: int):
+    view = _or_404(feedback.submission_view, submission_id)
+    return render_template("submission.html", view=view)
+
+
+@bp.get("/submissions/<int:submission_id>/status")
+def status(submission_id: int):
+    return _or_404(feedback.run_status, submission_id).to_dict()
+
+
+@bp.get("/submissions/<int:submission_id>/notebook.html")
+def notebook_html(submission_id: int):
+    body = _or_404(feedback.executed_notebook_html, submission_id)
+    return Response(body, mimetype="text/html", headers={"Content-Security-Policy": NOTEBOOK_CSP})
+
+
+@bp.get("/submissions/<int:submission_id>/executed.ipynb")
+def executed_notebook(submission_id: int):
+    body = _or_404(feedback.executed_notebook, submission_id)
+    return Response(body, mimetype="application/x-ipynb+json", headers={
+        "Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"})
+
+
+def _or_404(lookup, submission_id: int):
+    try:
+        return lookup(submission_id)
+    except feedback.NotFound:
+        abort(404)

@@ -1,0 +1,24 @@
+"""Reading an upload out of the request: shared by the HTML form and the JSON API."""
+from __future__ import annotations
+
+from flask import current_app, request
+
+from grader.queue import enqueue_grading
+from grader.services.uploads import AcceptedUpload, accept_upload
+from grader.notebooks import NotebookRejected
+
+
+def accept_from_request() -> AcceptedUpload:
+    """Validate and store the request's notebook, then enqueue its grading; raise NotebookRejected."""
+    settings = current_app.config["GRADER"]
+    upload = request.files.get("file")
+    if upload is None:
+        raise NotebookRejected("No file was sent. Attach the notebook as the form field 'file'.")
+    # Read one byte past the cap so an oversized file is detected without reading all of it.
+    data = upload.stream.read(settings.max_upload_bytes + 1)
+    accepted = accept_upload(
+        assignment_ref=request.form.get("assignment", ""),
+        student_email=request.form.get("student") or settings.default_student_email,
+        filename=upload.filename, data=data, max_bytes=settings.max_upload_bytes)
+    enqueue_grading(accepted.run_id)
+    return accepted

@@ -1,0 +1,1 @@
+"""Celery worker: a thin shell that calls the grading services."""

@@ -1,0 +1,13 @@
+"""Celery tasks: they take ids, call one service function, and own only their retry policy."""
+from celery import shared_task
+from flask import current_app
+
+from grader.queue import GRADE_TASK
+from grader.services.grading import grade_run
+
+
+@shared_task(name=GRADE_TASK)
+def grade_submission(run_id: int) -> str | None:
+    """Execute and grade the submission behind grading run `run_id`."""
+    status = grade_run(run_id, current_app.config["GRADER"])
+    return status.value if status else None
