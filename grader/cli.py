@@ -63,3 +63,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
         if worker_process is not None:
             worker_process.terminate()
             worker_process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

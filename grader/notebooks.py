@@ -18,11 +18,20 @@ class NotebookRejected(ValueError):
         self.http_status = http_status
 
 
+def human_size(n_bytes: float) -> str:
+    """Bytes in the unit a person would use: '2.0 kB', '20.0 MB'."""
+    for unit in ("B", "kB", "MB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} GB"
+
+
 def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     """Return the notebook in `data`, or raise NotebookRejected saying what is wrong with it."""
     if len(data) > max_bytes:
         raise NotebookRejected(
-            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
+            f"The file is {human_size(len(data))}; the limit is {human_size(max_bytes)}. "
             "Clear large outputs (Edit → Clear all outputs) and upload again.", http_status=413)
     if not data.strip():
         raise NotebookRejected("The file is empty. Upload the .ipynb file saved from Jupyter or Colab.")

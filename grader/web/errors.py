@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from grader.notebooks import human_size
+
 FRIENDLY = {
     404: "We could not find that page.",
     413: "The upload is too large.",
@@ -14,8 +16,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
-            limit_mb = app.config["GRADER"].max_upload_bytes / 1e6
-            message = (f"The upload is larger than the {limit_mb:.1f} MB limit. Clear large outputs "
+            limit = human_size(app.config["GRADER"].max_upload_bytes)
+            message = (f"The upload is larger than the {limit} limit. Clear large outputs "
                        "(Edit → Clear all outputs) and upload again.")
         else:
             message = FRIENDLY.get(exc.code, exc.description)

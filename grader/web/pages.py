@@ -1,9 +1,9 @@
 """HTML pages: the upload form and a submission's live feedback page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 
-from grader.notebooks import NotebookRejected
+from grader.notebooks import NotebookRejected, human_size
 from grader.services import feedback
 from grader.web.uploads import accept_from_request
 
@@ -16,8 +16,7 @@ NOTEBOOK_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-in
 
 @bp.get("/")
 def index():
-    return render_template("index.html", assignments=feedback.assignments(),
-                           submissions=feedback.recent_submissions())
+    return _upload_page()
 
 
 @bp.post("/submissions")
@@ -26,8 +25,7 @@ def upload():
         accepted = accept_from_request()
     except NotebookRejected as exc:
         flash(exc.message, "error")
-        return render_template("index.html", assignments=feedback.assignments(),
-                               submissions=feedback.recent_submissions()), exc.http_status
+        return _upload_page(), exc.http_status
     return redirect(url_for("pages.submission", submission_id=accepted.submission_id), code=303)
 
 
@@ -53,6 +51,12 @@ def executed_notebook(submission_id: int):
     body = _or_404(feedback.executed_notebook, submission_id)
     return Response(body, mimetype="application/x-ipynb+json", headers={
         "Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"})
+
+
+def _upload_page() -> str:
+    return render_template("index.html", assignments=feedback.assignments(),
+                           submissions=feedback.recent_submissions(),
+                           max_upload=human_size(current_app.config["GRADER"].max_upload_bytes))
 
 
 def _or_404(lookup, submission_id: int):

@@ -1,0 +1,15 @@
+# One image for the web app, the worker and the one-shot migration.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY grader ./grader
+COPY worker ./worker
+COPY migrations ./migrations
+COPY fixtures ./fixtures
+RUN pip install --no-cache-dir -e .
+RUN useradd --create-home grader
+USER grader
+ENV GRADER_INSTANCE_DIR=/home/grader/instance
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "grader.wsgi:app"]

@@ -1,0 +1,59 @@
+"""Shared fixtures: a fresh app and database per test, notebooks built in code, real services."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+from grader.config import Settings
+from grader.extensions import db
+from grader.services.demo import load_demo
+from grader.web import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def notebook_bytes(*sources: str) -> bytes:
+    """A valid nbformat 4 notebook whose code cells hold `sources`."""
+    cells = [v4.new_code_cell(source) for source in sources]
+    return nbformat.writes(v4.new_notebook(cells=cells)).encode()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    instance = tmp_path / "instance"
+    return Settings(instance_dir=instance, database_url=f"sqlite:///{instance / 'grader.sqlite'}",
+                    broker_url=f"filesystem://{instance / 'broker'}", queue_name=f"test-{uuid.uuid4().hex}",
+                    max_upload_bytes=200_000, cell_timeout_seconds=20, notebook_timeout_seconds=60)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    app = make_app(settings)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_app(settings: Settings):
+    """An app on a fresh schema with the demo course loaded."""
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    with app.app_context():
+        db.create_all()
+        load_demo()
+    return app
+
+
+def queued_messages(settings: Settings) -> list[Path]:
+    """Messages waiting in the embedded (filesystem) broker."""
+    folder = settings.filesystem_broker_dir
+    return sorted(folder.glob("*.msg")) if folder.exists() else []

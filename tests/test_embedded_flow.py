@@ -1,0 +1,63 @@
+"""The README's run command: `grader serve` on SQLite with its own worker, driven over HTTP and in a browser."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from conftest import notebook_bytes
+from processes import free_port, grader_command, running, upload, wait_for_http, wait_until_finished
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def embedded_server(tmp_path):
+    """`grader serve` with nothing configured but an empty instance folder."""
+    port = free_port()
+    env = {"GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
+    log = tmp_path / "serve.log"
+    with running(grader_command("serve", "--port", str(port)), env, log) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_http(base_url + "/", process, log)
+        yield base_url, tmp_path / "instance", log
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser.new_page()
+        browser.close()
+
+
+def test_serve_uses_sqlite_and_grades_with_its_own_worker(embedded_server):
+    base_url, instance, log = embedded_server
+    accepted = upload(base_url, notebook_bytes("print('hello from the kernel')"))
+    status = wait_until_finished(base_url, accepted["submission_id"])
+    assert status["status"] == "graded", log.read_text()[-3000:]
+    assert (instance / "grader.sqlite").exists()
+
+
+def test_student_uploads_in_the_browser_and_sees_the_result(embedded_server, page, tmp_path):
+    base_url, _instance, _log = embedded_server
+    notebook = tmp_path / "my lab.ipynb"
+    notebook.write_bytes(notebook_bytes("answer = 40 + 2\nanswer", "answer / 0"))
+    page.goto(base_url + "/")
+    page.get_by_label("Notebook").set_input_files(str(notebook))
+    page.get_by_role("button", name="Upload and grade").click()
+    expect(page.locator("#status-badge")).to_have_text("graded", timeout=90_000)
+    expect(page.get_by_text("Cell #2: ZeroDivisionError: division by zero")).to_be_visible()
+    frame = page.frame_locator("iframe.notebook")
+    expect(frame.get_by_text("42").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "feedback.png"), full_page=True)
+
+
+def test_browser_shows_a_clear_error_for_a_bad_file(embedded_server, page, tmp_path):
+    base_url, _instance, _log = embedded_server
+    bad = tmp_path / "notes.ipynb"
+    bad.write_text("these are my notes, not a notebook")
+    page.goto(base_url + "/")
+    page.get_by_label("Notebook").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and grade").click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid JSON")

@@ -1,0 +1,55 @@
+"""The engine really executes notebooks, records errors per cell, and enforces its time limits."""
+from __future__ import annotations
+
+import time
+
+from nbformat import v4
+
+from grader.engine.execute import execute_notebook
+
+
+def notebook(*sources: str):
+    return v4.new_notebook(cells=[v4.new_markdown_cell("# Lab")] + [v4.new_code_cell(s) for s in sources])
+
+
+def test_cells_run_in_order_and_errors_do_not_stop_the_rest():
+    progress = []
+    result = execute_notebook(notebook("x = 6 * 7", "1 / 0", "print(x)"), cell_timeout=30,
+                              notebook_timeout=60, on_progress=lambda done, total: progress.append((done, total)))
+    assert result.stopped_reason is None
+    assert result.notebook.cells[3].outputs[0]["text"] == "42\n"
+    [error] = result.cell_errors
+    assert (error.cell_index, error.ename, error.source) == (2, "ZeroDivisionError", "1 / 0")
+    assert "\x1b[" not in error.traceback and "1 / 0" in error.traceback
+    assert progress == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_input_notebook_is_not_modified():
+    original = notebook("print('hi')")
+    execute_notebook(original, cell_timeout=30, notebook_timeout=60)
+    assert original.cells[1].outputs == []
+
+
+def test_slow_cell_is_stopped_at_the_cell_timeout():
+    started = time.monotonic()
+    result = execute_notebook(notebook("import time; time.sleep(60)", "print('never')"),
+                              cell_timeout=2, notebook_timeout=60)
+    assert time.monotonic() - started < 30
+    assert "Cell #2 ran longer than 2 seconds" in result.stopped_reason
+    assert result.cell_errors[0].ename == "TimeoutError"
+    assert result.notebook.cells[2].outputs == []
+
+
+def test_whole_notebook_deadline_applies_across_cells():
+    cells = ["import time; time.sleep(1.5)"] * 6
+    result = execute_notebook(notebook(*cells), cell_timeout=30, notebook_timeout=3)
+    assert result.stopped_reason is not None
+    assert "limit" in result.stopped_reason or "longer than" in result.stopped_reason
+    executed = [c for c in result.notebook.cells[1:] if c.get("execution_count")]
+    assert 1 <= len(executed) < 6
+
+
+def test_kernel_that_exits_is_reported_not_raised():
+    result = execute_notebook(notebook("import os; os._exit(1)", "print('after')"), cell_timeout=30,
+                              notebook_timeout=60)
+    assert "kernel died" in result.stopped_reason

@@ -1,0 +1,51 @@
+"""Production setup with real processes: gunicorn, a Celery worker, Redis and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import nbformat
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from conftest import notebook_bytes
+from processes import (REDIS_URL, free_port, fresh_postgres_database, grader_command, running, upload,
+                       wait_for_http, wait_until_finished)
+
+
+@pytest.fixture
+def production_env(tmp_path):
+    with fresh_postgres_database() as database_url:
+        env = {"GRADER_DATABASE_URL": database_url, "GRADER_BROKER_URL": REDIS_URL,
+               "GRADER_QUEUE": f"test-{uuid.uuid4().hex}", "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
+        for step in (("db", "upgrade"), ("demo",)):
+            subprocess.run(grader_command(*step), env={**os.environ, **env}, check=True,
+                           capture_output=True, timeout=120)
+        yield env
+
+
+def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production_env, tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    web = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "grader.wsgi:app"]
+    with running(web, production_env, tmp_path / "web.log") as web_process, \
+            running(grader_command("worker"), production_env, tmp_path / "worker.log"):
+        wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
+        accepted = upload(base_url, notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"))
+        status = wait_until_finished(base_url, accepted["submission_id"])
+
+    assert status["status"] == "graded", (tmp_path / "worker.log").read_text()[-3000:]
+    assert [e["ename"] for e in status["cell_errors"]] == ["NameError"]
+    engine = create_engine(production_env["GRADER_DATABASE_URL"])
+    with engine.connect() as connection:
+        row = connection.execute(text(
+            "SELECT r.attempts, b.content FROM grading_runs r JOIN blobs b ON b.sha256 = r.executed_sha256 "
+            "WHERE r.id = :id"), {"id": accepted["run_id"]}).one()
+    engine.dispose()
+    executed = nbformat.reads(bytes(row.content).decode(), as_version=4)
+    assert row.attempts == 1
+    assert executed.cells[0].outputs[0]["text"] == "45\n"
+    assert redis.Redis.from_url(REDIS_URL).llen(production_env["GRADER_QUEUE"]) == 0
