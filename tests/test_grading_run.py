@@ -100,3 +100,15 @@ def test_unknown_submission_is_404(client, url):
     assert response.status_code == 404
     if url.startswith("/api/"):
         assert json.loads(response.data)["error"] == "There is no submission 999."
+
+
+def test_grader_side_crash_marks_the_run_failed_with_a_student_message(app, client, monkeypatch):
+    def broken_engine(*args, **kwargs):
+        raise RuntimeError("kernel spec missing")
+    monkeypatch.setattr("grader.services.grading.execute_notebook", broken_engine)
+    body = upload(client, notebook_bytes("1"))
+    with pytest.raises(RuntimeError):
+        grade(app, body["run_id"])
+    status = client.get(f"/api/submissions/{body['submission_id']}").get_json()
+    assert status["status"] == "failed"
+    assert status["error_message"].startswith("We could not run your notebook")

@@ -26,14 +26,15 @@ def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
     if run is None:
         return None
     log.info("grading run", extra={"run_id": run_id, "attempt": run.attempts})
-    notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
     try:
+        notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
         result = execute_notebook(notebook, cell_timeout=settings.cell_timeout_seconds,
                                   notebook_timeout=settings.notebook_timeout_seconds,
                                   on_progress=lambda done, total: _record_progress(run_id, done, total))
     except Exception:
         log.exception("execution failed", extra={"run_id": run_id})
-        _finish(run, RunStatus.FAILED, error_message=FAILED_TO_RUN)
+        db.session.rollback()
+        _finish(db.session.get(GradingRun, run_id), RunStatus.FAILED, error_message=FAILED_TO_RUN)
         raise
     _record_result(run, result)
     return run.status
