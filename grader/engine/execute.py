@@ -1,9 +1,12 @@
-"""Run a notebook top to bottom in its own kernel process, recording which cells raised."""
+"""Run a notebook top to bottom in its own kernel, with hidden probe cells at chosen positions.
+
+A probe runs right after a given notebook cell, so it sees the kernel's state at that point of the
+notebook (position-bound capture). Probes and the setup cell never appear in the executed notebook.
+"""
 from __future__ import annotations
 
 import copy
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
@@ -13,6 +16,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 ProgressCallback = Callable[[int, int], None]
+BEFORE_FIRST_CELL = -1
+RECOVERY_SECONDS = 10
+# nbclient interrupts a cell that runs past its timeout and hands back this synthetic error reply.
+_TIMEOUT_MARK = "GraderCellTimeout"
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -31,54 +38,168 @@ class CellError:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Hidden code to run right after notebook cell `after_cell` (BEFORE_FIRST_CELL: before any)."""
+
+    name: str
+    after_cell: int
+    source: str
+    timeout: int
+
+
+@dataclass
+class ProbeResult:
+    outputs: list[dict] = field(default_factory=list)
+    # Why the probe produced nothing usable: it timed out, or the notebook never got that far.
+    problem: Optional[str] = None
+
+
 @dataclass
 class ExecutionResult:
     notebook: nbformat.NotebookNode
     cell_errors: list[CellError] = field(default_factory=list)
+    timed_out_cells: list[int] = field(default_factory=list)
+    probes: dict[str, ProbeResult] = field(default_factory=dict)
     # Set when the notebook could not run to the end: why, in words a student understands.
     stopped_reason: Optional[str] = None
+
+
+@dataclass
+class ExecutionOptions:
+    cell_timeout: int
+    notebook_timeout: int
+    working_dir: Optional[str] = None
+    setup_source: Optional[str] = None
+    probes: list[Probe] = field(default_factory=list)
+    kernel_env: Optional[dict[str, str]] = None
+    on_progress: Optional[ProgressCallback] = None
 
 
 def execute_notebook(notebook: nbformat.NotebookNode, *, cell_timeout: int, notebook_timeout: int,
                      on_progress: Optional[ProgressCallback] = None,
                      working_dir: Optional[str] = None) -> ExecutionResult:
     """Execute a copy of `notebook` with per-cell and whole-notebook time limits."""
-    notebook = copy.deepcopy(notebook)
-    code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
-        client = NotebookClient(
-            notebook, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
-            shutdown_kernel="immediate", resources={"metadata": {"path": working_dir or scratch}})
-        result = ExecutionResult(notebook=notebook)
-        deadline = time.monotonic() + notebook_timeout
-        client.reset_execution_trackers()
-        with client.setup_kernel():
-            for done, index in enumerate(code_cells):
-                if on_progress:
-                    on_progress(done, len(code_cells))
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    result.stopped_reason = (f"The notebook ran past its {notebook_timeout}-second limit; "
-                                             f"cells from #{index + 1} on were not run.")
-                    break
-                client.timeout = max(1, min(cell_timeout, int(remaining)))
-                cell = notebook.cells[index]
-                try:
-                    client.execute_cell(cell, index)
-                except CellTimeoutError:
-                    result.cell_errors.append(_timeout_error(index, cell, client.timeout))
-                    result.stopped_reason = (f"Cell #{index + 1} ran longer than {client.timeout} seconds "
-                                             "and was stopped; the cells after it were not run.")
-                    break
-                except DeadKernelError:
-                    result.stopped_reason = (f"The Python kernel died while running cell #{index + 1} "
-                                             "(it may have run out of memory or called exit()).")
-                    break
-                result.cell_errors.extend(_errors_in(index, cell))
+    return run_with_probes(notebook, ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                                                      working_dir=working_dir, on_progress=on_progress))
+
+
+def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) -> ExecutionResult:
+    """Execute a copy of `notebook`, running the setup cell first and each probe at its position."""
+    return _Run(copy.deepcopy(notebook), options).run()
+
+
+class _Run:
+    def __init__(self, notebook: nbformat.NotebookNode, options: ExecutionOptions):
+        self.options = options
+        self.result = ExecutionResult(notebook=notebook)
+        resources = {"metadata": {"path": options.working_dir}} if options.working_dir else {}
+        self.client = NotebookClient(notebook, timeout=options.cell_timeout, allow_errors=True,
+                                     kernel_name="python3", shutdown_kernel="immediate", resources=resources,
+                                     interrupt_on_timeout=True, on_cell_executed=self._note_reply,
+                                     error_on_timeout={"ename": _TIMEOUT_MARK, "evalue": "", "traceback": []})
+        self.last_cell_timed_out = False
+        self.deadline = time.monotonic() + options.notebook_timeout
+        self.probes_after: dict[int, list[Probe]] = {}
+        for probe in options.probes:
+            self.probes_after.setdefault(probe.after_cell, []).append(probe)
+
+    def run(self) -> ExecutionResult:
+        notebook = self.result.notebook
+        code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+        self.client.reset_execution_trackers()
+        kernel_args = {"env": self.options.kernel_env} if self.options.kernel_env is not None else {}
+        with self.client.setup_kernel(**kernel_args):
+            if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
+                self.result.stopped_reason = "The grader could not prepare the notebook's kernel."
             else:
-                if on_progress:
-                    on_progress(len(code_cells), len(code_cells))
-    return result
+                self._run_probes(BEFORE_FIRST_CELL)
+                for done, index in enumerate(code_cells):
+                    self._progress(done, len(code_cells))
+                    if not self._run_cell(index):
+                        break
+                    self._run_probes(index)
+                else:
+                    self._progress(len(code_cells), len(code_cells))
+        for probe in self.options.probes:
+            self.result.probes.setdefault(probe.name, ProbeResult(problem=self._not_reached(probe)))
+        return self.result
+
+    def _run_cell(self, index: int) -> bool:
+        """Run one notebook cell; False when the rest of the notebook cannot run."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.result.stopped_reason = (f"The notebook ran past its {self.options.notebook_timeout}-second "
+                                          f"limit; cells from #{index + 1} on were not run.")
+            return False
+        cell = self.result.notebook.cells[index]
+        self.client.timeout = max(1, min(self.options.cell_timeout, int(remaining)))
+        try:
+            self._execute(cell, index)
+        except CellTimeoutError:
+            self.last_cell_timed_out = True
+        except DeadKernelError:
+            self.result.stopped_reason = (f"The Python kernel died while running cell #{index + 1} "
+                                          "(it may have run out of memory or called exit()).")
+            return False
+        if self.last_cell_timed_out:
+            seconds = self.client.timeout
+            self.result.timed_out_cells.append(index)
+            self.result.cell_errors.append(CellError(index, "TimeoutError", f"cell ran longer than {seconds} s",
+                                                     "", cell.source))
+            if not self._responsive():
+                self.result.stopped_reason = (f"Cell #{index + 1} ran longer than {seconds} seconds and could "
+                                              "not be stopped; the cells after it were not run.")
+                return False
+            return True
+        self.result.cell_errors.extend(_errors_in(index, cell))
+        return True
+
+    def _execute(self, cell, index: int, store_history: bool = True) -> None:
+        self.last_cell_timed_out = False
+        self.client.execute_cell(cell, index, store_history=store_history)
+
+    def _note_reply(self, cell, cell_index, execute_reply) -> None:
+        if execute_reply.get("content", {}).get("ename") == _TIMEOUT_MARK:
+            self.last_cell_timed_out = True
+
+    def _responsive(self) -> bool:
+        """After an interrupted cell: does the kernel answer again, or is it stuck ignoring SIGINT?"""
+        return self._hidden("pass", RECOVERY_SECONDS, check_responsive=False).problem is None
+
+    def _run_probes(self, after_cell: int) -> None:
+        for probe in self.probes_after.get(after_cell, []):
+            self.result.probes[probe.name] = self._hidden(probe.source, probe.timeout)
+
+    def _hidden(self, source: str, timeout: int, check_responsive: bool = True) -> ProbeResult:
+        """Run code that is not part of the notebook: no history, no execution count, no trace."""
+        cell = nbformat.v4.new_code_cell(source)
+        cells = self.result.notebook.cells
+        cells.append(cell)  # nbclient writes the cell back by index; give it a slot of its own
+        self.client.timeout = timeout
+        try:
+            self._execute(cell, len(cells) - 1, store_history=False)
+        except CellTimeoutError:
+            self.last_cell_timed_out = True
+        except DeadKernelError:
+            self.result.stopped_reason = "The Python kernel died while the grader checked an answer."
+            return ProbeResult(problem="the kernel died while checking this answer")
+        finally:
+            cells.pop()
+        if not self.last_cell_timed_out:
+            return ProbeResult(outputs=[dict(output) for output in cell.outputs])
+        if check_responsive and not self._responsive():
+            self.result.stopped_reason = "The grader's check of an answer ran too long and could not be stopped."
+        return ProbeResult(problem=f"took longer than {timeout} seconds")
+
+    def _not_reached(self, probe: Probe) -> str:
+        if probe.after_cell in self.result.timed_out_cells:
+            return "its cell ran out of time"
+        return self.result.stopped_reason or "the notebook stopped before reaching this answer"
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.options.on_progress:
+            self.options.on_progress(done, total)
 
 
 def _errors_in(index: int, cell: nbformat.NotebookNode) -> list[CellError]:
@@ -86,8 +207,3 @@ def _errors_in(index: int, cell: nbformat.NotebookNode) -> list[CellError]:
                       traceback=_ANSI_ESCAPE.sub("", "\n".join(out.get("traceback", []))),
                       source=cell.source)
             for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-
-
-def _timeout_error(index: int, cell: nbformat.NotebookNode, seconds: int) -> CellError:
-    return CellError(cell_index=index, ename="TimeoutError", evalue=f"cell ran longer than {seconds} s",
-                     traceback="", source=cell.source)

@@ -1,0 +1,108 @@
+"""The rubric schema: what each question is worth, where its answer lives, and how it is checked."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class RubricError(ValueError):
+    """A rubric that cannot be used; the message names the offending question and field."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Locator(Strict):
+    """Where a question's answer lives: a heading path, optionally a cell id and a marker."""
+
+    section: Optional[str] = Field(None, description="Heading path, e.g. 'Group Exercise B / Question 1'.")
+    cell_id: Optional[str] = Field(None, description="Cell id; used when the notebook still has it.")
+    marker: Optional[str] = Field(None, description="The answer starts at the first cell with this text.")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> "Locator":
+        if not (self.section or self.cell_id):
+            raise ValueError("give a section (heading path) or a cell_id")
+        return self
+
+
+class RuntimeOptions(Strict):
+    cell_timeout: int = Field(120, gt=0, le=3600)
+    notebook_timeout: int = Field(900, gt=0, le=4 * 3600)
+    probe_timeout: int = Field(300, gt=0, le=3600, description="Seconds one answer's extraction may take.")
+    legacy_keras: bool = True
+    seed: int = 0
+
+
+class Question(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    points: float = Field(gt=0, le=1000)
+    locator: Locator
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        from grader.engine.checks import CHECKS
+        if kind not in CHECKS:
+            raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(CHECKS))}")
+        return kind
+
+    @model_validator(mode="after")
+    def _params_fit_kind(self) -> "Question":
+        from grader.engine.checks import CHECKS
+        try:
+            self.params = CHECKS[self.kind].Params.model_validate(self.params).model_dump()
+        except ValidationError as exc:
+            problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"{self.kind} {problems}") from None
+        return self
+
+    def typed_params(self):
+        from grader.engine.checks import CHECKS
+        return CHECKS[self.kind].Params.model_validate(self.params)
+
+
+class Rubric(Strict):
+    title: str
+    runtime: RuntimeOptions = Field(default_factory=RuntimeOptions)
+    urls: dict[str, str] = Field(default_factory=dict, description="Dataset URL -> file in the package's data/.")
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> "Rubric":
+        seen: set[str] = set()
+        for question in self.questions:
+            if question.key in seen:
+                raise ValueError(f"question key {question.key!r} is used twice")
+            seen.add(question.key)
+        return self
+
+
+def parse_rubric(content: Any) -> Rubric:
+    """Validate rubric content (parsed YAML); raise RubricError with messages a person can act on."""
+    if not isinstance(content, dict):
+        raise RubricError("rubric.yaml must hold a mapping with 'title' and 'questions'")
+    try:
+        return Rubric.model_validate(content)
+    except ValidationError as exc:
+        raise RubricError("\n".join(_describe(error, content) for error in exc.errors())) from None
+
+
+def _describe(error: dict, content: dict) -> str:
+    location = list(error["loc"])
+    where = ".".join(str(part) for part in location) or "rubric"
+    if len(location) >= 2 and location[0] == "questions" and isinstance(location[1], int):
+        questions = content.get("questions") or []
+        key = questions[location[1]].get("key") if location[1] < len(questions) and isinstance(
+            questions[location[1]], dict) else None
+        field = ".".join(str(part) for part in location[2:]) or "question"
+        where = f"question {key or '#' + str(location[1] + 1)!r}, field {field}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
