@@ -202,8 +202,13 @@ class _Run:
             self.options.on_progress(done, total)
 
 
+def plain_traceback(error_output: dict) -> str:
+    """An error output's traceback without terminal colour codes."""
+    return _ANSI_ESCAPE.sub("", "\n".join(error_output.get("traceback", [])))
+
+
 def _errors_in(index: int, cell: nbformat.NotebookNode) -> list[CellError]:
     return [CellError(cell_index=index, ename=out.get("ename", ""), evalue=out.get("evalue", ""),
-                      traceback=_ANSI_ESCAPE.sub("", "\n".join(out.get("traceback", []))),
+                      traceback=plain_traceback(out),
                       source=cell.source)
             for out in cell.get("outputs", []) if out.get("output_type") == "error"]

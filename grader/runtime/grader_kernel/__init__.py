@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 _SETTINGS: dict = {}
 
@@ -25,4 +24,5 @@ def install(settings_json: str) -> None:
     if settings.get("url_map") is not None:
         from grader_kernel import datasets
         datasets.install(settings["url_map"], settings.get("data_dir", "data"))
-    sys.dont_write_bytecode = True
+    # Imported now, before any student code, so it binds the functions it needs unpatched.
+    from grader_kernel import extract  # noqa: F401

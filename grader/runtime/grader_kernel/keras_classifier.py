@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import copy
 import inspect
 
 import numpy as np
@@ -22,7 +21,7 @@ class BaseWrapper:
         self.sk_params = sk_params
 
     def get_params(self, **params):
-        return {**copy.deepcopy(self.sk_params), "build_fn": self.build_fn}
+        return {**self.sk_params, "build_fn": self.build_fn}
 
     def set_params(self, **params):
         self.sk_params.update(params)

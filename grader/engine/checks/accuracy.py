@@ -1,0 +1,52 @@
+"""Held-out accuracy and the bands that turn it into credit, shared by the feature and model checks."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Band(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_accuracy: float = Field(ge=0, le=1)
+    fraction: float = Field(ge=0, le=1, description="Share of the question's points earned at this accuracy.")
+
+
+class AccuracyTarget(BaseModel):
+    """Either `target` (all points at or above it) or `bands` (credit by accuracy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Optional[float] = Field(None, ge=0, le=1)
+    bands: list[Band] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.target is None) == (not self.bands):
+            raise ValueError("give either target or bands")
+        if self.target is not None:
+            self.bands = [Band(min_accuracy=self.target, fraction=1.0)]
+            self.target = None
+        self.bands = sorted(self.bands, key=lambda band: band.min_accuracy, reverse=True)
+        return self
+
+    def fraction_for(self, accuracy: float) -> float:
+        return next((band.fraction for band in self.bands if accuracy >= band.min_accuracy), 0.0)
+
+    def explain(self, accuracy: float) -> str:
+        """A sentence a student understands: what they got, and what full marks need."""
+        full = next(band.min_accuracy for band in self.bands if band.fraction == max(b.fraction for b in self.bands))
+        partial = [band for band in self.bands if 0 < band.fraction < 1]
+        text = f"Held-out accuracy {accuracy:.2f}; {full:.2f} earns full marks"
+        if partial:
+            text += "".join(f", {band.min_accuracy:.2f} earns {band.fraction:.0%}" for band in partial)
+        return text + "."
+
+
+def accuracy(predicted: Sequence, actual: Sequence) -> float:
+    if len(predicted) != len(actual):
+        raise ValueError(f"got {len(predicted)} predictions for {len(actual)} held-out rows")
+    return sum(p == a for p, a in zip(predicted, actual)) / len(actual) if actual else 0.0
+
+
+def status_for(fraction: float) -> str:
+    return "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"

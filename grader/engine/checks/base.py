@@ -1,0 +1,117 @@
+"""What every check kind gets (the evidence about one answer) and gives back (an outcome)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional, Protocol
+
+import nbformat
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from grader.engine.assignment import AssignmentPackage
+from grader.engine.execute import ProbeResult
+from grader.engine.locator import Location
+from grader.engine.rubric import Question
+
+PROBE_MIME = "application/vnd.grader.probe+json"
+MAX_ARTIFACT_CHARS = 5_000_000
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Artifact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ProbeFiles:
+    """Where the kernel finds the public and held-out-feature tables, relative to its working folder."""
+
+    data_dir: str
+    heldout_dir: str
+
+    def public(self, dataset: str) -> str:
+        return f"{self.data_dir}/{dataset}.csv"
+
+    def heldout_features(self, dataset: str) -> str:
+        return f"{self.heldout_dir}/{dataset}.csv"
+
+
+@dataclass
+class Evidence:
+    """Everything known about one question's answer after the notebook ran."""
+
+    question: Question
+    params: Any
+    location: Location
+    notebook: nbformat.NotebookNode
+    package: AssignmentPackage
+    template_location: Location
+    probe: Optional[ProbeResult] = None
+    artifact: Any = None
+
+    def cells(self, notebook: Optional[nbformat.NotebookNode] = None, location: Optional[Location] = None):
+        notebook, location = notebook or self.notebook, location or self.location
+        return [notebook.cells[i] for i in location.cell_indices]
+
+    def template_cells(self):
+        return self.cells(self.package.template, self.template_location)
+
+
+@dataclass
+class Outcome:
+    fraction: float
+    status: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    plot_png: Optional[bytes] = None
+    # Share of the question's points a TA still has to award by hand (free-response answers).
+    manual_fraction: float = 0.0
+
+
+class CheckKind(Protocol):
+    kind: ClassVar[str]
+    Params: ClassVar[type[Params]]
+    Artifact: ClassVar[Optional[type[Artifact]]]
+
+    def defines(self, params) -> list[str]:
+        """Names the answer's code must define in its section (empty: no such requirement)."""
+
+    def probe_source(self, params, files: ProbeFiles, seed: int) -> Optional[str]:
+        """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
+
+    def automatic_share(self, params) -> float:
+        """Share of the question's points the engine can award (the rest is for TAs)."""
+
+    def score(self, evidence: Evidence) -> Outcome:
+        """Score the answer from the evidence; runs in the trusted process."""
+
+
+class ArtifactRejected(ValueError):
+    pass
+
+
+def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
+    """The probe's one published payload, schema-checked and size-capped; anything else is rejected."""
+    payloads = [out["data"][PROBE_MIME] for out in outputs
+                if out.get("output_type") == "display_data" and PROBE_MIME in out.get("data", {})]
+    if len(payloads) != 1:
+        raise ArtifactRejected(f"expected one result from the answer, got {len(payloads)}")
+    if len(json.dumps(payloads[0])) > MAX_ARTIFACT_CHARS:
+        raise ArtifactRejected("the answer's result is too large")
+    try:
+        return schema.model_validate(payloads[0])
+    except ValidationError as exc:
+        raise ArtifactRejected(f"the answer's result has the wrong shape: {exc.errors()[0]['msg']}") from None
+
+
+def probe_error(outputs: list[dict]) -> Optional[dict]:
+    return next((out for out in outputs if out.get("output_type") == "error"), None)
+
+
+def kernel_call(function: str, *args) -> str:
+    """Source for a hidden cell calling one runtime function with literal arguments."""
+    rendered = ", ".join(repr(arg) for arg in args)
+    return f"__import__('grader_kernel.extract', fromlist=['extract']).{function}({rendered})"

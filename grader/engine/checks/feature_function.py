@@ -1,0 +1,80 @@
+"""`feature_function`: the student's row function becomes a column; a reference model must reach the target."""
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from grader.engine.checks import register
+from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
+from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeFiles, kernel_call
+from grader.engine.plots import decision_boundary_png
+
+
+class FeatureParams(AccuracyTarget):
+    function: str = "mkfeature"
+    dataset: str
+    base_features: list[str] = ["feature1", "feature2"]
+    positive_class: str = "red"
+    negative_class: str = "blue"
+    grid: Optional[str] = "all_points"
+
+
+class FeatureArtifact(Artifact):
+    values: dict[str, list[float]]
+
+
+@register
+class FeatureFunctionCheck:
+    kind = "feature_function"
+    Params = FeatureParams
+    Artifact = FeatureArtifact
+
+    def defines(self, params: FeatureParams) -> list[str]:
+        return [params.function]
+
+    def probe_source(self, params: FeatureParams, files: ProbeFiles, seed: int) -> str:
+        tables = {"train": files.public(params.dataset), "heldout": files.heldout_features(params.dataset)}
+        if params.grid:
+            tables["grid"] = files.public(params.grid)
+        return kernel_call("feature_values", params.function, tables)
+
+    def automatic_share(self, params) -> float:
+        return 1.0
+
+    def score(self, evidence: Evidence) -> Outcome:
+        params: FeatureParams = evidence.params
+        values = evidence.artifact.values
+        public = evidence.package.public_table(params.dataset)
+        heldout = evidence.package.heldout_table(params.dataset)
+        for part, table in (("train", public), ("heldout", heldout)):
+            if len(values.get(part, [])) != len(table):
+                raise ValueError(f"expected {len(table)} {part} values, got {len(values.get(part, []))}")
+        is_train = (public["split"] == "train").to_numpy()
+        reference = LogisticRegression(C=100.0, max_iter=2000)
+        reference.fit(_with_feature(public, params, values["train"])[is_train],
+                      public["class"][is_train] == params.positive_class)
+
+        def classes(table, feature_values) -> list[str]:
+            positive = reference.predict(_with_feature(table, params, feature_values))
+            return [params.positive_class if p else params.negative_class for p in positive]
+
+        predicted = classes(heldout, values["heldout"])
+        held_out_accuracy = accuracy(predicted, list(heldout["class"]))
+        fraction = params.fraction_for(held_out_accuracy)
+        plot = None
+        if params.grid and "grid" in values:
+            grid = evidence.package.public_table(params.grid)
+            plot = decision_boundary_png(grid, classes(grid, values["grid"]), heldout, predicted,
+                                         title=f"Linear model with your `{params.function}`")
+        message = (f"A linear model using your `{params.function}` as an extra column: "
+                   + params.explain(held_out_accuracy))
+        return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,
+                       details={"heldout_accuracy": round(held_out_accuracy, 4)})
+
+
+def _with_feature(table: pd.DataFrame, params: FeatureParams, feature_values) -> pd.DataFrame:
+    frame = table[params.base_features].copy()
+    frame["student_feature"] = list(feature_values)
+    return frame

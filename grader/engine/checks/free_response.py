@@ -1,0 +1,62 @@
+"""`free_response`: the placeholder was replaced by a real answer (completion credit); TAs grade the rest."""
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from grader.engine.checks import register
+from grader.engine.checks.base import Evidence, Outcome, Params, ProbeFiles
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class FreeResponseParams(Params):
+    completion_fraction: float = Field(0.5, ge=0, le=1, description="Share of the points for answering at all.")
+    min_words: int = Field(3, ge=1)
+    placeholder: str = "FILLME"
+
+
+@register
+class FreeResponseCheck:
+    kind = "free_response"
+    Params = FreeResponseParams
+    Artifact = None
+
+    def defines(self, params: FreeResponseParams) -> list[str]:
+        return []
+
+    def probe_source(self, params: FreeResponseParams, files: ProbeFiles, seed: int) -> None:
+        return None
+
+    def automatic_share(self, params: FreeResponseParams) -> float:
+        return params.completion_fraction
+
+    def score(self, evidence: Evidence) -> Outcome:
+        params: FreeResponseParams = evidence.params
+        answer = new_text(evidence, params.placeholder)
+        words = len(_WORD.findall(answer))
+        manual = 1.0 - params.completion_fraction
+        if words < params.min_words:
+            return Outcome(0.0, "failed", f"No answer yet: replace {params.placeholder} with your answer "
+                                          f"(at least {params.min_words} words).")
+        if manual == 0:
+            return Outcome(1.0, "passed", "Answered.", details={"answer": answer})
+        return Outcome(params.completion_fraction, "needs_manual_grading",
+                       "Answered; a TA will grade the content.", details={"answer": answer}, manual_fraction=manual)
+
+
+def new_text(evidence: Evidence, placeholder: str) -> str:
+    """The lines of the student's section that the template did not have, without the placeholder."""
+    template_lines = {_squash(line) for cell in evidence.template_cells() for line in cell.source.splitlines()}
+    kept = []
+    for cell in evidence.cells():
+        for line in cell.source.splitlines():
+            text = line.replace(placeholder, "").strip()
+            if text and _squash(line) not in template_lines:
+                kept.append(text)
+    return "\n".join(kept)
+
+
+def _squash(line: str) -> str:
+    return " ".join(line.split()).lower()

@@ -1,0 +1,112 @@
+"""grade_notebook: the one function the CLI, the worker and the tests call to grade a notebook."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import nbformat
+import pandas as pd
+
+from grader.engine.assignment import AssignmentPackage
+from grader.engine.checks import CHECKS
+from grader.engine.checks.base import Evidence, ProbeFiles
+from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProgressCallback, Probe,
+                                   run_with_probes)
+from grader.engine.locator import headings, locate
+from grader.engine.report import Report
+from grader.engine.scorer import missing_definitions, score_question
+from grader.runtime import KERNEL_PACKAGE_DIR
+
+RUNTIME_DIR = ".grader"
+FILES = ProbeFiles(data_dir="data", heldout_dir=f"{RUNTIME_DIR}/heldout")
+# Deterministic, quiet numerics in the kernel; the same notebook always gets the same score.
+KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
+                      "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass
+class GradeResult:
+    report: Report
+    executed: nbformat.NotebookNode
+    execution: ExecutionResult
+
+
+def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage,
+                   on_progress: Optional[ProgressCallback] = None) -> GradeResult:
+    """Execute `notebook` with the package's runtime and score every rubric question."""
+    rubric = package.rubric
+    boundaries = [heading.key for heading in headings(package.template)]
+    evidence = []
+    for question in rubric.questions:
+        evidence.append(Evidence(
+            question=question, params=question.typed_params(), package=package, notebook=notebook,
+            location=locate(notebook, question.locator, boundaries),
+            template_location=locate(package.template, question.locator, boundaries)))
+    probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
+    with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
+        _prepare_scratch(Path(scratch), package)
+        execution = run_with_probes(notebook, ExecutionOptions(
+            cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
+            working_dir=scratch, setup_source=_setup_source(package), probes=probes,
+            kernel_env=_kernel_environment(), on_progress=on_progress))
+    questions = []
+    for item in evidence:
+        item.notebook = execution.notebook
+        item.probe = execution.probes.get(item.question.key)
+        questions.append(score_question(item, execution))
+    report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
+                    cell_errors=[error.to_dict() for error in execution.cell_errors])
+    return GradeResult(report=report, executed=execution.notebook, execution=execution)
+
+
+def _probe_for(evidence: Evidence, runtime) -> Optional[Probe]:
+    check = CHECKS[evidence.question.kind]
+    if not evidence.location.found or missing_definitions(evidence):
+        return None
+    source = check.probe_source(evidence.params, FILES, runtime.seed)
+    if source is None:
+        return None
+    return Probe(name=evidence.question.key, after_cell=_capture_point(evidence), source=source,
+                 timeout=runtime.probe_timeout)
+
+
+def _capture_point(evidence: Evidence) -> int:
+    """Right after the last code cell of the answer's section: later cells may redefine its names."""
+    cells = evidence.notebook.cells
+    code = [i for i in evidence.location.cell_indices if cells[i].cell_type == "code"]
+    if code:
+        return code[-1]
+    before = [i for i in range(min(evidence.location.cell_indices, default=0)) if cells[i].cell_type == "code"]
+    return before[-1] if before else BEFORE_FIRST_CELL
+
+
+def _prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
+    """The kernel's working folder: public data, held-out *features* (no labels) and the runtime."""
+    if package.data_dir.is_dir():
+        shutil.copytree(package.data_dir, scratch / FILES.data_dir)
+    heldout = scratch / FILES.heldout_dir
+    heldout.mkdir(parents=True)
+    if package.hidden_dir.is_dir():
+        for table in package.hidden_dir.glob("*.csv"):
+            features = pd.read_csv(table).drop(columns=["class", "split"], errors="ignore")
+            features.to_csv(heldout / table.name, index=False)
+    shutil.copytree(KERNEL_PACKAGE_DIR, scratch / RUNTIME_DIR / "grader_kernel",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def _setup_source(package: AssignmentPackage) -> str:
+    settings = {"legacy_keras": package.rubric.runtime.legacy_keras, "url_map": package.rubric.urls,
+                "data_dir": FILES.data_dir}
+    return (f"__import__('sys').path.insert(0, {RUNTIME_DIR!r})\n"
+            f"__import__('grader_kernel').install({json.dumps(settings)!r})")
+
+
+def _kernel_environment() -> dict[str, str]:
+    # The grader's own settings (database and broker URLs, secrets) never reach student code.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    return {**inherited, **KERNEL_ENVIRONMENT}

@@ -1,0 +1,59 @@
+"""The grading report: per-question results and totals, serialisable to JSON."""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+STATUSES = ("passed", "partial", "failed", "error", "timed_out", "not_found", "needs_manual_grading")
+
+
+@dataclass
+class QuestionReport:
+    key: str
+    title: str
+    score: float
+    max_score: float
+    status: str
+    message: str
+    manual_points: float = 0.0
+    answer_source: str = ""
+    traceback: Optional[str] = None
+    details: dict[str, Any] = field(default_factory=dict)
+    plot_png: Optional[bytes] = None
+
+    def to_dict(self, include_plot: bool = False) -> dict[str, Any]:
+        data = {"key": self.key, "title": self.title, "score": self.score, "max_score": self.max_score,
+                "status": self.status, "message": self.message, "manual_points": self.manual_points,
+                "answer_source": self.answer_source, "traceback": self.traceback, "details": self.details,
+                "has_plot": self.plot_png is not None}
+        if include_plot and self.plot_png is not None:
+            data["plot_png_base64"] = base64.b64encode(self.plot_png).decode()
+        return data
+
+
+@dataclass
+class Report:
+    assignment: str
+    questions: list[QuestionReport]
+    stopped_reason: Optional[str] = None
+    cell_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return round(sum(q.score for q in self.questions), 6)
+
+    @property
+    def max_total(self) -> float:
+        """The points the engine can award; free-response points left to TAs are not included."""
+        return round(sum(q.max_score for q in self.questions), 6)
+
+    @property
+    def manual_pending(self) -> float:
+        return round(sum(q.manual_points for q in self.questions), 6)
+
+    def to_dict(self, include_plots: bool = False) -> dict[str, Any]:
+        return {"assignment": self.assignment, "total": self.total, "max_total": self.max_total,
+                "manual_pending": self.manual_pending, "stopped_reason": self.stopped_reason,
+                "cell_errors": self.cell_errors,
+                "questions": [q.to_dict(include_plots) for q in self.questions]}

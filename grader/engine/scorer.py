@@ -1,0 +1,67 @@
+"""The trusted side: turn what the notebook left behind into a per-question result."""
+from __future__ import annotations
+
+import logging
+
+from grader.engine.answers import code_source, defined_names
+from grader.engine.checks import CHECKS
+from grader.engine.checks.base import ArtifactRejected, Evidence, Outcome, parse_artifact, probe_error
+from grader.engine.execute import ExecutionResult, plain_traceback
+from grader.engine.report import QuestionReport
+
+log = logging.getLogger(__name__)
+
+
+def missing_definitions(evidence: Evidence) -> list[str]:
+    """Names the check needs that no code cell of the answer's section defines."""
+    check = CHECKS[evidence.question.kind]
+    defined = set().union(*(defined_names(c.source) for c in evidence.cells() if c.cell_type == "code"))
+    return [name for name in check.defines(evidence.params) if name not in defined]
+
+
+def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionReport:
+    """Score one question; problems with this answer never affect the others."""
+    question = evidence.question
+    check = CHECKS[question.kind]
+    report = QuestionReport(key=question.key, title=question.title, score=0.0,
+                            max_score=round(question.points * check.automatic_share(evidence.params), 6),
+                            status="failed", message="", answer_source=code_source(evidence.cells()))
+    outcome = _outcome(evidence, execution, check, report)
+    report.status, report.message, report.details = outcome.status, outcome.message, outcome.details
+    report.score = round(question.points * outcome.fraction, 6)
+    report.manual_points = round(question.points * outcome.manual_fraction, 6)
+    report.plot_png = outcome.plot_png
+    return report
+
+
+def _outcome(evidence: Evidence, execution: ExecutionResult, check, report: QuestionReport) -> Outcome:
+    section = evidence.question.locator.section or evidence.question.locator.cell_id
+    if not evidence.location.found:
+        return Outcome(0.0, "not_found", f"Answer not found: {evidence.location.reason}.")
+    missing = missing_definitions(evidence)
+    if missing:
+        return Outcome(0.0, "not_found", f"Answer not found: no code under '{section}' defines "
+                                         f"`{missing[0]}`. Write your answer in a code cell in that section.")
+    timed_out = set(evidence.location.cell_indices) & set(execution.timed_out_cells)
+    if timed_out:
+        return Outcome(0.0, "timed_out", f"Cell #{min(timed_out) + 1} of this answer ran out of time and was "
+                                         "stopped, so it could not be checked.")
+    if check.Artifact is not None:
+        probe = evidence.probe
+        if probe is None or probe.problem:
+            status = "timed_out" if probe and "longer than" in (probe.problem or "") else "error"
+            reason = probe.problem if probe else "it was not reached"
+            return Outcome(0.0, status, f"We could not check this answer: {reason}.")
+        error = probe_error(probe.outputs)
+        if error:
+            report.traceback = plain_traceback(error)
+            return Outcome(0.0, "error", f"Checking your answer raised {error.get('ename')}: "
+                                         f"{error.get('evalue', '')[:300]}")
+        try:
+            evidence.artifact = parse_artifact(check.Artifact, probe.outputs)
+        except ArtifactRejected as exc:
+            return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
+    try:
+        return check.score(evidence)
+    except ValueError as exc:
+        return Outcome(0.0, "error", f"We could not score this answer: {exc}.")
