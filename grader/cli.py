@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
+from grader import grading_commands
 from grader.services.demo import load_demo
 from grader.web import create_app
 
@@ -20,6 +21,9 @@ from grader.web import create_app
                   "see the README.")
 def main() -> None:
     pass
+
+
+grading_commands.register(main)
 
 
 def worker_command(concurrency: int, queue: str) -> list[str]:

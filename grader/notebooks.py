@@ -5,6 +5,7 @@ import json
 import warnings
 
 import nbformat
+from nbformat.v4.rwbase import rejoin_lines
 from nbformat.validator import ValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
@@ -57,6 +58,7 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     try:
         notebook = nbformat.from_dict(_with_cell_ids(content))
         nbformat.validate(notebook)
+        rejoin_lines(notebook)  # sources stored as lists of lines become strings, as nbformat.read gives
     except RecursionError:
         raise NotebookRejected("The notebook's JSON is nested too deeply to be valid.") from None
     except ValidationError as exc:

@@ -6,7 +6,9 @@ notebook (position-bound capture). Probes and the setup cell never appear in the
 from __future__ import annotations
 
 import copy
+import os
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
@@ -105,6 +107,15 @@ class _Run:
             self.probes_after.setdefault(probe.after_cell, []).append(probe)
 
     def run(self) -> ExecutionResult:
+        # Kernel sockets are files in a private folder rather than TCP ports on localhost, so no other
+        # local process can connect to a student's kernel (and a network namespace does not matter).
+        with tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets:
+            self.client.km = self.client.create_kernel_manager()
+            self.client.km.transport = "ipc"
+            self.client.km.ip = os.path.join(sockets, "kernel")
+            return self._run_cells()
+
+    def _run_cells(self) -> ExecutionResult:
         notebook = self.result.notebook
         code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
         self.client.reset_execution_trackers()

@@ -1,0 +1,102 @@
+"""`grader grade` and `grader validate-assignment`: the engine from the command line, no server needed."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import nbformat
+
+from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
+from grader.engine.grade import GradeResult, grade_notebook
+from grader.engine.report import Report
+from grader.notebooks import NotebookRejected, parse_notebook
+
+MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
+
+
+def _package(path: str) -> AssignmentPackage:
+    try:
+        return load_assignment(path)
+    except AssignmentError as exc:
+        raise click.ClickException(f"Assignment {path}: {exc}") from None
+
+
+def _notebook(path: Path) -> nbformat.NotebookNode:
+    try:
+        return parse_notebook(path.read_bytes(), MAX_NOTEBOOK_BYTES)
+    except (OSError, NotebookRejected) as exc:
+        raise click.ClickException(f"{path}: {getattr(exc, 'message', exc)}") from None
+
+
+def _grade(path: Path, package: AssignmentPackage, quiet: bool) -> GradeResult:
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            click.echo(f"\r{path.name}: cell {done} of {total}", nl=done == total, err=True)
+    return grade_notebook(_notebook(path), package, on_progress=progress)
+
+
+def print_table(report: Report, title: str) -> None:
+    click.echo(f"{report.assignment} — {title}")
+    width = max(len(q.key) for q in report.questions)
+    for q in report.questions:
+        click.echo(f"  {q.key:<{width}}  {q.score:>5.2f}/{q.max_score:<5.2f} {q.status:<20} {q.message}")
+    pending = f" (+{report.manual_pending:g} for TAs to grade)" if report.manual_pending else ""
+    click.echo(f"  Total: {report.total:g} / {report.max_total:g} automatic points{pending}")
+    if report.stopped_reason:
+        click.echo(f"  Note: {report.stopped_reason}")
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("grade", with_appcontext=False)
+    @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--assignment", "assignment_dir", required=True, type=click.Path(exists=True),
+                  help="Assignment package: a folder or a .zip with rubric.yaml.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    @click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
+                  help="Write each question's picture into this folder as KEY.png.")
+    @click.option("--executed", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Save the executed notebook here.")
+    def grade(notebook: Path, assignment_dir: str, as_json: bool, plots: Optional[Path],
+              executed: Optional[Path]) -> None:
+        """Grade NOTEBOOK against an assignment package and print the result."""
+        result = _grade(notebook, _package(assignment_dir), quiet=as_json)
+        if plots:
+            plots.mkdir(parents=True, exist_ok=True)
+            for question in result.report.questions:
+                if question.plot_png:
+                    (plots / f"{question.key}.png").write_bytes(question.plot_png)
+        if executed:
+            nbformat.write(result.executed, executed)
+        if as_json:
+            click.echo(json.dumps(result.report.to_dict(), indent=2))
+        else:
+            print_table(result.report, notebook.name)
+
+    @cli.command("validate-assignment", with_appcontext=False)
+    @click.argument("assignment_dir", type=click.Path(exists=True))
+    @click.option("--solution", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Solution notebook (default: solution.ipynb in the package).")
+    def validate_assignment(assignment_dir: str, solution: Optional[Path]) -> None:
+        """Check a package: the solution must get full automatic marks and the template none."""
+        package = _package(assignment_dir)
+        solution = solution or package.solution_path
+        if not solution.is_file():
+            raise click.ClickException(f"no solution notebook at {solution}; pass --solution")
+        problems = []
+        solution_report = _grade(solution, package, quiet=False).report
+        print_table(solution_report, f"solution ({solution.name})")
+        problems += [f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
+                     for q in solution_report.questions if q.score < q.max_score]
+        template_report = _grade(package.root / "template.ipynb", package, quiet=False).report
+        print_table(template_report, "untouched template")
+        problems += [f"template: {q.key} scored {q.score:g} but should score 0: {q.message}"
+                     for q in template_report.questions if q.score > 0]
+        if problems:
+            click.echo("\nThe assignment is not ready:", err=True)
+            for problem in problems:
+                click.echo(f"  - {problem}", err=True)
+            sys.exit(1)
+        click.echo("\nThe assignment is ready: the solution gets full automatic marks and the template none.")
