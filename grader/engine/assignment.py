@@ -45,6 +45,17 @@ class AssignmentPackage:
     def template(self) -> nbformat.NotebookNode:
         return nbformat.read(self.root / "template.ipynb", as_version=4)
 
+    def close(self) -> None:
+        """Remove the unpacked copy of a zipped package."""
+        if self._unpacked is not None:
+            self._unpacked.cleanup()
+
+    def __enter__(self) -> "AssignmentPackage":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def public_table(self, name: str) -> pd.DataFrame:
         return _read_table(self.data_dir, name)
 
@@ -57,12 +68,17 @@ def load_assignment(path: str | Path) -> AssignmentPackage:
     path = Path(path)
     if not path.exists():
         raise AssignmentError(f"{path} does not exist")
-    unpacked = None
-    if path.is_file():
-        unpacked = tempfile.TemporaryDirectory(prefix="grader-assignment-")
-        root = _unzip(path, Path(unpacked.name))
-    else:
-        root = path
+    if not path.is_file():
+        return _load_folder(path, None)
+    unpacked = tempfile.TemporaryDirectory(prefix="grader-assignment-")
+    try:
+        return _load_folder(_unzip(path, Path(unpacked.name)), unpacked)
+    except AssignmentError:
+        unpacked.cleanup()
+        raise
+
+
+def _load_folder(root: Path, unpacked: Optional[tempfile.TemporaryDirectory]) -> AssignmentPackage:
     for required in ("rubric.yaml", "template.ipynb"):
         if not (root / required).is_file():
             raise AssignmentError(f"the package has no {required} (looked in {root})")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from grader.engine.assignment import AssignmentPackage
 from grader.engine.checks import CHECKS
-from grader.engine.checks.base import Evidence, ProbeFiles
+from grader.engine.checks.base import Evidence, ProbeContext
 from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProgressCallback, Probe,
                                    run_with_probes)
 from grader.engine.locator import headings, locate
@@ -23,7 +23,7 @@ from grader.engine.scorer import missing_definitions, score_question
 from grader.runtime import KERNEL_PACKAGE_DIR
 
 RUNTIME_DIR = ".grader"
-FILES = ProbeFiles(data_dir="data", heldout_dir=f"{RUNTIME_DIR}/heldout")
+DATA_DIR, HELDOUT_DIR = "data", f"{RUNTIME_DIR}/heldout"
 # Deterministic, quiet numerics in the kernel; the same notebook always gets the same score.
 KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
                       "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -68,7 +68,8 @@ def _probe_for(evidence: Evidence, runtime) -> Optional[Probe]:
     check = CHECKS[evidence.question.kind]
     if not evidence.location.found or missing_definitions(evidence):
         return None
-    source = check.probe_source(evidence.params, FILES, runtime.seed)
+    context = ProbeContext(data_dir=DATA_DIR, heldout_dir=HELDOUT_DIR, seed=runtime.seed, package=evidence.package)
+    source = check.probe_source(evidence.params, context)
     if source is None:
         return None
     return Probe(name=evidence.question.key, after_cell=_capture_point(evidence), source=source,
@@ -88,8 +89,8 @@ def _capture_point(evidence: Evidence) -> int:
 def _prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
     """The kernel's working folder: public data, held-out *features* (no labels) and the runtime."""
     if package.data_dir.is_dir():
-        shutil.copytree(package.data_dir, scratch / FILES.data_dir)
-    heldout = scratch / FILES.heldout_dir
+        shutil.copytree(package.data_dir, scratch / DATA_DIR)
+    heldout = scratch / HELDOUT_DIR
     heldout.mkdir(parents=True)
     if package.hidden_dir.is_dir():
         for table in package.hidden_dir.glob("*.csv"):
@@ -101,7 +102,7 @@ def _prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
 
 def _setup_source(package: AssignmentPackage) -> str:
     settings = {"legacy_keras": package.rubric.runtime.legacy_keras, "url_map": package.rubric.urls,
-                "data_dir": FILES.data_dir}
+                "data_dir": DATA_DIR}
     return (f"__import__('sys').path.insert(0, {RUNTIME_DIR!r})\n"
             f"__import__('grader_kernel').install({json.dumps(settings)!r})")
 

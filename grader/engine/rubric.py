@@ -60,8 +60,8 @@ class Question(Strict):
         try:
             self.params = CHECKS[self.kind].Params.model_validate(self.params).model_dump()
         except ValidationError as exc:
-            problems = "; ".join(f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"{self.kind} {problems}") from None
+            raise ValueError("; ".join(".".join(["params", *map(str, e["loc"])]) + ": "
+                                       + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
         return self
 
     def typed_params(self):
@@ -102,7 +102,7 @@ def _describe(error: dict, content: dict) -> str:
         questions = content.get("questions") or []
         key = questions[location[1]].get("key") if location[1] < len(questions) and isinstance(
             questions[location[1]], dict) else None
-        field = ".".join(str(part) for part in location[2:]) or "question"
-        where = f"question {key or '#' + str(location[1] + 1)!r}, field {field}"
+        field = ".".join(str(part) for part in location[2:])
+        where = f"question {key or '#' + str(location[1] + 1)!r}" + (f", field {field}" if field else "")
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}"

@@ -26,13 +26,16 @@ class Artifact(BaseModel):
 
 
 @dataclass
-class ProbeFiles:
-    """Where the kernel finds the public and held-out-feature tables, relative to its working folder."""
+class ProbeContext:
+    """What a check needs to write its probe: where the kernel finds the tables, the seed, the package."""
 
     data_dir: str
     heldout_dir: str
+    seed: int
+    package: AssignmentPackage
 
     def public(self, dataset: str) -> str:
+        """Path of a public table inside the kernel's working folder."""
         return f"{self.data_dir}/{dataset}.csv"
 
     def heldout_features(self, dataset: str) -> str:
@@ -79,7 +82,7 @@ class CheckKind(Protocol):
     def defines(self, params) -> list[str]:
         """Names the answer's code must define in its section (empty: no such requirement)."""
 
-    def probe_source(self, params, files: ProbeFiles, seed: int) -> Optional[str]:
+    def probe_source(self, params, context: ProbeContext) -> Optional[str]:
         """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
 
     def automatic_share(self, params) -> float:

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeFiles, kernel_call
+from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeContext, kernel_call
 from grader.engine.plots import decision_boundary_png
 
 
@@ -34,10 +34,10 @@ class FeatureFunctionCheck:
     def defines(self, params: FeatureParams) -> list[str]:
         return [params.function]
 
-    def probe_source(self, params: FeatureParams, files: ProbeFiles, seed: int) -> str:
-        tables = {"train": files.public(params.dataset), "heldout": files.heldout_features(params.dataset)}
+    def probe_source(self, params: FeatureParams, context: ProbeContext) -> str:
+        tables = {"train": context.public(params.dataset), "heldout": context.heldout_features(params.dataset)}
         if params.grid:
-            tables["grid"] = files.public(params.grid)
+            tables["grid"] = context.public(params.grid)
         return kernel_call("feature_values", params.function, tables)
 
     def automatic_share(self, params) -> float:

@@ -6,7 +6,7 @@ import re
 from pydantic import Field
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Evidence, Outcome, Params, ProbeFiles
+from grader.engine.checks.base import Evidence, Outcome, Params, ProbeContext
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -26,7 +26,7 @@ class FreeResponseCheck:
     def defines(self, params: FreeResponseParams) -> list[str]:
         return []
 
-    def probe_source(self, params: FreeResponseParams, files: ProbeFiles, seed: int) -> None:
+    def probe_source(self, params: FreeResponseParams, context: ProbeContext) -> None:
         return None
 
     def automatic_share(self, params: FreeResponseParams) -> float:

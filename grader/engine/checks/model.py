@@ -7,7 +7,7 @@ from pydantic import model_validator
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeFiles, kernel_call
+from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeContext, kernel_call
 from grader.engine.plots import decision_boundary_png
 
 Prediction = Union[bool, int, float, str]
@@ -44,13 +44,19 @@ class ModelCheck:
     def defines(self, params: ModelParams) -> list[str]:
         return [params.factory or params.estimator]
 
-    def probe_source(self, params: ModelParams, files: ProbeFiles, seed: int) -> str:
-        predict = {"heldout": files.heldout_features(params.dataset)}
+    def probe_source(self, params: ModelParams, context: ProbeContext) -> str:
+        public = context.package.public_table(params.dataset)
+        train = public.index[public["split"] == "train"]
+        classes = public.loc[train, "class"]
+        # Labels are computed here, as plain values: the kernel never compares pandas objects for us,
+        # so a notebook that patches pandas or numpy comparisons cannot skew what the model learns.
+        labels = [c == params.positive_class for c in classes] if params.positive_class else list(classes)
+        predict = {"heldout": context.heldout_features(params.dataset)}
         if params.grid:
-            predict["grid"] = files.public(params.grid)
-        spec = {"factory": params.factory, "estimator": params.estimator, "fit": params.fit, "seed": seed,
-                "train": files.public(params.dataset), "features": params.features,
-                "positive_class": params.positive_class, "predict": predict}
+            predict["grid"] = context.public(params.grid)
+        spec = {"factory": params.factory, "estimator": params.estimator, "fit": params.fit, "seed": context.seed,
+                "train": context.public(params.dataset), "train_rows": [int(i) for i in train],
+                "labels": labels, "features": params.features, "predict": predict}
         return kernel_call("model_predictions", spec)
 
     def automatic_share(self, params) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Evidence, Outcome, Params, ProbeFiles
+from grader.engine.checks.base import Evidence, Outcome, Params, ProbeContext
 
 Kind = Literal["chart", "image", "table", "text", "any"]
 _DESCRIPTIONS = {"chart": "a chart", "image": "an image", "table": "a table", "text": "printed text",
@@ -24,7 +24,7 @@ class OutputCheck:
     def defines(self, params: OutputParams) -> list[str]:
         return []
 
-    def probe_source(self, params: OutputParams, files: ProbeFiles, seed: int) -> None:
+    def probe_source(self, params: OutputParams, context: ProbeContext) -> None:
         return None
 
     def automatic_share(self, params) -> float:

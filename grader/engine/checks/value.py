@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Artifact, Evidence, Outcome, Params, ProbeFiles, kernel_call
+from grader.engine.checks.base import Artifact, Evidence, Outcome, Params, ProbeContext, kernel_call
 
 
 class ValueParams(Params):
@@ -30,7 +30,7 @@ class ValueCheck:
     def defines(self, params: ValueParams) -> list[str]:
         return [params.name]
 
-    def probe_source(self, params: ValueParams, files: ProbeFiles, seed: int) -> str:
+    def probe_source(self, params: ValueParams, context: ProbeContext) -> str:
         return kernel_call("value_of", params.name)
 
     def automatic_share(self, params) -> float:

@@ -7,10 +7,12 @@ held-out split are never here: only features go in, only predictions come out.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import random
 import sys
+from contextlib import contextmanager
 
 from IPython import get_ipython
 from IPython.display import publish_display_data
@@ -19,6 +21,29 @@ PROBE_MIME = "application/vnd.grader.probe+json"
 _float, _len, _callable, _hasattr, _repr = float, len, callable, hasattr, repr
 _dumps, _loads, _isfinite = json.dumps, json.loads, math.isfinite
 MAX_VALUE_CHARS = 1_000_000
+_PRISTINE_BUILTINS = dict(vars(builtins))
+
+
+@contextmanager
+def pristine_builtins():
+    """Undo a notebook's patches to builtins (sum, len, round, ...) while a probe runs, then redo them."""
+    current = vars(builtins)
+    patched = {name: current[name] for name, original in _PRISTINE_BUILTINS.items()
+               if name in current and current[name] is not original}
+    current.update({name: _PRISTINE_BUILTINS[name] for name in patched})
+    try:
+        yield
+    finally:
+        current.update(patched)
+
+
+def _probe(function):
+    """Every probe runs with the original builtins."""
+    def run(*args):
+        with pristine_builtins():
+            return function(*args)
+    run.__name__, run.__doc__ = function.__name__, function.__doc__
+    return run
 
 
 def _emit(payload: dict) -> None:
@@ -55,6 +80,7 @@ def _fixed_seeds(seed: int) -> None:
         tensorflow.random.set_seed(seed)
 
 
+@_probe
 def feature_values(function_name: str, tables: dict) -> None:
     """Apply the student's row function to each table (train, held-out features, grid)."""
     import pandas
@@ -67,6 +93,7 @@ def feature_values(function_name: str, tables: dict) -> None:
     _emit({"values": values})
 
 
+@_probe
 def model_predictions(spec: dict) -> None:
     """Retrain the student's model factory or estimator on the public train split; predict the rest."""
     import numpy
@@ -79,10 +106,8 @@ def model_predictions(spec: dict) -> None:
     else:
         from sklearn.base import clone
         estimator, fit_args = clone(_answer(spec["estimator"])), spec["fit"]
-    train = pandas.read_csv(spec["train"])
-    train = train[train["split"] == "train"]
-    labels = train["class"] == spec["positive_class"] if spec.get("positive_class") else train["class"]
-    estimator.fit(train[spec["features"]], labels, **fit_args)
+    train = pandas.read_csv(spec["train"]).iloc[spec["train_rows"]]
+    estimator.fit(train[spec["features"]], numpy.asarray(spec["labels"]), **fit_args)
     predictions = {}
     for part, path in spec["predict"].items():
         frame = pandas.read_csv(path)
@@ -91,6 +116,7 @@ def model_predictions(spec: dict) -> None:
     _emit({"predictions": predictions})
 
 
+@_probe
 def value_of(name: str) -> None:
     """The named variable as JSON (numbers, text, lists, arrays, tables as lists of rows)."""
     value = _answer(name)

@@ -1,0 +1,85 @@
+"""The locator survives the edits students and Colab make to notebooks."""
+from __future__ import annotations
+
+import pytest
+from nbformat import v4
+
+from grader.engine.locator import locate, normalize_title
+from grader.engine.rubric import Locator
+
+B_Q1 = Locator(section="Group Exercise B / Question 1")
+BOUNDARIES = ["group exercise a", "question 1", "question 2", "group exercise b"]
+
+
+def lab(*cells):
+    return v4.new_notebook(cells=list(cells))
+
+
+def md(text):
+    return v4.new_markdown_cell(text)
+
+
+def code(text):
+    return v4.new_code_cell(text)
+
+
+@pytest.mark.parametrize("title", ["Group Exercise B", "▼ group exercise b!", "🎯 GROUP  EXERCISE — B",
+                                   "<b>Group Exercise B</b>"])
+def test_titles_match_whatever_the_emoji_case_and_punctuation(title):
+    assert normalize_title(title) == "group exercise b"
+
+
+def test_section_is_found_under_its_parent_not_the_first_question_1():
+    nb = lab(md("## Group Exercise A"), md("### Question 1"), code("a = 1"),
+             md("## Group Exercise B"), md("### Question 1"), code("b = 2"), md("### Question 2"), code("c = 3"))
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [5]
+
+
+def test_changed_heading_levels_still_end_at_the_next_template_heading():
+    nb = lab(md("# Group Exercise B"), md("###### Question 1"), code("b = 2"), md("#### Question 2"), code("c"))
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
+
+
+def test_students_own_subheadings_and_added_cells_stay_in_the_section():
+    nb = lab(md("## Group Exercise B"), md("### Question 1"), code("# FILLME"), md("#### My notes"),
+             code("b = 2"), md("more words"), md("### Question 2"))
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2, 3, 4, 5]
+
+
+def test_answer_typed_into_the_heading_cell_counts():
+    nb = lab(md("## Group Exercise B"), md("### Question 1\nWe think the answer is 4."), md("### Question 2"))
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [1]
+
+
+def test_reordered_sections_are_found_where_they_now_are():
+    nb = lab(md("## Group Exercise B"), md("### Question 2"), code("c = 3"), md("### Question 1"), code("b = 2"))
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [4]
+
+
+def test_missing_heading_is_a_clear_not_found():
+    location = locate(lab(md("## Group Exercise A"), md("### Question 1")), B_Q1, BOUNDARIES)
+    assert not location.found
+    assert "no heading 'Group Exercise B'" in location.reason
+
+
+def test_cell_id_wins_when_present_and_falls_back_to_the_section():
+    nb = lab(md("## Group Exercise B"), md("### Question 1"), code("b = 2"), code("x = 1"))
+    nb.cells[3]["id"] = "answer-cell"
+    assert locate(nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")).cell_indices == [3]
+    del nb.cells[3]["id"]  # Colab and old Jupyter drop ids
+    assert locate(nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")).cell_indices == [2, 3]
+    assert not locate(nb, Locator(cell_id="answer-cell")).found
+
+
+def test_marker_skips_the_prompt_cells_above_it():
+    nb = lab(md("### Question 1"), code("model = make()  # given"), md("FILLME"), code("answer = 3"))
+    assert locate(nb, Locator(section="Question 1", marker="FILLME")).cell_indices == [2, 3]
+
+
+def test_colab_metadata_does_not_matter():
+    nb = lab(md("## Group Exercise B"), md("### Question 1"), code("b = 2"))
+    nb.metadata["colab"] = {"name": "Lab6.ipynb", "provenance": []}
+    for cell in nb.cells:
+        cell.metadata.update({"id": "xyz", "colab": {"base_uri": "https://localhost:8080/"}, "outputId": "1"})
+        cell.pop("id", None)
+    assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
