@@ -24,8 +24,6 @@ class Settings:
     queue_name: str = "grading"
     secret_key: str = "dev-only-secret-change-me"
     max_upload_bytes: int = 20 * 1024 * 1024
-    cell_timeout_seconds: int = 120
-    notebook_timeout_seconds: int = 900
     default_student_email: str = "student@example.edu"
 
     @classmethod
@@ -39,8 +37,6 @@ class Settings:
             queue_name=_env("QUEUE", "grading"),
             secret_key=_env("SECRET_KEY", "dev-only-secret-change-me"),
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
-            cell_timeout_seconds=int(_env("CELL_TIMEOUT", "120")),
-            notebook_timeout_seconds=int(_env("NOTEBOOK_TIMEOUT", "900")),
             default_student_email=_env("DEFAULT_STUDENT", "student@example.edu"),
         )
 

@@ -75,6 +75,8 @@ class Assignment(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
+    # The assignment package (rubric, template, data, hidden data) as a zip blob, so any worker can fetch it.
+    package_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
     course: Mapped[Course] = relationship(back_populates="assignments")
 
 
@@ -120,6 +122,9 @@ class GradingRun(db.Model):
     cell_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     executed_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
     executed_html_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
+    score: Mapped[Optional[float]]
+    max_score: Mapped[Optional[float]]
+    manual_pending: Mapped[Optional[float]]
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
                                                                     order_by="QuestionResult.id")
@@ -133,6 +138,7 @@ class QuestionResult(db.Model):
     question_key: Mapped[str] = mapped_column(String(128))
     auto_score: Mapped[float] = mapped_column(default=0.0)
     max_score: Mapped[float] = mapped_column(default=0.0)
+    manual_points: Mapped[float] = mapped_column(default=0.0, server_default="0")
     status: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -27,7 +27,7 @@ def settings(tmp_path: Path) -> Settings:
     instance = tmp_path / "instance"
     return Settings(instance_dir=instance, database_url=f"sqlite:///{instance / 'grader.sqlite'}",
                     broker_url=f"filesystem://{instance / 'broker'}", queue_name=f"test-{uuid.uuid4().hex}",
-                    max_upload_bytes=200_000, cell_timeout_seconds=20, notebook_timeout_seconds=60)
+                    max_upload_bytes=200_000)
 
 
 @pytest.fixture
@@ -51,6 +51,22 @@ def make_app(settings: Settings):
         db.create_all()
         load_demo()
     return app
+
+
+def add_mini_assignment(app, root: Path, **runtime) -> str:
+    """Add the fast, TensorFlow-free mini package to the demo course (runtime options overridden); return its slug."""
+    from engine.mini_package import RUBRIC, build
+    import yaml
+    from grader.models import Course
+    from grader.services.assignments import upsert_assignment
+    package = build(root)
+    rubric = {**RUBRIC, "runtime": {**RUBRIC["runtime"], **runtime}}
+    (package / "rubric.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))
+    with app.app_context():
+        course = db.session.scalar(db.select(Course))
+        upsert_assignment(course.id, "mini", "Mini lab", package)
+        db.session.commit()
+    return "mini"
 
 
 def queued_messages(settings: Settings) -> list[Path]:

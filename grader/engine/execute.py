@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -119,7 +120,11 @@ class _Run:
         notebook = self.result.notebook
         code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
         self.client.reset_execution_trackers()
-        kernel_args = {"env": self.options.kernel_env} if self.options.kernel_env is not None else {}
+        # The kernel's own stderr is library chatter (TensorFlow start-up logs); what the notebook
+        # prints reaches us over the Jupyter protocol, not through these streams.
+        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        if self.options.kernel_env is not None:
+            kernel_args["env"] = self.options.kernel_env
         with self.client.setup_kernel(**kernel_args):
             if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
                 self.result.stopped_reason = "The grader could not prepare the notebook's kernel."

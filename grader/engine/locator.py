@@ -51,8 +51,12 @@ def headings(notebook: nbformat.NotebookNode) -> list[Heading]:
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "markdown":
             continue
+        in_fence = False
         for line in cell.source.splitlines():
-            match = _MARKDOWN_HEADING.match(line)
+            if line.lstrip().startswith(("```", "~~~")):
+                in_fence = not in_fence  # a `# comment` pasted inside a code block is not a heading
+                continue
+            match = None if in_fence else _MARKDOWN_HEADING.match(line)
             if match:
                 found.append(Heading(index, len(match.group(1)), match.group(2)))
         for match in _HTML_HEADING.finditer(cell.source):

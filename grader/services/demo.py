@@ -1,13 +1,17 @@
 """The demo course the embedded setup starts with, so a new install has something to grade."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, Course, Enrollment, Role, User
+from grader.models import Course, Enrollment, Role, User
+from grader.services.assignments import upsert_assignment
 
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DEMO_COURSE = ("BT-AI", "Building Tomorrow: AI")
-DEMO_ASSIGNMENTS = [("lab6", "Lab 6 - Deep Learning 1")]
+DEMO_ASSIGNMENTS = [("lab6", "Lab 6 - Deep Learning 1", FIXTURES / "lab6")]
 DEMO_PEOPLE = [("student@example.edu", "Demo Student", Role.STUDENT),
                ("ta@example.edu", "Demo TA", Role.TA),
                ("instructor@example.edu", "Demo Instructor", Role.INSTRUCTOR)]
@@ -21,10 +25,8 @@ def load_demo() -> Course:
         course = Course(code=code, title=title)
         db.session.add(course)
         db.session.flush()
-    for slug, assignment_title in DEMO_ASSIGNMENTS:
-        if db.session.scalar(select(Assignment).where(Assignment.course_id == course.id,
-                                                      Assignment.slug == slug)) is None:
-            db.session.add(Assignment(course_id=course.id, slug=slug, title=assignment_title))
+    for slug, assignment_title, package_dir in DEMO_ASSIGNMENTS:
+        upsert_assignment(course.id, slug, assignment_title, package_dir)
     for email, name, role in DEMO_PEOPLE:
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, GradingRun, RunStatus, Submission
+from grader.models import Assignment, GradingRun, QuestionResult, RunStatus, Submission
 from grader.services.blobs import get_blob
 
 
@@ -34,6 +34,24 @@ class RunStatusView:
 
 
 @dataclass(frozen=True)
+class QuestionView:
+    key: str
+    title: str
+    score: float
+    max_score: float
+    manual_points: float
+    status: str
+    message: str
+    answer_source: str
+    traceback: Optional[str]
+    has_plot: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "score": self.score, "max_score": self.max_score,
+                "manual_points": self.manual_points, "status": self.status, "message": self.message}
+
+
+@dataclass(frozen=True)
 class SubmissionView:
     id: int
     assignment_title: str
@@ -43,6 +61,10 @@ class SubmissionView:
     run: RunStatusView
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
     has_executed_notebook: bool = False
+    questions: list[QuestionView] = field(default_factory=list)
+    score: Optional[float] = None
+    max_score: Optional[float] = None
+    manual_pending: Optional[float] = None
 
 
 def latest_run(submission_id: int) -> GradingRun:
@@ -72,7 +94,27 @@ def submission_view(submission_id: int) -> SubmissionView:
         id=submission.id, assignment_title=submission.assignment.title, student_email=submission.student.email,
         original_filename=submission.original_filename, created_at=submission.created_at,
         run=run_status(submission_id), cell_errors=list(run.cell_errors or []),
-        has_executed_notebook=run.executed_sha256 is not None)
+        has_executed_notebook=run.executed_sha256 is not None,
+        questions=[_question_view(result) for result in run.question_results],
+        score=run.score, max_score=run.max_score, manual_pending=run.manual_pending)
+
+
+def _question_view(result: QuestionResult) -> QuestionView:
+    details = result.details or {}
+    return QuestionView(key=result.question_key, title=details.get("title", result.question_key),
+                        score=result.auto_score, max_score=result.max_score, manual_points=result.manual_points,
+                        status=result.status, message=result.message,
+                        answer_source=details.get("answer_source", ""), traceback=details.get("traceback"),
+                        has_plot="plot_sha256" in details)
+
+
+def question_plot(submission_id: int, question_key: str) -> bytes:
+    """The PNG picture of one question's result."""
+    run = latest_run(submission_id)
+    result = next((r for r in run.question_results if r.question_key == question_key), None)
+    if result is None or "plot_sha256" not in (result.details or {}):
+        raise NotFound(f"no picture for {question_key}")
+    return get_blob(result.details["plot_sha256"])
 
 
 def executed_notebook(submission_id: int) -> bytes:

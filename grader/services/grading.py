@@ -1,23 +1,25 @@
-"""Grading a stored run: claim it, execute the notebook through the engine, record the outcome."""
+"""Grading a stored run: claim it, grade the notebook through the engine, record the report."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
 
 import nbformat
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from grader.config import Settings
-from grader.engine.execute import ExecutionResult, execute_notebook
+from grader.engine.grade import GradeResult, grade_notebook
 from grader.extensions import db
-from grader.models import GradingRun, RunStatus
+from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.rendering import notebook_to_html
 from grader.services.blobs import get_blob, put_blob
+from grader.services.packages import open_package
 
 log = logging.getLogger(__name__)
 
 FAILED_TO_RUN = ("We could not run your notebook. This is usually a problem on our side; "
                  "staff have the details. You do not need to upload again.")
+NO_RUBRIC = "This assignment has no rubric yet, so it cannot be graded. Staff have been told."
 
 
 def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
@@ -25,14 +27,18 @@ def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
     run = _claim(run_id)
     if run is None:
         return None
-    log.info("grading run", extra={"run_id": run_id, "attempt": run.attempts})
+    log.info("grading run %s (attempt %s)", run_id, run.attempts, extra={"run_id": run_id})
+    assignment = run.submission.assignment
+    if assignment.package_sha256 is None:
+        _finish(run, RunStatus.FAILED, error_message=NO_RUBRIC)
+        return run.status
     try:
         notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
-        result = execute_notebook(notebook, cell_timeout=settings.cell_timeout_seconds,
-                                  notebook_timeout=settings.notebook_timeout_seconds,
-                                  on_progress=lambda done, total: _record_progress(run_id, done, total))
+        with open_package(assignment.package_sha256, settings.instance_dir / "packages") as package:
+            result = grade_notebook(notebook, package,
+                                    on_progress=lambda done, total: _record_progress(run_id, done, total))
     except Exception:
-        log.exception("execution failed", extra={"run_id": run_id})
+        log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
         _finish(db.session.get(GradingRun, run_id), RunStatus.FAILED, error_message=FAILED_TO_RUN)
         raise
@@ -59,15 +65,23 @@ def _record_progress(run_id: int, done: int, total: int) -> None:
     db.session.commit()
 
 
-def _record_result(run: GradingRun, result: ExecutionResult) -> None:
-    executed = nbformat.writes(result.notebook).encode()
-    run.executed_sha256 = put_blob(executed)
-    run.executed_html_sha256 = put_blob(notebook_to_html(result.notebook).encode())
-    run.cell_errors = [error.to_dict() for error in result.cell_errors]
-    if result.stopped_reason:
-        _finish(run, RunStatus.FAILED, error_message=result.stopped_reason)
-    else:
-        _finish(run, RunStatus.GRADED)
+def _record_result(run: GradingRun, result: GradeResult) -> None:
+    report = result.report
+    run.executed_sha256 = put_blob(nbformat.writes(result.executed).encode())
+    run.executed_html_sha256 = put_blob(notebook_to_html(result.executed).encode())
+    run.cell_errors = report.cell_errors
+    run.score, run.max_score, run.manual_pending = report.total, report.max_total, report.manual_pending
+    # A redelivered task may find rows from an attempt that died half-way: replace them, never duplicate.
+    db.session.execute(delete(QuestionResult).where(QuestionResult.run_id == run.id))
+    for question in report.questions:
+        details = {**question.details, "title": question.title, "answer_source": question.answer_source,
+                   "traceback": question.traceback}
+        if question.plot_png:
+            details["plot_sha256"] = put_blob(question.plot_png)
+        db.session.add(QuestionResult(run_id=run.id, question_key=question.key, auto_score=question.score,
+                                      max_score=question.max_score, manual_points=question.manual_points,
+                                      status=question.status, message=question.message, details=details))
+    _finish(run, RunStatus.GRADED, error_message=report.stopped_reason)
 
 
 def _finish(run: GradingRun, status: RunStatus, error_message: str | None = None) -> None:

@@ -30,4 +30,6 @@ def submission_status(submission_id: int):
     except feedback.NotFound:
         return jsonify(error=f"There is no submission {submission_id}."), 404
     return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
-                   created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, **view.run.to_dict())
+                   created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
+                   max_score=view.max_score, manual_pending=view.manual_pending,
+                   questions=[question.to_dict() for question in view.questions], **view.run.to_dict())

@@ -46,6 +46,14 @@ def notebook_html(submission_id: int):
     return Response(body, mimetype="text/html", headers={"Content-Security-Policy": NOTEBOOK_CSP})
 
 
+@bp.get("/submissions/<int:submission_id>/plots/<question_key>.png")
+def question_plot(submission_id: int, question_key: str):
+    try:
+        return Response(feedback.question_plot(submission_id, question_key), mimetype="image/png")
+    except feedback.NotFound:
+        abort(404)
+
+
 @bp.get("/submissions/<int:submission_id>/executed.ipynb")
 def executed_notebook(submission_id: int):
     body = _or_404(feedback.executed_notebook, submission_id)

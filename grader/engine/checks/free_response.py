@@ -47,10 +47,15 @@ class FreeResponseCheck:
 
 
 def new_text(evidence: Evidence, placeholder: str) -> str:
-    """The lines of the student's section that the template did not have, without the placeholder."""
+    """The text lines of the student's section that the template did not have, without the placeholder.
+
+    Only markdown counts: code in the section (experiments, given code) is not a written answer.
+    """
     template_lines = {_squash(line) for cell in evidence.template_cells() for line in cell.source.splitlines()}
     kept = []
     for cell in evidence.cells():
+        if cell.cell_type != "markdown":
+            continue
         for line in cell.source.splitlines():
             text = line.replace(placeholder, "").strip()
             if text and _squash(line) not in template_lines:
