@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import notebook_bytes
-from processes import free_port, grader_command, running, upload, wait_for_http, wait_until_finished
+from processes import REPO, free_port, grader_command, running, upload, wait_for_http, wait_until_finished
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -61,3 +61,20 @@ def test_browser_shows_a_clear_error_for_a_bad_file(embedded_server, page, tmp_p
     page.get_by_label("Notebook").set_input_files(str(bad))
     page.get_by_role("button", name="Upload and grade").click()
     expect(page.get_by_role("alert")).to_contain_text("not valid JSON")
+
+
+def test_lab6_solution_uploaded_in_the_browser_gets_full_marks_with_pictures(embedded_server, page, tmp_path):
+    base_url, _instance, log = embedded_server
+    page.goto(base_url + "/")
+    page.get_by_label("Assignment").select_option(label="BT-AI · Lab 6 - Deep Learning 1")
+    page.get_by_label("Notebook").set_input_files(str(REPO / "fixtures" / "lab6" / "solution.ipynb"))
+    page.get_by_role("button", name="Upload and grade").click()
+    expect(page.locator("#status-badge")).to_have_text("graded", timeout=240_000)
+    expect(page.locator("#results h2")).to_contain_text("Results: 11 / 11 points")
+    expect(page.locator("#q-b_q1_multilayer")).to_contain_text("Held-out accuracy 0.9")
+    plots = page.locator("img.plot")
+    expect(plots).to_have_count(2)
+    for index in range(2):
+        plots.nth(index).scroll_into_view_if_needed()
+        assert page.evaluate("img => img.complete && img.naturalWidth > 100", plots.nth(index).element_handle())
+    page.screenshot(path=str(tmp_path / "lab6-feedback.png"), full_page=True)

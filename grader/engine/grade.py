@@ -49,11 +49,11 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage,
             template_location=locate(package.template, question.locator, boundaries)))
     probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
     with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
-        _prepare_scratch(Path(scratch), package)
+        prepare_scratch(Path(scratch), package)
         execution = run_with_probes(notebook, ExecutionOptions(
             cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
-            working_dir=scratch, setup_source=_setup_source(package), probes=probes,
-            kernel_env=_kernel_environment(), on_progress=on_progress))
+            working_dir=scratch, setup_source=setup_source(package), probes=probes,
+            kernel_env=kernel_environment(), on_progress=on_progress))
     questions = []
     for item in evidence:
         item.notebook = execution.notebook
@@ -86,7 +86,7 @@ def _capture_point(evidence: Evidence) -> int:
     return before[-1] if before else BEFORE_FIRST_CELL
 
 
-def _prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
+def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
     """The kernel's working folder: public data, held-out *features* (no labels) and the runtime."""
     if package.data_dir.is_dir():
         shutil.copytree(package.data_dir, scratch / DATA_DIR)
@@ -100,14 +100,14 @@ def _prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def _setup_source(package: AssignmentPackage) -> str:
+def setup_source(package: AssignmentPackage) -> str:
     settings = {"legacy_keras": package.rubric.runtime.legacy_keras, "url_map": package.rubric.urls,
                 "data_dir": DATA_DIR}
     return (f"__import__('sys').path.insert(0, {RUNTIME_DIR!r})\n"
             f"__import__('grader_kernel').install({json.dumps(settings)!r})")
 
 
-def _kernel_environment() -> dict[str, str]:
+def kernel_environment() -> dict[str, str]:
     # The grader's own settings (database and broker URLs, secrets) never reach student code.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
     return {**inherited, **KERNEL_ENVIRONMENT}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from grader.engine.assignment import load_assignment
-from grader.engine.grade import _prepare_scratch, grade_notebook
+from grader.engine.grade import prepare_scratch, grade_notebook
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 SCENARIOS = LAB6 / "scenarios"
@@ -101,7 +101,7 @@ def test_errors_are_reported_where_they_happened(reports):
 
 
 def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
-    _prepare_scratch(tmp_path, lab6)
+    prepare_scratch(tmp_path, lab6)
     for hidden in (LAB6 / "hidden").glob("*.csv"):
         shipped = pd.read_csv(tmp_path / ".grader" / "heldout" / hidden.name)
         assert list(shipped.columns) == ["feature1", "feature2"]
