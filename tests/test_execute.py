@@ -5,7 +5,11 @@ import time
 
 from nbformat import v4
 
-from grader.engine.execute import execute_notebook
+from grader.engine.execute import BEFORE_FIRST_CELL, ExecutionOptions, Probe, run_with_probes
+
+
+def execute_notebook(notebook, **options):
+    return run_with_probes(notebook, ExecutionOptions(**options))
 
 
 def notebook(*sources: str):
@@ -61,3 +65,25 @@ def test_kernel_that_exits_is_reported_not_raised():
     result = execute_notebook(notebook("import os; os._exit(1)", "print('after')"), cell_timeout=30,
                               notebook_timeout=60)
     assert "kernel died" in result.stopped_reason
+
+
+def test_probes_see_the_state_at_their_position_and_leave_no_trace():
+    probes = [Probe("first", after_cell=1, source="print(x)", timeout=10),
+              Probe("start", after_cell=BEFORE_FIRST_CELL, source="print('x' in globals())", timeout=10),
+              Probe("slow", after_cell=2, source="import time; time.sleep(30)", timeout=2),
+              Probe("late", after_cell=3, source="print(x)", timeout=10)]
+    result = execute_notebook(notebook("x = 1", "x = 2", "x = 3"), cell_timeout=30, notebook_timeout=60,
+                              probes=probes)
+    assert result.probes["first"].outputs[0]["text"] == "1\n"
+    assert result.probes["start"].outputs[0]["text"] == "False\n"
+    assert result.probes["slow"].problem == "took longer than 2 seconds"
+    assert result.probes["late"].outputs[0]["text"] == "3\n"
+    assert len(result.notebook.cells) == 4
+    assert [c.execution_count for c in result.notebook.cells[1:]] == [1, 2, 3]
+
+
+def test_probe_after_a_cell_never_reached_says_why():
+    probes = [Probe("after-exit", after_cell=2, source="print(1)", timeout=10)]
+    result = execute_notebook(notebook("import os; os._exit(1)", "x = 1"), cell_timeout=30, notebook_timeout=60,
+                              probes=probes)
+    assert "kernel died" in result.probes["after-exit"].problem

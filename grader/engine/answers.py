@@ -4,26 +4,51 @@ from __future__ import annotations
 import ast
 import re
 
-_MAGIC = re.compile(r"^\s*[%!]")
+_SHELL_OR_CELL_MAGIC = re.compile(r"^\s*(!|%%)")
+_LINE_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|capture)\b\s*")
 _DEF_OR_ASSIGN = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", re.MULTILINE)
 
 
 def defined_names(source: str) -> set[str]:
-    """Top-level names a code cell binds (def, class, assignment, import, for, with)."""
-    cleaned = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
+    """Names a code cell binds at the notebook's top level (def, class, assignment, import, for, with)."""
+    lines = []
+    for line in source.splitlines():
+        if _SHELL_OR_CELL_MAGIC.match(line):
+            lines.append("")
+        else:
+            lines.append(_LINE_MAGIC.sub(r"\1", line) if line.lstrip().startswith("%") else line)
+    cleaned = "\n".join("" if line.lstrip().startswith("%") else line for line in lines)
     try:
         tree = ast.parse(cleaned)
     except SyntaxError:
         return {a or b for a, b in _DEF_OR_ASSIGN.findall(cleaned)}
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return names
+    collector = _TopLevelNames()
+    collector.visit(tree)
+    return collector.names
+
+
+class _TopLevelNames(ast.NodeVisitor):
+    """Bindings outside function and class bodies, which is what a later cell can see."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node):
+        self.names.add(node.name)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+    def visit_Import(self, node):
+        self.names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+
+    visit_ImportFrom = visit_Import
 
 
 def code_source(cells) -> str:

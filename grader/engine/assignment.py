@@ -91,7 +91,22 @@ def _load_folder(root: Path, unpacked: Optional[tempfile.TemporaryDirectory]) ->
     for url, filename in rubric.urls.items():
         if not (root / "data" / filename).is_file() or "/" in filename or filename.startswith("."):
             raise AssignmentError(f"urls: {url} maps to data/{filename}, which is not a file in the package")
+    _check_tables(root, rubric)
     return AssignmentPackage(root=root, rubric=rubric, _unpacked=unpacked)
+
+
+def _check_tables(root: Path, rubric: Rubric) -> None:
+    """Every dataset a question names has a public table and a held-out one; every grid a public one."""
+    for question in rubric.questions:
+        params = question.typed_params()
+        needed = []
+        if getattr(params, "dataset", None):
+            needed += [f"data/{params.dataset}.csv", f"hidden/{params.dataset}.csv"]
+        if getattr(params, "grid", None):
+            needed.append(f"data/{params.grid}.csv")
+        for relative in needed:
+            if not (root / relative).is_file():
+                raise AssignmentError(f"question {question.key!r} needs {relative}, which is not in the package")
 
 
 def _unzip(archive: Path, target: Path) -> Path:
@@ -108,7 +123,7 @@ def _unzip(archive: Path, target: Path) -> Path:
     except zipfile.BadZipFile:
         raise AssignmentError(f"{archive.name} is neither a folder nor a zip file") from None
     # A zip made from the folder itself holds one top-level folder; accept both layouts.
-    entries = [p for p in target.iterdir() if not p.name.startswith("__MACOSX")]
+    entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     if len(entries) == 1 and entries[0].is_dir() and not (target / "rubric.yaml").exists():
         return entries[0]
     return target

@@ -79,17 +79,14 @@ class ExecutionOptions:
     on_progress: Optional[ProgressCallback] = None
 
 
-def execute_notebook(notebook: nbformat.NotebookNode, *, cell_timeout: int, notebook_timeout: int,
-                     on_progress: Optional[ProgressCallback] = None,
-                     working_dir: Optional[str] = None) -> ExecutionResult:
-    """Execute a copy of `notebook` with per-cell and whole-notebook time limits."""
-    return run_with_probes(notebook, ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                                                      working_dir=working_dir, on_progress=on_progress))
-
-
 def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) -> ExecutionResult:
     """Execute a copy of `notebook`, running the setup cell first and each probe at its position."""
-    return _Run(copy.deepcopy(notebook), options).run()
+    notebook = copy.deepcopy(notebook)
+    # Uploaded outputs are the student's claims: a cell the grader never gets to run must show nothing.
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return _Run(notebook, options).run()
 
 
 class _Run:
@@ -156,7 +153,7 @@ class _Run:
             self.last_cell_timed_out = True
         except DeadKernelError:
             self.result.stopped_reason = (f"The Python kernel died while running cell #{index + 1} "
-                                          "(it may have run out of memory or called exit()).")
+                                          "(it may have run out of memory or called exit())")
             return False
         if self.last_cell_timed_out:
             seconds = self.client.timeout

@@ -87,7 +87,9 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
     position = 0
     match: Optional[Heading] = None
     for step, title in enumerate(wanted):
-        match = next((h for h in all_headings[position:] if _title_matches(h.key, title)), None)
+        remaining = all_headings[position:]
+        match = (next((h for h in remaining if h.key == title), None)
+                 or next((h for h in remaining if h.key.startswith(title + " ")), None))
         if match is None:
             where = " / ".join(part.strip() for part in section.split("/")[: step + 1])
             return [], f"no heading '{where}' was found; keep the assignment's headings when you edit it"
@@ -102,10 +104,6 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
     # The heading's own cell counts when it holds more than the heading (an answer typed below it).
     start = match.cell_index if _has_text_below_heading(notebook.cells[match.cell_index]) else match.cell_index + 1
     return list(range(start, end)), None
-
-
-def _title_matches(heading_key: str, wanted: str) -> bool:
-    return heading_key == wanted or heading_key.startswith(wanted + " ")
 
 
 def _has_text_below_heading(cell) -> bool:

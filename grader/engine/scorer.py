@@ -51,7 +51,7 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check, report: Ques
         if probe is None or probe.problem:
             status = "timed_out" if probe and "longer than" in (probe.problem or "") else "error"
             reason = probe.problem if probe else "it was not reached"
-            return Outcome(0.0, status, f"We could not check this answer: {reason}.")
+            return Outcome(0.0, status, f"We could not check this answer: {reason.rstrip('.')}.")
         error = probe_error(probe.outputs)
         if error:
             report.traceback = plain_traceback(error)
@@ -63,5 +63,6 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check, report: Ques
             return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
     try:
         return check.score(evidence)
-    except ValueError as exc:
-        return Outcome(0.0, "error", f"We could not score this answer: {exc}.")
+    except (ValueError, KeyError) as exc:
+        log.exception("scoring %s failed", evidence.question.key)
+        return Outcome(0.0, "error", f"We could not score this answer: {str(exc).rstrip('.')}.")

@@ -1,6 +1,8 @@
 """grade_notebook on the mini package: scores, position-bound capture, failures that stay local, tampering."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from nbformat import v4
 
@@ -24,7 +26,7 @@ def test_solution_earns_every_automatic_point(solution_report):
 
 def test_report_explains_and_pictures_the_model(solution_report):
     model = next(q for q in solution_report.questions if q.key == "model")
-    assert model.message.startswith("Retrained on the train split. Held-out accuracy 0.9")
+    assert re.match(r"Retrained on the train split. Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks", model.message)
     assert "KNeighborsClassifier" in model.answer_source
     assert model.plot_png.startswith(b"\x89PNG")
     assert 0.9 <= model.details["heldout_accuracy"] <= 1
@@ -59,7 +61,7 @@ def test_wrong_feature_fails_only_that_question(mini_package):
     report = grade_answers(mini_package, answers(Question_1="def mkfeature(row):\n    return row['feature2']"))
     assert scores(report) == {**FULL, "feature": 0.0}
     feature = report.questions[0]
-    assert feature.status == "failed" and "Held-out accuracy 0." in feature.message
+    assert feature.status == "failed" and re.search(r"Held-out accuracy [1-8]?\d(\.\d+)?%;", feature.message)
 
 
 def test_weak_model_gets_the_partial_band_or_nothing(mini_package):
@@ -144,3 +146,14 @@ def test_forged_probe_result_is_rejected_cleanly(mini_package):
     assert statuses(report)["model"] == "error" and "wrong shape" in report.questions[1].message
     assert all(q.score <= full for q, full in zip(report.questions, FULL.values()))
     assert scores(report)["chart"] == 1.0  # checks that need no probe are untouched
+
+
+def test_outputs_uploaded_with_the_notebook_count_for_nothing(mini_package):
+    nb = notebook(SOLUTION_ANSWERS)
+    chart_cell = next(c for c in nb.cells if c.source == SOLUTION_ANSWERS["Question 4"])
+    chart_cell.outputs = [v4.new_output("stream", name="stdout", text="320\n")]
+    nb.cells.insert(2, v4.new_code_cell("import os; os._exit(1)"))  # nothing after this runs
+    report = grade_notebook(nb, mini_package).report
+    assert statuses(report)["chart"] == "failed"
+    assert report.stopped_reason.startswith("The Python kernel died while running cell #3")
+    assert report.total == 1.0  # only the free-response answer, which needs no kernel

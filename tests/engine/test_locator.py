@@ -83,3 +83,14 @@ def test_colab_metadata_does_not_matter():
         cell.metadata.update({"id": "xyz", "colab": {"base_uri": "https://localhost:8080/"}, "outputId": "1"})
         cell.pop("id", None)
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
+
+
+def test_an_exact_heading_wins_over_a_longer_one_that_comes_first():
+    nb = lab(md("## Review Exercise"), code("a = 1"), md("## Review"), code("b = 2"), md("## Unit A"))
+    assert locate(nb, Locator(section="Review"), ["review", "review exercise", "unit a"]).cell_indices == [3]
+
+
+def test_headings_inside_fenced_code_are_not_headings():
+    nb = lab(md("### Question 1"), md("My answer:\n```python\n# compute the loss\nloss = 1\n```"), code("x = 1"),
+             md("### Question 2"))
+    assert locate(nb, Locator(section="Question 1"), ["question 1", "question 2"]).cell_indices == [1, 2]

@@ -53,6 +53,10 @@ def test_package_problems_are_named(tmp_path):
     (root / "rubric.yaml").write_text(yaml.safe_dump(broken(lambda r: r["urls"].update({"https://x/y.csv": "y.csv"}))))
     with pytest.raises(AssignmentError, match="maps to data/y.csv"):
         load_assignment(root)
+    rubric = broken(lambda r: r["questions"][1]["params"].update(dataset="bnad"))
+    (root / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    with pytest.raises(AssignmentError, match="question 'model' needs data/bnad.csv"):
+        load_assignment(root)
     (root / "template.ipynb").unlink()
     with pytest.raises(AssignmentError, match="no template.ipynb"):
         load_assignment(root)

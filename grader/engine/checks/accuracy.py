@@ -36,10 +36,16 @@ class AccuracyTarget(BaseModel):
         """A sentence a student understands: what they got, and what full marks need."""
         full = next(band.min_accuracy for band in self.bands if band.fraction == max(b.fraction for b in self.bands))
         partial = [band for band in self.bands if 0 < band.fraction < 1]
-        text = f"Held-out accuracy {accuracy:.2f}; {full:.2f} earns full marks"
+        text = f"Held-out accuracy {percent(accuracy)}; {percent(full)} earns full marks"
         if partial:
-            text += "".join(f", {band.min_accuracy:.2f} earns {band.fraction:.0%}" for band in partial)
+            text += "".join(f", {percent(band.min_accuracy)} earns {band.fraction:.0%} of the points"
+                            for band in partial)
         return text + "."
+
+
+def percent(share: float) -> str:
+    """0.9 -> '90%', 0.965 -> '96.5%': exact enough that a student never sees a tie that is not one."""
+    return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def accuracy(predicted: Sequence, actual: Sequence) -> float:

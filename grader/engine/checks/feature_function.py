@@ -54,20 +54,21 @@ class FeatureFunctionCheck:
         is_train = (public["split"] == "train").to_numpy()
         reference = LogisticRegression(C=100.0, max_iter=2000)
         reference.fit(_with_feature(public, params, values["train"])[is_train],
-                      public["class"][is_train] == params.positive_class)
+                      public["class"][is_train].astype(str) == params.positive_class)
 
         def classes(table, feature_values) -> list[str]:
             positive = reference.predict(_with_feature(table, params, feature_values))
             return [params.positive_class if p else params.negative_class for p in positive]
 
         predicted = classes(heldout, values["heldout"])
-        held_out_accuracy = accuracy(predicted, list(heldout["class"]))
+        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout["class"]])
         fraction = params.fraction_for(held_out_accuracy)
         plot = None
         if params.grid and "grid" in values:
             grid = evidence.package.public_table(params.grid)
             plot = decision_boundary_png(grid, classes(grid, values["grid"]), heldout, predicted,
-                                         title=f"Linear model with your `{params.function}`")
+                                         title=f"Linear model with your `{params.function}`",
+                                         x=params.base_features[0], y=params.base_features[-1])
         message = (f"A linear model using your `{params.function}` as an extra column: "
                    + params.explain(held_out_accuracy))
         return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,

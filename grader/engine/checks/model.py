@@ -50,7 +50,8 @@ class ModelCheck:
         classes = public.loc[train, "class"]
         # Labels are computed here, as plain values: the kernel never compares pandas objects for us,
         # so a notebook that patches pandas or numpy comparisons cannot skew what the model learns.
-        labels = [c == params.positive_class for c in classes] if params.positive_class else list(classes)
+        labels = ([str(c) == params.positive_class for c in classes] if params.positive_class
+                  else [c.item() if hasattr(c, "item") else c for c in classes])
         predict = {"heldout": context.heldout_features(params.dataset)}
         if params.grid:
             predict["grid"] = context.public(params.grid)
@@ -67,13 +68,14 @@ class ModelCheck:
         heldout = evidence.package.heldout_table(params.dataset)
         predictions = evidence.artifact.predictions
         predicted = [self._label(p, params) for p in predictions.get("heldout", [])]
-        held_out_accuracy = accuracy(predicted, list(heldout["class"]))
+        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout["class"]])
         fraction = params.fraction_for(held_out_accuracy)
         plot = None
         if params.grid and "grid" in predictions:
             grid = evidence.package.public_table(params.grid)
-            plot = decision_boundary_png(grid, [self._label(p, params) for p in predictions["grid"]],
-                                         heldout, predicted, title=f"Your `{params.factory or params.estimator}`")
+            plot = decision_boundary_png(grid, [self._label(p, params) for p in predictions["grid"]], heldout,
+                                         predicted, title=f"Your `{params.factory or params.estimator}`",
+                                         x=params.features[0], y=params.features[-1])
         fit = ", ".join(f"{k}={v}" for k, v in params.fit.items())
         message = f"Retrained on the train split{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
         return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,

@@ -53,4 +53,4 @@ def _shows(output: dict, wanted: str) -> bool:
         return bool(mimes & {"image/png", "image/jpeg", "image/svg+xml", "image/gif"})
     if wanted == "table":
         return "<table" in html
-    return kind in ("stream", "display_data", "execute_result")
+    return kind in ("display_data", "execute_result") or kind == "stream" and output.get("name") == "stdout"
