@@ -13,6 +13,7 @@ from grader.engine.assignment import AssignmentError, AssignmentPackage, load_as
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
 from grader.notebooks import NotebookRejected, parse_notebook
+from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
@@ -31,11 +32,24 @@ def _notebook(path: Path) -> nbformat.NotebookNode:
         raise click.ClickException(f"{path}: {getattr(exc, 'message', exc)}") from None
 
 
-def _grade(path: Path, package: AssignmentPackage, quiet: bool) -> GradeResult:
+def _sandbox(mode: str) -> Sandbox:
+    try:
+        return sandbox_from_mode(mode)
+    except SandboxUnavailable as exc:
+        raise click.ClickException(f"Cannot isolate notebooks here: {exc}") from None
+
+
+def _grade(path: Path, package: AssignmentPackage, sandbox: Sandbox, quiet: bool) -> GradeResult:
     def progress(done: int, total: int) -> None:
         if not quiet:
             click.echo(f"\r{path.name}: cell {done} of {total}", nl=done == total, err=True)
-    return grade_notebook(_notebook(path), package, on_progress=progress)
+    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress)
+
+
+SANDBOX_OPTION = click.option(
+    "--sandbox", "sandbox_mode", type=click.Choice(["bubblewrap", "off"]), envvar="GRADER_SANDBOX",
+    default="bubblewrap", show_default=True,
+    help="Run notebooks isolated with bubblewrap, or 'off' (unsafe: only for your own notebooks).")
 
 
 def print_table(report: Report, title: str) -> None:
@@ -47,6 +61,8 @@ def print_table(report: Report, title: str) -> None:
     click.echo(f"  Total: {report.total:g} / {report.max_total:g} automatic points{pending}")
     if report.stopped_reason:
         click.echo(f"  Note: {report.stopped_reason}")
+    if report.sandbox_warning:
+        click.echo(f"  {report.sandbox_warning}")
 
 
 def register(cli: click.Group) -> None:
@@ -59,10 +75,11 @@ def register(cli: click.Group) -> None:
                   help="Write each question's picture into this folder as KEY.png.")
     @click.option("--executed", type=click.Path(dir_okay=False, path_type=Path),
                   help="Save the executed notebook here.")
+    @SANDBOX_OPTION
     def grade(notebook: Path, assignment_dir: str, as_json: bool, plots: Optional[Path],
-              executed: Optional[Path]) -> None:
+              executed: Optional[Path], sandbox_mode: str) -> None:
         """Grade NOTEBOOK against an assignment package and print the result."""
-        result = _grade(notebook, _package(assignment_dir), quiet=as_json)
+        result = _grade(notebook, _package(assignment_dir), _sandbox(sandbox_mode), quiet=as_json)
         if plots:
             plots.mkdir(parents=True, exist_ok=True)
             for question in result.report.questions:
@@ -79,18 +96,20 @@ def register(cli: click.Group) -> None:
     @click.argument("assignment_dir", type=click.Path(exists=True))
     @click.option("--solution", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="Solution notebook (default: solution.ipynb in the package).")
-    def validate_assignment(assignment_dir: str, solution: Optional[Path]) -> None:
+    @SANDBOX_OPTION
+    def validate_assignment(assignment_dir: str, solution: Optional[Path], sandbox_mode: str) -> None:
         """Check a package: the solution must get full automatic marks and the template none."""
         package = _package(assignment_dir)
+        sandbox = _sandbox(sandbox_mode)
         solution = solution or package.solution_path
         if not solution.is_file():
             raise click.ClickException(f"no solution notebook at {solution}; pass --solution")
         problems = []
-        solution_report = _grade(solution, package, quiet=False).report
+        solution_report = _grade(solution, package, sandbox, quiet=False).report
         print_table(solution_report, f"solution ({solution.name})")
         problems += [f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
                      for q in solution_report.questions if q.score < q.max_score]
-        template_report = _grade(package.root / "template.ipynb", package, quiet=False).report
+        template_report = _grade(package.root / "template.ipynb", package, sandbox, quiet=False).report
         print_table(template_report, "untouched template")
         problems += [f"template: {q.key} scored {q.score:g} but should score 0: {q.message}"
                      for q in template_report.questions if q.score > 0]

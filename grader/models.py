@@ -125,6 +125,8 @@ class GradingRun(db.Model):
     score: Mapped[Optional[float]]
     max_score: Mapped[Optional[float]]
     manual_pending: Mapped[Optional[float]]
+    # Set when the run was not isolated (the unsafe local mode), so every page can say so.
+    sandbox_warning: Mapped[Optional[str]] = mapped_column(Text)
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
                                                                     order_by="QuestionResult.id")

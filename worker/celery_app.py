@@ -1,6 +1,30 @@
 """Celery entry point (`celery -A worker.celery_app worker`): the Flask app's Celery, with our tasks."""
+import logging
+
+from celery.signals import worker_init
+
+from grader.sandbox import SandboxUnavailable, sandbox_from_mode
+from grader.sandbox.selfcheck import isolation_problems
 from grader.web import create_app
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]
 app.conf.imports = ("worker.tasks",)
+log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def refuse_to_grade_without_isolation(**_) -> None:
+    """Fail closed: a worker whose sandbox does not isolate stops before taking any task."""
+    settings = flask_app.config["GRADER"]
+    try:
+        sandbox = sandbox_from_mode(settings.sandbox_mode)
+    except SandboxUnavailable as exc:
+        raise SystemExit(f"Refusing to grade: {exc}") from None
+    if not sandbox.enforced:
+        log.warning("GRADER_SANDBOX=off: notebooks run WITHOUT isolation; reports will say so")
+        return
+    problems = isolation_problems(sandbox, [str(settings.instance_dir)])
+    if problems:
+        raise SystemExit("Refusing to grade, the sandbox does not isolate: " + "; ".join(problems))
+    log.info("sandbox check passed: no network, unprivileged user, private files hidden")

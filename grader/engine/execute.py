@@ -12,15 +12,23 @@ import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.engine.bounded_client import BoundedNotebookClient
+from grader.sandbox import Sandbox, SandboxLimits
+from grader.sandbox.kernel import SandboxedKernelManager
 
 ProgressCallback = Callable[[int, int], None]
 BEFORE_FIRST_CELL = -1
 RECOVERY_SECONDS = 10
+# A probe's result (predictions over a grid, say) may be larger than what a student's cell may print.
+PROBE_OUTPUT_BYTES = 8 * 1024 * 1024
+# The whole notebook keeps at most this many cells' worth of output.
+NOTEBOOK_OUTPUT_CELLS = 32
 # nbclient interrupts a cell that runs past its timeout and hands back this synthetic error reply.
 _TIMEOUT_MARK = "GraderCellTimeout"
 
@@ -72,10 +80,12 @@ class ExecutionResult:
 class ExecutionOptions:
     cell_timeout: int
     notebook_timeout: int
-    working_dir: Optional[str] = None
+    working_dir: str
+    sandbox: Sandbox
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
     setup_source: Optional[str] = None
     probes: list[Probe] = field(default_factory=list)
-    kernel_env: Optional[dict[str, str]] = None
+    kernel_env: dict[str, str] = field(default_factory=dict)
     on_progress: Optional[ProgressCallback] = None
 
 
@@ -93,12 +103,16 @@ class _Run:
     def __init__(self, notebook: nbformat.NotebookNode, options: ExecutionOptions):
         self.options = options
         self.result = ExecutionResult(notebook=notebook)
-        resources = {"metadata": {"path": options.working_dir}} if options.working_dir else {}
-        self.client = NotebookClient(notebook, timeout=options.cell_timeout, allow_errors=True,
+        resources = {"metadata": {"path": options.working_dir}}
+        self.client = BoundedNotebookClient(
+            notebook, timeout=options.cell_timeout, allow_errors=True,
+            cell_budget_bytes=options.limits.output_kb * 1024,
+            notebook_budget_bytes=options.limits.output_kb * 1024 * NOTEBOOK_OUTPUT_CELLS,
                                      kernel_name="python3", shutdown_kernel="immediate", resources=resources,
                                      interrupt_on_timeout=True, on_cell_executed=self._note_reply,
                                      error_on_timeout={"ename": _TIMEOUT_MARK, "evalue": "", "traceback": []})
         self.last_cell_timed_out = False
+        self.launch = None
         self.deadline = time.monotonic() + options.notebook_timeout
         self.probes_after: dict[int, list[Probe]] = {}
         for probe in options.probes:
@@ -107,10 +121,14 @@ class _Run:
     def run(self) -> ExecutionResult:
         # Kernel sockets are files in a private folder rather than TCP ports on localhost, so no other
         # local process can connect to a student's kernel (and a network namespace does not matter).
-        with tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets:
-            self.client.km = self.client.create_kernel_manager()
-            self.client.km.transport = "ipc"
-            self.client.km.ip = os.path.join(sockets, "kernel")
+        options = self.options
+        with tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets, options.sandbox.kernel(
+                options.limits, Path(options.working_dir), Path(sockets), options.kernel_env) as launch:
+            self.launch = launch
+            km = SandboxedKernelManager(launch, kernel_name="python3")
+            km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
+            km.connection_file = os.path.join(sockets, "kernel.json")
+            self.client.km = km
             return self._run_cells()
 
     def _run_cells(self) -> ExecutionResult:
@@ -119,9 +137,7 @@ class _Run:
         self.client.reset_execution_trackers()
         # The kernel's own stderr is library chatter (TensorFlow start-up logs); what the notebook
         # prints reaches us over the Jupyter protocol, not through these streams.
-        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        if self.options.kernel_env is not None:
-            kernel_args["env"] = self.options.kernel_env
+        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": self.launch.env}
         with self.client.setup_kernel(**kernel_args):
             if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
                 self.result.stopped_reason = "The grader could not prepare the notebook's kernel."
@@ -152,8 +168,9 @@ class _Run:
         except CellTimeoutError:
             self.last_cell_timed_out = True
         except DeadKernelError:
-            self.result.stopped_reason = (f"The Python kernel died while running cell #{index + 1} "
-                                          "(it may have run out of memory or called exit())")
+            cause = ("it used more than its memory limit" if self.launch and self.launch.out_of_memory()
+                     else "it may have run out of memory or called exit()")
+            self.result.stopped_reason = f"The Python kernel died while running cell #{index + 1} ({cause})"
             return False
         if self.last_cell_timed_out:
             seconds = self.client.timeout
@@ -170,6 +187,7 @@ class _Run:
 
     def _execute(self, cell, index: int, store_history: bool = True) -> None:
         self.last_cell_timed_out = False
+        self.client.start_cell(None if store_history else PROBE_OUTPUT_BYTES)
         self.client.execute_cell(cell, index, store_history=store_history)
 
     def _note_reply(self, cell, cell_index, execute_reply) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from grader.engine.locator import headings, locate
 from grader.engine.report import Report
 from grader.engine.scorer import missing_definitions, score_question
 from grader.runtime import KERNEL_PACKAGE_DIR
+from grader.sandbox import Sandbox
 
 RUNTIME_DIR = ".grader"
 DATA_DIR, HELDOUT_DIR = "data", f"{RUNTIME_DIR}/heldout"
@@ -36,9 +36,9 @@ class GradeResult:
     execution: ExecutionResult
 
 
-def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage,
+def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
                    on_progress: Optional[ProgressCallback] = None) -> GradeResult:
-    """Execute `notebook` with the package's runtime and score every rubric question."""
+    """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question."""
     rubric = package.rubric
     boundaries = [heading.key for heading in headings(package.template)]
     evidence = []
@@ -52,15 +52,15 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage,
         prepare_scratch(Path(scratch), package)
         execution = run_with_probes(notebook, ExecutionOptions(
             cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
-            working_dir=scratch, setup_source=setup_source(package), probes=probes,
-            kernel_env=kernel_environment(), on_progress=on_progress))
+            working_dir=scratch, sandbox=sandbox, limits=rubric.runtime.limits, setup_source=setup_source(package),
+            probes=probes, kernel_env=kernel_environment(), on_progress=on_progress))
     questions = []
     for item in evidence:
         item.notebook = execution.notebook
         item.probe = execution.probes.get(item.question.key)
         questions.append(score_question(item, execution))
     report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
-                    cell_errors=[error.to_dict() for error in execution.cell_errors])
+                    cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label)
     return GradeResult(report=report, executed=execution.notebook, execution=execution)
 
 
@@ -108,6 +108,6 @@ def setup_source(package: AssignmentPackage) -> str:
 
 
 def kernel_environment() -> dict[str, str]:
-    # The grader's own settings (database and broker URLs, secrets) never reach student code.
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    return {**inherited, **KERNEL_ENVIRONMENT}
+    """A clean environment: the grader's own settings (database and broker URLs, secrets) never reach
+    student code."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **KERNEL_ENVIRONMENT}

@@ -38,6 +38,8 @@ class Report:
     questions: list[QuestionReport]
     stopped_reason: Optional[str] = None
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the notebook ran without isolation (unsafe local mode): every page shows it.
+    sandbox_warning: Optional[str] = None
 
     @property
     def total(self) -> float:
@@ -55,5 +57,6 @@ class Report:
     def to_dict(self, include_plots: bool = False) -> dict[str, Any]:
         return {"assignment": self.assignment, "total": self.total, "max_total": self.max_total,
                 "manual_pending": self.manual_pending, "stopped_reason": self.stopped_reason,
+                "sandbox_warning": self.sandbox_warning,
                 "cell_errors": self.cell_errors,
                 "questions": [q.to_dict(include_plots) for q in self.questions]}

@@ -5,6 +5,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grader.sandbox import SandboxLimits
+
 KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
@@ -36,6 +38,7 @@ class RuntimeOptions(Strict):
     probe_timeout: int = Field(300, gt=0, le=3600, description="Seconds one answer's extraction may take.")
     legacy_keras: bool = True
     seed: int = 0
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
 
 
 class Question(Strict):

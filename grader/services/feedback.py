@@ -65,6 +65,7 @@ class SubmissionView:
     score: Optional[float] = None
     max_score: Optional[float] = None
     manual_pending: Optional[float] = None
+    sandbox_warning: Optional[str] = None
 
 
 def latest_run(submission_id: int) -> GradingRun:
@@ -96,7 +97,8 @@ def submission_view(submission_id: int) -> SubmissionView:
         run=run_status(submission_id), cell_errors=list(run.cell_errors or []),
         has_executed_notebook=run.executed_sha256 is not None,
         questions=[_question_view(result) for result in run.question_results],
-        score=run.score, max_score=run.max_score, manual_pending=run.manual_pending)
+        score=run.score, max_score=run.max_score, manual_pending=run.manual_pending,
+        sandbox_warning=run.sandbox_warning)
 
 
 def _question_view(result: QuestionResult) -> QuestionView:

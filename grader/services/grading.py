@@ -12,6 +12,7 @@ from grader.engine.grade import GradeResult, grade_notebook
 from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.rendering import notebook_to_html
+from grader.sandbox import sandbox_from_mode
 from grader.services.blobs import get_blob, put_blob
 from grader.services.packages import open_package
 
@@ -35,7 +36,7 @@ def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
     try:
         notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
         with open_package(assignment.package_sha256, settings.instance_dir / "packages") as package:
-            result = grade_notebook(notebook, package,
+            result = grade_notebook(notebook, package, sandbox_from_mode(settings.sandbox_mode),
                                     on_progress=lambda done, total: _record_progress(run_id, done, total))
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
@@ -71,6 +72,7 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.executed_html_sha256 = put_blob(notebook_to_html(result.executed).encode())
     run.cell_errors = report.cell_errors
     run.score, run.max_score, run.manual_pending = report.total, report.max_total, report.manual_pending
+    run.sandbox_warning = report.sandbox_warning
     # A redelivered task may find rows from an attempt that died half-way: replace them, never duplicate.
     db.session.execute(delete(QuestionResult).where(QuestionResult.run_id == run.id))
     for question in report.questions:

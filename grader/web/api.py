@@ -32,4 +32,5 @@ def submission_status(submission_id: int):
     return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
                    created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
                    max_score=view.max_score, manual_pending=view.manual_pending,
+                   sandbox_warning=view.sandbox_warning,
                    questions=[question.to_dict() for question in view.questions], **view.run.to_dict())

@@ -6,6 +6,10 @@ import pytest
 from engine.mini_package import SOLUTION_ANSWERS, build, notebook
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
+from grader.sandbox import sandbox_from_mode
+
+# Engine tests run notebooks in the real sandbox, as production does.
+SANDBOX = sandbox_from_mode("bubblewrap")
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +19,7 @@ def mini_package(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def solution_report(mini_package):
-    return grade_notebook(notebook(SOLUTION_ANSWERS), mini_package).report
+    return grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX).report
 
 
 def scores(report) -> dict[str, float]:
@@ -27,4 +31,4 @@ def statuses(report) -> dict[str, str]:
 
 
 def grade_answers(package, answers=None, **kwargs):
-    return grade_notebook(notebook(answers or SOLUTION_ANSWERS, **kwargs), package).report
+    return grade_notebook(notebook(answers or SOLUTION_ANSWERS, **kwargs), package, SANDBOX).report

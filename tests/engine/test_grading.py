@@ -6,7 +6,7 @@ import re
 import pytest
 from nbformat import v4
 
-from engine.conftest import grade_answers, scores, statuses
+from engine.conftest import SANDBOX, grade_answers, scores, statuses
 from engine.mini_package import SOLUTION_ANSWERS, TEMPLATE_ANSWERS, notebook
 from grader.engine.grade import grade_notebook
 
@@ -48,12 +48,12 @@ def test_names_redefined_after_the_question_do_not_change_its_score(mini_package
     later = {"Question 4": [v4.new_code_cell("def mkfeature(row):\n    return 0.0"),
                             v4.new_code_cell("from sklearn.dummy import DummyClassifier\nmodel = DummyClassifier()"),
                             v4.new_code_cell("answer = -1")]}
-    assert scores(grade_notebook(notebook(SOLUTION_ANSWERS, extra_after=later), mini_package).report) == FULL
+    assert scores(grade_notebook(notebook(SOLUTION_ANSWERS, extra_after=later), mini_package, SANDBOX).report) == FULL
 
 
 def test_answer_in_an_added_cell_is_found(mini_package):
     added = {"Question 1": [v4.new_code_cell(SOLUTION_ANSWERS["Question 1"])]}
-    report = grade_notebook(notebook(answers(Question_1="# FILLME\n"), extra_after=added), mini_package).report
+    report = grade_notebook(notebook(answers(Question_1="# FILLME\n"), extra_after=added), mini_package, SANDBOX).report
     assert scores(report) == FULL
 
 
@@ -102,7 +102,7 @@ def test_cell_that_runs_too_long_costs_only_its_question(mini_package):
 def test_missing_section_is_not_found_not_a_crash(mini_package):
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells = [c for c in nb.cells if c.source != "### Question 3"]
-    report = grade_notebook(nb, mini_package).report
+    report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["answer"] == "not_found"
     assert "no heading 'Exercise / Question 3'" in report.questions[2].message
 
@@ -111,7 +111,7 @@ def test_answer_written_as_markdown_is_not_found(mini_package):
     nb = notebook(SOLUTION_ANSWERS)
     index = next(i for i, c in enumerate(nb.cells) if c.source == SOLUTION_ANSWERS["Question 1"])
     nb.cells[index] = v4.new_markdown_cell(nb.cells[index].source)
-    report = grade_notebook(nb, mini_package).report
+    report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["feature"] == "not_found"
     assert "no code under 'Exercise / Question 1' defines `mkfeature`" in report.questions[0].message
 
@@ -133,7 +133,7 @@ TAMPERING = {
 def test_tampering_in_the_kernel_cannot_raise_the_score(mini_package, patch):
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells.insert(2, v4.new_code_cell(TAMPERING[patch]))
-    report = grade_notebook(nb, mini_package).report
+    report = grade_notebook(nb, mini_package, SANDBOX).report
     assert scores(report) == FULL
 
 
@@ -142,7 +142,7 @@ def test_forged_probe_result_is_rejected_cleanly(mini_package):
              "e._emit = lambda payload: e.publish_display_data({e.PROBE_MIME: {'predictions': 'all right'}})")
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells.insert(2, v4.new_code_cell(forge))
-    report = grade_notebook(nb, mini_package).report
+    report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["model"] == "error" and "wrong shape" in report.questions[1].message
     assert all(q.score <= full for q, full in zip(report.questions, FULL.values()))
     assert scores(report)["chart"] == 1.0  # checks that need no probe are untouched
@@ -153,7 +153,7 @@ def test_outputs_uploaded_with_the_notebook_count_for_nothing(mini_package):
     chart_cell = next(c for c in nb.cells if c.source == SOLUTION_ANSWERS["Question 4"])
     chart_cell.outputs = [v4.new_output("stream", name="stdout", text="320\n")]
     nb.cells.insert(2, v4.new_code_cell("import os; os._exit(1)"))  # nothing after this runs
-    report = grade_notebook(nb, mini_package).report
+    report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["chart"] == "failed"
     assert report.stopped_reason.startswith("The Python kernel died while running cell #3")
     assert report.total == 1.0  # only the free-response answer, which needs no kernel

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from grader.engine.assignment import load_assignment
-from grader.engine.grade import prepare_scratch, grade_notebook
+from engine.conftest import SANDBOX
+from grader.engine.grade import grade_notebook, prepare_scratch
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 SCENARIOS = LAB6 / "scenarios"
@@ -32,7 +33,7 @@ def reports(lab6):
 
     def report(path: Path):
         if path not in cache:
-            cache[path] = grade_notebook(nbformat.read(path, as_version=4), lab6).report
+            cache[path] = grade_notebook(nbformat.read(path, as_version=4), lab6, SANDBOX).report
         return cache[path]
     return report
 
@@ -63,7 +64,7 @@ def test_untouched_template_gets_nothing(reports):
 
 
 def test_regrading_the_solution_gives_identical_results(lab6, reports):
-    again = grade_notebook(nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6).report
+    again = grade_notebook(nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX).report
     assert [q.to_dict() for q in again.questions] == [q.to_dict() for q in reports(LAB6 / "solution.ipynb").questions]
 
 

@@ -1,0 +1,107 @@
+"""Control groups for one kernel: a memory ceiling TensorFlow tolerates, a process cap, and a kill switch.
+
+RLIMIT_AS would be simpler, but TensorFlow reserves large virtual ranges for thread stacks and its
+allocator, so it fails at import under any useful address-space limit. A memory cgroup limits
+resident memory instead, for the kernel and every process it starts, together.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class CgroupsUnavailable(RuntimeError):
+    pass
+
+
+def _own_path(controller: str) -> Optional[Path]:
+    """Where this process sits in `controller`'s hierarchy (cgroup v1), or in the unified one (v2)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return CGROUP_ROOT / controller / path.lstrip("/")
+    unified = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if line.startswith("0::")), None)
+    if unified is not None and (CGROUP_ROOT / "cgroup.controllers").exists():
+        return CGROUP_ROOT / unified.lstrip("/")
+    return None
+
+
+class KernelCgroup:
+    """A fresh cgroup (v1 memory + pids, or v2) that the sandboxed kernel joins before it starts."""
+
+    def __init__(self, memory_bytes: int, max_processes: int):
+        self.name = f"grader-{uuid.uuid4().hex[:12]}"
+        self.dirs: list[Path] = []
+        self.unified = (CGROUP_ROOT / "cgroup.controllers").exists()
+        try:
+            if self.unified:
+                group = self._make(_own_path("memory"))
+                (group / "memory.max").write_text(str(memory_bytes))
+                (group / "memory.swap.max").write_text("0")
+                (group / "pids.max").write_text(str(max_processes))
+            else:
+                memory = self._make(_own_path("memory"))
+                (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                swap = memory / "memory.memsw.limit_in_bytes"
+                if swap.exists():
+                    swap.write_text(str(memory_bytes))
+                (self._make(_own_path("pids")) / "pids.max").write_text(str(max_processes))
+        except OSError as exc:
+            self.remove()
+            raise CgroupsUnavailable(f"cannot create a cgroup here: {exc}") from exc
+
+    def _make(self, parent: Optional[Path]) -> Path:
+        if parent is None:
+            raise OSError("controller not mounted")
+        group = parent / self.name
+        group.mkdir()
+        self.dirs.append(group)
+        return group
+
+    @property
+    def procs_files(self) -> list[str]:
+        """Files a launcher writes its own pid into, to put itself and its children in the group."""
+        return [str(group / "cgroup.procs") for group in self.dirs]
+
+    def oom_killed(self) -> bool:
+        for group in self.dirs:
+            for name in ("memory.oom_control", "memory.events"):
+                path = group / name
+                if path.exists() and any(line.split()[0] == "oom_kill" and int(line.split()[1]) > 0
+                                         for line in path.read_text().splitlines() if line.strip()):
+                    return True
+        return False
+
+    def kill_all(self) -> None:
+        """SIGKILL everything in the group, however it detached itself (setsid, double fork)."""
+        for _ in range(20):
+            pids = {int(pid) for group in self.dirs if (group / "cgroup.procs").exists()
+                    for pid in (group / "cgroup.procs").read_text().split()}
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for group in reversed(self.dirs):
+            for _ in range(40):
+                try:
+                    group.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self.dirs = []

@@ -1,0 +1,99 @@
+"""Which sandbox a kernel runs in: bubblewrap with limits, or (only when asked for) none at all."""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from grader.sandbox.bubblewrap import SANDBOX_UID, bwrap_command
+from grader.sandbox.cgroups import CgroupsUnavailable, KernelCgroup
+from grader.sandbox.limits import SandboxLimits
+
+UNSAFE_LABEL = "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
+
+
+class SandboxUnavailable(RuntimeError):
+    """The machine cannot isolate kernels; grading refuses to run rather than run unisolated."""
+
+
+def thread_environment(limits: SandboxLimits) -> dict[str, str]:
+    """Numeric libraries use as many threads as the limits allow, not one per host core."""
+    threads = str(limits.threads)
+    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                       "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+
+
+@dataclass
+class KernelLaunch:
+    """How to start one kernel: the command wrapper and what to clean up afterwards."""
+
+    sandbox: "Sandbox"
+    limits: SandboxLimits
+    readonly_entries: Path
+    shared_dir: Path
+    env: dict[str, str]
+    cgroup: Optional[KernelCgroup] = None
+
+    def wrap(self, kernel_cmd: list[str], connection_file: Optional[str] = None) -> list[str]:
+        if not self.sandbox.enforced:
+            return kernel_cmd
+        # The kernel runs as an unprivileged user: it must own its socket folder and read its connection file.
+        for path in (self.shared_dir, connection_file):
+            if path is not None:
+                os.chown(path, SANDBOX_UID, SANDBOX_UID)
+        return bwrap_command(kernel_cmd, limits=self.limits, readonly_entries=self.readonly_entries,
+                             shared_dir=self.shared_dir, env=self.env,
+                             cgroup_procs=self.cgroup.procs_files if self.cgroup else [])
+
+    def out_of_memory(self) -> bool:
+        return bool(self.cgroup and self.cgroup.oom_killed())
+
+
+@dataclass
+class Sandbox:
+    """`enforced=False` is the explicit unsafe local mode; every report then says so."""
+
+    enforced: bool = True
+    require_cgroups: bool = True
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> Optional[str]:
+        return None if self.enforced else UNSAFE_LABEL
+
+    @contextmanager
+    def kernel(self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path,
+               env: dict[str, str]) -> Iterator[KernelLaunch]:
+        """Resources for one kernel (its cgroup), released however the kernel ends."""
+        env = {**env, **thread_environment(limits)}
+        cgroup = None
+        if self.enforced:
+            try:
+                cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes)
+            except CgroupsUnavailable as exc:
+                if self.require_cgroups:
+                    raise SandboxUnavailable(str(exc)) from exc
+        launch = KernelLaunch(self, limits, readonly_entries, shared_dir, env, cgroup)
+        try:
+            yield launch
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+
+
+def sandbox_from_mode(mode: str) -> Sandbox:
+    """`bubblewrap` (the default) or `off`; refuses to build a bubblewrap sandbox the machine cannot run."""
+    if mode == "off":
+        return Sandbox(enforced=False)
+    if mode != "bubblewrap":
+        raise SandboxUnavailable(f"unknown sandbox mode {mode!r}; use 'bubblewrap' or 'off'")
+    missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
+    if missing:
+        raise SandboxUnavailable(f"missing {', '.join(missing)}: install bubblewrap and util-linux")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable("the bubblewrap sandbox needs root to drop notebooks to an unprivileged "
+                                 "user; run the worker as root in its container, or set GRADER_SANDBOX=off")
+    return Sandbox(enforced=True)
