@@ -1,0 +1,161 @@
+"""Attack suite: hostile notebooks cannot harm the host, hang the worker, or cost other questions."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+from engine.conftest import SANDBOX, scores, statuses
+from grader.engine.grade import grade_notebook
+from sandbox.conftest import sandbox_processes, with_attack
+
+FULL = {"feature": 2.0, "model": 3.0, "answer": 1.0, "chart": 1.0, "explain": 1.0}
+BEFORE_Q3 = {"feature": 2.0, "model": 3.0}
+
+
+def grade(package, nb):
+    started = time.monotonic()
+    result = grade_notebook(nb, package, SANDBOX)
+    assert time.monotonic() - started < 120, "grading must end within the notebook's limits"
+    assert sandbox_processes() == [], "nothing the notebook started may outlive its grading"
+    return result
+
+
+def last_cell_text(result) -> str:
+    return "".join(str(out.get("text", "")) + str(out.get("evalue", "")) + str(out.get("data", ""))
+                   for out in result.executed.cells[-1].outputs)
+
+
+# Attacks in a section of their own after the answers: every answer is still graded in full.
+AFTER_ANSWERS = {
+    "memory bomb": "x = bytearray(4 * 1024**3)",
+    "memory split over processes": "import multiprocessing as mp\n"
+                                   "def hog(_):\n    return len(bytearray(500 * 1024**2))\n"
+                                   "with mp.Pool(4) as pool:\n    print(pool.map(hog, range(4)))",
+    "fork bomb": "import os\nwhile True:\n    os.fork()",
+    "thread bomb": "import threading, time\nthreads = []\nwhile True:\n"
+                   "    t = threading.Thread(target=time.sleep, args=(60,)); t.start(); threads.append(t)",
+    "os._exit": "import os\nos._exit(3)",
+    "kernel suicide": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    "SIGKILL to its parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+    "setsid double-fork survivor": "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+                                   "    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
+                                   "time.sleep(1)\nprint('parent done')",
+    "subprocess spawning": "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+                           "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
+    "one huge file": "with open('big.bin', 'wb') as f:\n    f.write(b'x' * (200 * 1024**2))",
+    "many small files": "import os\nfor i in range(200000):\n    open(f'f{i}', 'w').write('x' * 100)",
+    "stdout flood": "import sys\nfor _ in range(20000):\n    sys.stdout.write('spam ' * 2000 + '\\n')",
+    "symlink to a host file": "import os\nos.symlink('/etc/passwd', 'passwd-link')\n"
+                              "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
+}
+
+
+@pytest.mark.parametrize("attack", AFTER_ANSWERS, ids=list(AFTER_ANSWERS))
+def test_attack_after_the_answers_costs_nothing(attack_package, attack):
+    result = grade(attack_package, with_attack(AFTER_ANSWERS[attack]))
+    assert scores(result.report) == FULL
+    assert len(nbformat.writes(result.executed)) < 2_000_000, "the stored notebook stays small"
+
+
+def test_memory_bomb_is_reported_as_such(attack_package):
+    result = grade(attack_package, with_attack(AFTER_ANSWERS["memory bomb"]))
+    text = (result.report.stopped_reason or "") + last_cell_text(result)
+    assert "memory" in text.lower()
+
+
+def test_stdout_flood_is_truncated_with_a_marker(attack_package):
+    # Small enough for the kernel's memory; the 200 MB flood above is stopped by the memory limit instead.
+    result = grade(attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)"))
+    assert "[grader: output truncated here" in last_cell_text(result)
+    assert len(last_cell_text(result)) < 200_000
+
+
+def test_huge_rich_outputs_across_many_cells_stay_small(attack_package):
+    nb = with_attack("from IPython.display import display, HTML\ndisplay(HTML('<p>' + 'x' * 2_000_000 + '</p>'))")
+    nb.cells += [v4.new_code_cell("display(HTML('<b>' + 'y' * 60_000 + '</b>'))") for _ in range(60)]
+    result = grade(attack_package, nb)
+    assert scores(result.report) == FULL
+    assert len(nbformat.writes(result.executed)) < 4_000_000
+
+
+# Attacks inside Question 3's section: only that question is lost.
+IN_QUESTION = {
+    "infinite loop": ("while True:\n    pass", "timed_out"),
+    "sleep forever": ("import time\ntime.sleep(10**6)", "timed_out"),
+}
+
+
+@pytest.mark.parametrize("attack", IN_QUESTION, ids=list(IN_QUESTION))
+def test_attack_inside_a_question_costs_only_that_question(attack_package, attack):
+    source, status = IN_QUESTION[attack]
+    result = grade(attack_package, with_attack(source, where="question 3"))
+    assert statuses(result.report)["answer"] == status
+    assert "ran out of time" in result.report.questions[2].message
+    assert scores(result.report) == {**FULL, "answer": 0.0}
+
+
+def test_loop_that_ignores_sigint_is_killed(attack_package):
+    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    result = grade(attack_package, with_attack(stubborn, where="question 3"))
+    assert statuses(result.report)["answer"] == "timed_out"
+    assert {k: v for k, v in scores(result.report).items() if k in BEFORE_Q3} == BEFORE_Q3
+    assert "could not be stopped" in result.report.stopped_reason
+
+
+PROBES = {
+    "reading /etc/shadow": ("open('/etc/shadow').read()", "PermissionError"),
+    "writing outside scratch": ("open('/usr/evil.txt', 'w')", "OSError"),
+    "writing into the public data": ("open('data/band.csv', 'a').write('x')", "OSError"),
+    "network by IP": ("import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=3)", "OSError"),
+    "network by name": ("import socket\nsocket.getaddrinfo('example.com', 443)", "gaierror"),
+    "raw socket": ("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",
+                   "PermissionError"),
+}
+
+
+@pytest.mark.parametrize("attack", PROBES, ids=list(PROBES))
+def test_forbidden_operations_fail_inside_the_sandbox(attack_package, attack):
+    source, error = PROBES[attack]
+    result = grade(attack_package, with_attack(source))
+    errors = [e for e in result.report.cell_errors if e["source"] == source]
+    assert errors and (errors[0]["ename"] == error or error == "OSError")
+    assert scores(result.report) == FULL
+    assert not Path("/usr/evil.txt").exists()
+
+
+def test_host_secrets_are_invisible(attack_package, tmp_path):
+    secret_dir = tmp_path / "another-submission"
+    secret_dir.mkdir()
+    (secret_dir / "notebook.ipynb").write_text("secret")
+    hidden = attack_package.hidden_dir / "band.csv"
+    spy = ("import os, glob\n"
+           f"print('hidden', os.path.exists({str(hidden)!r}))\n"
+           f"print('other', os.path.exists({str(secret_dir)!r}))\n"
+           "print('env', sorted(k for k in os.environ if 'GRADER' in k or 'DATABASE' in k))\n"
+           "leaks = []\n"
+           "for path in glob.glob('/proc/[0-9]*/environ'):\n"
+           "    try:\n        leaks.append(b'GRADER_' in open(path, 'rb').read())\n"
+           "    except OSError:\n        pass\n"
+           "print('proc', any(leaks))\n"
+           "print('uid', os.getuid())")
+    os.environ["GRADER_SECRET_KEY_FOR_TEST"] = "do-not-leak"
+    try:
+        result = grade(attack_package, with_attack(spy))
+    finally:
+        del os.environ["GRADER_SECRET_KEY_FOR_TEST"]
+    printed = last_cell_text(result)
+    assert "hidden False" in printed and "other False" in printed
+    assert "env []" in printed and "proc False" in printed and "uid 65534" in printed
+
+
+def test_ten_thousand_cells_end_with_a_clear_message(attack_package):
+    nb = with_attack("x = 0")
+    nb.cells += [v4.new_code_cell("x += 1") for _ in range(10_000)]
+    result = grade(attack_package, nb)
+    assert scores(result.report) == FULL
+    assert result.report.stopped_reason is None or "limit" in result.report.stopped_reason
