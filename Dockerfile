@@ -1,6 +1,7 @@
 # One image for the web app, the worker and the one-shot migration.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+# bubblewrap isolates notebooks; setpriv and prlimit (util-linux) drop privileges and set rlimits.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap util-linux && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY grader ./grader

@@ -4,16 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Chromium for the browser tests, bubblewrap for the sandbox,
-# docker-compose to validate docker-compose.yml without an engine.
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v bwrap >/dev/null || missing+=(bubblewrap)
-command -v docker-compose >/dev/null || missing+=(docker-compose)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash scripts/setup.sh --dev
 
 # The integration tests use the machine's real PostgreSQL and Redis; start them if they have stopped.
 if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && command -v redis-server >/dev/null; then
@@ -24,7 +15,4 @@ if ! pg_isready -h 127.0.0.1 -q 2>/dev/null && command -v pg_ctlcluster >/dev/nu
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
 fi
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e '.[dev]'
 exec .venv/bin/pytest "$@"

@@ -31,3 +31,11 @@ def test_compose_keeps_database_and_broker_on_an_internal_network():
     for service in ("postgres", "redis", "worker", "migrate"):
         assert compose["services"][service]["networks"] == ["backend"]
     assert set(compose["services"]) == {"postgres", "redis", "migrate", "web", "worker"}
+
+
+def test_compose_worker_gets_what_the_sandbox_needs_and_nothing_more():
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    worker = services["worker"]
+    assert worker["cap_add"] == ["SYS_ADMIN"] and "/sys/fs/cgroup:/sys/fs/cgroup:rw" in worker["volumes"]
+    assert "privileged" not in worker
+    assert "cap_add" not in services["web"]

@@ -141,3 +141,12 @@ def test_grader_side_crash_marks_the_run_failed_with_a_student_message(app, clie
     status = client.get(f"/api/submissions/{body['submission_id']}").get_json()
     assert status["status"] == "failed"
     assert status["error_message"].startswith("We could not run your notebook")
+
+
+def test_unsafe_mode_is_labelled_on_the_page(app, client):
+    from dataclasses import replace
+    app.config["GRADER"] = replace(app.config["GRADER"], sandbox_mode="off")
+    body = upload(client, notebook_bytes("1"))
+    assert grade(app, body["run_id"]) == RunStatus.GRADED
+    assert client.get(f"/api/submissions/{body['submission_id']}").get_json()["sandbox_warning"].startswith("UNSAFE")
+    assert "UNSAFE: this notebook ran without a sandbox" in client.get(f"/submissions/{body['submission_id']}").get_data(as_text=True)
