@@ -49,3 +49,21 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     assert row.attempts == 1
     assert executed.cells[0].outputs[0]["text"] == "45\n"
     assert redis.Redis.from_url(REDIS_URL).llen(production_env["GRADER_QUEUE"]) == 0
+
+
+def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    web = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "grader.wsgi:app"]
+    hostile = [notebook_bytes("import os\nwhile True:\n    os.fork()"),
+               notebook_bytes("x = bytearray(8 * 1024**3)"),
+               notebook_bytes("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")]
+    with running(web, production_env, tmp_path / "web.log") as web_process, \
+            running(grader_command("worker"), production_env, tmp_path / "worker.log") as worker:
+        wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
+        accepted = [upload(base_url, notebook) for notebook in hostile]
+        accepted.append(upload(base_url, notebook_bytes("print(6 * 7)")))
+        finished = [wait_until_finished(base_url, a["submission_id"], timeout=300) for a in accepted]
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+    assert [status["status"] for status in finished] == ["graded"] * 4
+    assert "kernel died" in finished[1]["error_message"] and "memory limit" in finished[1]["error_message"]
