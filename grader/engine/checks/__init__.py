@@ -4,9 +4,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from grader.engine.checks.base import CheckKind
+from grader.engine.checks.base import Check
 
-CHECKS: dict[str, CheckKind] = {}
+CHECKS: dict[str, Check] = {}
 
 _SUPPORT_MODULES = {"base", "accuracy"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional, Protocol
+from typing import Any, ClassVar, Optional
 
 import nbformat
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -74,22 +74,32 @@ class Outcome:
     manual_fraction: float = 0.0
 
 
-class CheckKind(Protocol):
+class Check:
+    """Defaults for a check kind: no probe, no required names, all points automatic.
+
+    A kind subclasses this, sets `kind` and `Params` (and `Artifact` if it reads something out of the
+    kernel), overrides what differs, implements `score`, and registers itself.
+    """
+
     kind: ClassVar[str]
     Params: ClassVar[type[Params]]
-    Artifact: ClassVar[Optional[type[Artifact]]]
+    Artifact: ClassVar[Optional[type[Artifact]]] = None
 
     def defines(self, params) -> list[str]:
         """Names the answer's code must define in its section (empty: no such requirement)."""
+        return []
 
     def probe_source(self, params, context: ProbeContext) -> Optional[str]:
         """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
+        return None
 
     def automatic_share(self, params) -> float:
         """Share of the question's points the engine can award (the rest is for TAs)."""
+        return 1.0
 
     def score(self, evidence: Evidence) -> Outcome:
         """Score the answer from the evidence; runs in the trusted process."""
+        raise NotImplementedError
 
 
 class ArtifactRejected(ValueError):

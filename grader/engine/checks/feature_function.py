@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeContext, kernel_call
+from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, kernel_call
 from grader.engine.plots import decision_boundary_png
 
 
@@ -26,7 +26,7 @@ class FeatureArtifact(Artifact):
 
 
 @register
-class FeatureFunctionCheck:
+class FeatureFunctionCheck(Check):
     kind = "feature_function"
     Params = FeatureParams
     Artifact = FeatureArtifact
@@ -39,9 +39,6 @@ class FeatureFunctionCheck:
         if params.grid:
             tables["grid"] = context.public(params.grid)
         return kernel_call("feature_values", params.function, tables)
-
-    def automatic_share(self, params) -> float:
-        return 1.0
 
     def score(self, evidence: Evidence) -> Outcome:
         params: FeatureParams = evidence.params

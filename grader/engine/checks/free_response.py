@@ -6,7 +6,7 @@ import re
 from pydantic import Field
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Evidence, Outcome, Params, ProbeContext
+from grader.engine.checks.base import Check, Evidence, Outcome, Params
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -18,16 +18,9 @@ class FreeResponseParams(Params):
 
 
 @register
-class FreeResponseCheck:
+class FreeResponseCheck(Check):
     kind = "free_response"
     Params = FreeResponseParams
-    Artifact = None
-
-    def defines(self, params: FreeResponseParams) -> list[str]:
-        return []
-
-    def probe_source(self, params: FreeResponseParams, context: ProbeContext) -> None:
-        return None
 
     def automatic_share(self, params: FreeResponseParams) -> float:
         return params.completion_fraction

@@ -7,7 +7,7 @@ from pydantic import model_validator
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Evidence, Outcome, ProbeContext, kernel_call
+from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, kernel_call
 from grader.engine.plots import decision_boundary_png
 
 Prediction = Union[bool, int, float, str]
@@ -36,7 +36,7 @@ class ModelArtifact(Artifact):
 
 
 @register
-class ModelCheck:
+class ModelCheck(Check):
     kind = "model"
     Params = ModelParams
     Artifact = ModelArtifact
@@ -59,9 +59,6 @@ class ModelCheck:
                 "train": context.public(params.dataset), "train_rows": [int(i) for i in train],
                 "labels": labels, "features": params.features, "predict": predict}
         return kernel_call("model_predictions", spec)
-
-    def automatic_share(self, params) -> float:
-        return 1.0
 
     def score(self, evidence: Evidence) -> Outcome:
         params: ModelParams = evidence.params

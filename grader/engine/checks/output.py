@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Evidence, Outcome, Params, ProbeContext
+from grader.engine.checks.base import Check, Evidence, Outcome, Params
 
 Kind = Literal["chart", "image", "table", "text", "any"]
 _DESCRIPTIONS = {"chart": "a chart", "image": "an image", "table": "a table", "text": "printed text",
@@ -16,19 +16,9 @@ class OutputParams(Params):
 
 
 @register
-class OutputCheck:
+class OutputCheck(Check):
     kind = "output"
     Params = OutputParams
-    Artifact = None
-
-    def defines(self, params: OutputParams) -> list[str]:
-        return []
-
-    def probe_source(self, params: OutputParams, context: ProbeContext) -> None:
-        return None
-
-    def automatic_share(self, params) -> float:
-        return 1.0
 
     def score(self, evidence: Evidence) -> Outcome:
         wanted = evidence.params.expect

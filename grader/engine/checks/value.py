@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Artifact, Evidence, Outcome, Params, ProbeContext, kernel_call
+from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, Params, ProbeContext, kernel_call
 
 
 class ValueParams(Params):
@@ -22,7 +22,7 @@ class ValueArtifact(Artifact):
 
 
 @register
-class ValueCheck:
+class ValueCheck(Check):
     kind = "value"
     Params = ValueParams
     Artifact = ValueArtifact
@@ -32,9 +32,6 @@ class ValueCheck:
 
     def probe_source(self, params: ValueParams, context: ProbeContext) -> str:
         return kernel_call("value_of", params.name)
-
-    def automatic_share(self, params) -> float:
-        return 1.0
 
     def score(self, evidence: Evidence) -> Outcome:
         params: ValueParams = evidence.params
