@@ -11,7 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
-from grader import grading_commands
+from grader import account_commands, grading_commands
 from grader.services.demo import load_demo
 from grader.web import create_app
 
@@ -24,6 +24,7 @@ def main() -> None:
 
 
 grading_commands.register(main)
+account_commands.register(main)
 
 
 def worker_command(concurrency: int, queue: str) -> list[str]:

@@ -24,7 +24,6 @@ class Settings:
     queue_name: str = "grading"
     secret_key: str = "dev-only-secret-change-me"
     max_upload_bytes: int = 20 * 1024 * 1024
-    default_student_email: str = "student@example.edu"
     sandbox_mode: str = "bubblewrap"
 
     @classmethod
@@ -38,7 +37,6 @@ class Settings:
             queue_name=_env("QUEUE", "grading"),
             secret_key=_env("SECRET_KEY", "dev-only-secret-change-me"),
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
-            default_student_email=_env("DEFAULT_STUDENT", "student@example.edu"),
             sandbox_mode=_env("SANDBOX", "bubblewrap"),
         )
 

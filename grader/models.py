@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Optional
 
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grader.extensions import db
@@ -50,11 +51,25 @@ class Course(db.Model):
     assignments: Mapped[list["Assignment"]] = relationship(back_populates="course")
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    # None until the person sets a password (a roster import creates accounts without one).
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+
+
+class ApiToken(db.Model):
+    """A token for the JSON API; only its hash is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    user: Mapped["User"] = relationship()
 
 
 class Enrollment(db.Model):

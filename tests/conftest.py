@@ -10,7 +10,8 @@ from nbformat import v4
 
 from grader.config import Settings
 from grader.extensions import db
-from grader.services.demo import load_demo
+from grader.services.accounts import create_api_token, find_user
+from grader.services.demo import DEMO_PASSWORD, load_demo
 from grader.web import create_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,15 +39,37 @@ def app(settings: Settings):
         db.engine.dispose()
 
 
+def signed_in(app, email: str = "student@example.edu"):
+    """A test client for one of the demo people: a session for pages and a token for the API."""
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": DEMO_PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.environ_base["HTTP_AUTHORIZATION"] = token_for(app, email)["Authorization"]
+    return client
+
+
+def token_for(app, email: str = "student@example.edu") -> dict[str, str]:
+    """Authorization headers with a fresh API token for `email`."""
+    with app.app_context():
+        token = create_api_token(find_user(email))
+        db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return signed_in(app)
+
+
+@pytest.fixture
+def api_headers(app):
+    return token_for(app)
 
 
 def make_app(settings: Settings):
     """An app on a fresh schema with the demo course loaded."""
     app = create_app(settings)
-    app.config["TESTING"] = True
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     with app.app_context():
         db.create_all()
         load_demo()

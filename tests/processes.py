@@ -82,15 +82,24 @@ def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, timeout: 
     wait_until(up, timeout, f"{url} to answer")
 
 
-def upload(base_url: str, notebook: bytes, assignment: str = "lab6") -> dict:
+def api_token(env: dict[str, str], email: str = "student@example.edu") -> str:
+    """A new API token from `grader tokens create`, as an instructor would make one."""
+    done = subprocess.run(grader_command("tokens", "create", email), env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def upload(base_url: str, token: str, notebook: bytes, assignment: str = "lab6") -> dict:
     response = requests.post(f"{base_url}/api/submissions", data={"assignment": assignment},
-                             files={"file": ("lab.ipynb", notebook, "application/x-ipynb+json")}, timeout=30)
+                             files={"file": ("lab.ipynb", notebook, "application/x-ipynb+json")},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def wait_until_finished(base_url: str, submission_id: int, timeout: float = 120) -> dict:
+def wait_until_finished(base_url: str, token: str, submission_id: int, timeout: float = 120) -> dict:
     def finished():
-        status = requests.get(f"{base_url}/api/submissions/{submission_id}", timeout=5).json()
+        status = requests.get(f"{base_url}/api/submissions/{submission_id}", timeout=30,
+                              headers={"Authorization": f"Bearer {token}"}).json()
         return status if status["finished"] else None
     return wait_until(finished, timeout, f"submission {submission_id} to finish", interval=0.5)

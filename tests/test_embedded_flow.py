@@ -7,7 +7,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import notebook_bytes
-from processes import REPO, free_port, grader_command, running, upload, wait_for_http, wait_until_finished
+from grader.services.demo import DEMO_PASSWORD
+from processes import (REPO, api_token, free_port, grader_command, running, upload, wait_for_http,
+                       wait_until_finished)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -20,8 +22,16 @@ def embedded_server(tmp_path):
     log = tmp_path / "serve.log"
     with running(grader_command("serve", "--port", str(port)), env, log) as process:
         base_url = f"http://127.0.0.1:{port}"
-        wait_for_http(base_url + "/", process, log)
+        wait_for_http(base_url + "/login", process, log)
         yield base_url, tmp_path / "instance", log
+
+
+def sign_in(page, base_url: str, email: str = "student@example.edu") -> None:
+    page.goto(base_url + "/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Submit a notebook")).to_be_visible()
 
 
 @pytest.fixture
@@ -35,8 +45,9 @@ def page():
 
 def test_serve_uses_sqlite_and_grades_with_its_own_worker(embedded_server):
     base_url, instance, log = embedded_server
-    accepted = upload(base_url, notebook_bytes("print('hello from the kernel')"))
-    status = wait_until_finished(base_url, accepted["submission_id"])
+    token = api_token({"GRADER_INSTANCE_DIR": str(instance)})
+    accepted = upload(base_url, token, notebook_bytes("print('hello from the kernel')"))
+    status = wait_until_finished(base_url, token, accepted["submission_id"])
     assert status["status"] == "graded", log.read_text()[-3000:]
     assert (instance / "grader.sqlite").exists()
 
@@ -45,7 +56,7 @@ def test_student_uploads_in_the_browser_and_sees_the_result(embedded_server, pag
     base_url, _instance, _log = embedded_server
     notebook = tmp_path / "my lab.ipynb"
     notebook.write_bytes(notebook_bytes("answer = 40 + 2\nanswer", "answer / 0"))
-    page.goto(base_url + "/")
+    sign_in(page, base_url)
     page.get_by_label("Notebook").set_input_files(str(notebook))
     page.get_by_role("button", name="Upload and grade").click()
     expect(page.locator("#status-badge")).to_have_text("graded", timeout=90_000)
@@ -59,7 +70,7 @@ def test_browser_shows_a_clear_error_for_a_bad_file(embedded_server, page, tmp_p
     base_url, _instance, _log = embedded_server
     bad = tmp_path / "notes.ipynb"
     bad.write_text("these are my notes, not a notebook")
-    page.goto(base_url + "/")
+    sign_in(page, base_url)
     page.get_by_label("Notebook").set_input_files(str(bad))
     page.get_by_role("button", name="Upload and grade").click()
     expect(page.get_by_role("alert")).to_contain_text("not valid JSON")
@@ -67,7 +78,7 @@ def test_browser_shows_a_clear_error_for_a_bad_file(embedded_server, page, tmp_p
 
 def test_lab6_solution_uploaded_in_the_browser_gets_full_marks_with_pictures(embedded_server, page, tmp_path):
     base_url, _instance, log = embedded_server
-    page.goto(base_url + "/")
+    sign_in(page, base_url)
     page.get_by_label("Assignment").select_option(label="BT-AI · Lab 6 - Deep Learning 1")
     page.get_by_label("Notebook").set_input_files(str(REPO / "fixtures" / "lab6" / "solution.ipynb"))
     page.get_by_role("button", name="Upload and grade").click()

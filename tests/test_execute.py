@@ -1,15 +1,18 @@
 """The engine really executes notebooks, records errors per cell, and enforces its time limits."""
 from __future__ import annotations
 
+import tempfile
 import time
 
 from nbformat import v4
 
+from engine.conftest import SANDBOX
 from grader.engine.execute import BEFORE_FIRST_CELL, ExecutionOptions, Probe, run_with_probes
 
 
 def execute_notebook(notebook, **options):
-    return run_with_probes(notebook, ExecutionOptions(**options))
+    with tempfile.TemporaryDirectory() as working_dir:
+        return run_with_probes(notebook, ExecutionOptions(working_dir=working_dir, sandbox=SANDBOX, **options))
 
 
 def notebook(*sources: str):

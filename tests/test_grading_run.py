@@ -32,14 +32,14 @@ def graded(app, client):
     return body
 
 
-def test_graded_run_stores_executed_notebook_and_errors(app, graded):
+def test_graded_run_stores_executed_notebook_and_errors(app, client, graded):
     with app.app_context():
         run = db.session.get(GradingRun, graded["run_id"])
         assert run.attempts == 1 and run.started_at and run.finished_at
         assert (run.cells_done, run.cells_total) == (3, 3)
         [error] = run.cell_errors
         assert error["ename"] == "ValueError" and error["cell_index"] == 1
-    response = app.test_client().get(f"/submissions/{graded['submission_id']}/executed.ipynb")
+    response = client.get(f"/submissions/{graded['submission_id']}/executed.ipynb")
     executed = nbformat.reads(response.get_data(as_text=True), as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
     assert executed.cells[2].outputs[0]["data"]["text/plain"] == "43"

@@ -12,7 +12,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from conftest import notebook_bytes
-from processes import (REDIS_URL, free_port, fresh_postgres_database, grader_command, running, upload,
+from processes import (REDIS_URL, api_token, free_port, fresh_postgres_database, grader_command, running, upload,
                        wait_for_http, wait_until_finished)
 
 
@@ -24,7 +24,7 @@ def production_env(tmp_path):
         for step in (("db", "upgrade"), ("demo",)):
             subprocess.run(grader_command(*step), env={**os.environ, **env}, check=True,
                            capture_output=True, timeout=120)
-        yield env
+        yield {**env, "TOKEN": api_token(env)}
 
 
 def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production_env, tmp_path):
@@ -34,8 +34,9 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     with running(web, production_env, tmp_path / "web.log") as web_process, \
             running(grader_command("worker"), production_env, tmp_path / "worker.log"):
         wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
-        accepted = upload(base_url, notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"))
-        status = wait_until_finished(base_url, accepted["submission_id"])
+        token = production_env["TOKEN"]
+        accepted = upload(base_url, token, notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"))
+        status = wait_until_finished(base_url, token, accepted["submission_id"])
 
     assert status["status"] == "graded", (tmp_path / "worker.log").read_text()[-3000:]
     assert [e["ename"] for e in status["cell_errors"]] == ["NameError"]
@@ -61,9 +62,10 @@ def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp
     with running(web, production_env, tmp_path / "web.log") as web_process, \
             running(grader_command("worker"), production_env, tmp_path / "worker.log") as worker:
         wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
-        accepted = [upload(base_url, notebook) for notebook in hostile]
-        accepted.append(upload(base_url, notebook_bytes("print(6 * 7)")))
-        finished = [wait_until_finished(base_url, a["submission_id"], timeout=300) for a in accepted]
+        token = production_env["TOKEN"]
+        accepted = [upload(base_url, token, notebook) for notebook in hostile]
+        accepted.append(upload(base_url, token, notebook_bytes("print(6 * 7)")))
+        finished = [wait_until_finished(base_url, token, a["submission_id"], timeout=300) for a in accepted]
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
     assert [status["status"] for status in finished] == ["graded"] * 4
     assert "kernel died" in finished[1]["error_message"] and "memory limit" in finished[1]["error_message"]

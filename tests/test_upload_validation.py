@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from conftest import make_app, notebook_bytes, queued_messages
+from conftest import make_app, notebook_bytes, queued_messages, signed_in
 from grader.extensions import db
 from grader.models import Assignment, Blob, GradingRun, RunStatus, Submission
 
@@ -69,7 +69,7 @@ def test_bad_notebook_is_rejected_and_nothing_is_stored(app, client, settings, c
 def test_file_over_the_cap_gets_413_with_the_limit(settings, api):
     app = make_app(replace(settings, max_upload_bytes=2_000))
     big = notebook_bytes("x = 1\n" + "# padding\n" * 400)
-    response = post(app.test_client(), big, api=api)
+    response = post(signed_in(app), big, api=api)
     assert response.status_code == 413
     assert "the limit is 2.0 kB" in response.get_data(as_text=True)
     assert stored_counts(app) == (0, 0, 0)
@@ -78,7 +78,7 @@ def test_file_over_the_cap_gets_413_with_the_limit(settings, api):
 @pytest.mark.parametrize("api", [True, False], ids=["api", "form"])
 def test_request_body_far_over_the_cap_is_refused_before_reading(settings, api):
     app = make_app(replace(settings, max_upload_bytes=2_000))
-    response = post(app.test_client(), b"x" * 200_000, api=api)
+    response = post(signed_in(app), b"x" * 200_000, api=api)
     assert response.status_code == 413
     body = response.get_data(as_text=True)
     assert "larger than the 2.0 kB limit" in body

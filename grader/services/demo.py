@@ -6,12 +6,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Course, Enrollment, Role, User
+from grader.models import Course, Role
+from grader.services.accounts import create_user, enroll, find_user, set_password
 from grader.services.assignments import upsert_assignment
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DEMO_COURSE = ("BT-AI", "Building Tomorrow: AI")
 DEMO_ASSIGNMENTS = [("lab6", "Lab 6 - Deep Learning 1", FIXTURES / "lab6")]
+# Well-known passwords: the demo is for trying the grader on one machine, never for real courses.
+DEMO_PASSWORD = "grader-demo"
 DEMO_PEOPLE = [("student@example.edu", "Demo Student", Role.STUDENT),
                ("ta@example.edu", "Demo TA", Role.TA),
                ("instructor@example.edu", "Demo Instructor", Role.INSTRUCTOR)]
@@ -28,13 +31,9 @@ def load_demo() -> Course:
     for slug, assignment_title, package_dir in DEMO_ASSIGNMENTS:
         upsert_assignment(course.id, slug, assignment_title, package_dir)
     for email, name, role in DEMO_PEOPLE:
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is None:
-            user = User(email=email, name=name)
-            db.session.add(user)
-            db.session.flush()
-        if db.session.scalar(select(Enrollment).where(Enrollment.user_id == user.id,
-                                                      Enrollment.course_id == course.id)) is None:
-            db.session.add(Enrollment(user_id=user.id, course_id=course.id, role=role))
+        user = find_user(email) or create_user(email, name)
+        if user.password_hash is None:
+            set_password(user, DEMO_PASSWORD)
+        enroll(user, course, role)
     db.session.commit()
     return course

@@ -8,7 +8,8 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, GradingRun, QuestionResult, RunStatus, Submission
+from grader.models import Assignment, Enrollment, GradingRun, QuestionResult, RunStatus, Submission, User
+from grader.services.access import can_view_submission
 from grader.services.blobs import get_blob
 
 
@@ -133,9 +134,19 @@ def executed_notebook_html(submission_id: int) -> bytes:
     return get_blob(run.executed_html_sha256)
 
 
-def assignments() -> list[Assignment]:
-    return list(db.session.scalars(select(Assignment).order_by(Assignment.id)))
+def check_visible(user: User, submission_id: int) -> None:
+    """Raise NotFound unless `user` may see the submission (so others' ids do not even confirm it exists)."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not can_view_submission(user, submission):
+        raise NotFound(f"submission {submission_id}")
 
 
-def recent_submissions(limit: int = 20) -> list[Submission]:
-    return list(db.session.scalars(select(Submission).order_by(Submission.id.desc()).limit(limit)))
+def assignments_for(user: User) -> list[Assignment]:
+    """Assignments of the courses `user` is enrolled in."""
+    return list(db.session.scalars(select(Assignment).join(Enrollment, Enrollment.course_id == Assignment.course_id)
+                                   .where(Enrollment.user_id == user.id).order_by(Assignment.id)))
+
+
+def submissions_of(user: User, limit: int = 20) -> list[Submission]:
+    return list(db.session.scalars(select(Submission).where(Submission.student_id == user.id)
+                                   .order_by(Submission.id.desc()).limit(limit)))

@@ -7,8 +7,9 @@ from typing import Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, Enrollment, GradingRun, Role, Submission, User
+from grader.models import Assignment, GradingRun, Submission, User
 from grader.notebooks import NotebookRejected, parse_notebook
+from grader.services.access import can_submit
 from grader.services.blobs import put_blob
 
 MAX_FILENAME_LENGTH = 255
@@ -35,16 +36,18 @@ def find_assignment(reference: str) -> Assignment:
     return assignment
 
 
-def accept_upload(*, assignment_ref: str, student_email: str, filename: Optional[str], data: bytes,
+def accept_upload(*, assignment_ref: str, student: User, filename: Optional[str], data: bytes,
                   max_bytes: int) -> AcceptedUpload:
     """Validate and store an upload and its first grading run; commit before returning."""
     filename = (filename or "").strip()
     if not filename.lower().endswith(".ipynb"):
         raise NotebookRejected(f"Upload a Jupyter notebook (.ipynb); got {filename[:80] or 'no file'!r}.")
     assignment = find_assignment(assignment_ref)
+    if not can_submit(student, assignment.course_id):
+        raise NotebookRejected(f"You are not enrolled in {assignment.course.code}, so you cannot submit "
+                               f"{assignment.title}.", http_status=403)
     parse_notebook(data, max_bytes)
     try:
-        student = _student(student_email, assignment.course_id)
         submission = Submission(assignment=assignment, student=student,
                                 original_filename=filename[-MAX_FILENAME_LENGTH:], sha256=put_blob(data))
         run = GradingRun(submission=submission, number=1)
@@ -54,19 +57,3 @@ def accept_upload(*, assignment_ref: str, student_email: str, filename: Optional
         db.session.rollback()
         raise
     return AcceptedUpload(submission_id=submission.id, run_id=run.id)
-
-
-def _student(email: str, course_id: int) -> User:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise NotebookRejected("Give the student's e-mail address (field 'student').")
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
-        user = User(email=email, name=email.split("@")[0])
-        db.session.add(user)
-        db.session.flush()
-    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == user.id,
-                                                            Enrollment.course_id == course_id))
-    if enrollment is None:
-        db.session.add(Enrollment(user_id=user.id, course_id=course_id, role=Role.STUDENT))
-    return user

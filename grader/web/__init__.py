@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from grader.config import Settings
-from grader.extensions import db, migrate
+from grader.extensions import csrf, db, migrate
 from grader.queue import celery_init_app
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -28,18 +28,25 @@ def create_app(settings: Optional[Settings] = None) -> Flask:
         # A little headroom over the notebook cap so the form's other fields fit; the exact cap is
         # enforced on the file itself with a friendlier message.
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
     celery_init_app(app, settings)
     register_blueprints(app)
     return app
 
 
 def register_blueprints(app: Flask) -> None:
-    from grader.web import api, errors, pages
+    from grader.web import api, auth, errors, pages
 
+    auth.register(app)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    # The API authenticates each request with a bearer token, not a cookie, so CSRF does not apply.
+    csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
 

@@ -1,7 +1,9 @@
 """JSON API: upload a notebook and read its grading status."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, jsonify, request, url_for
+
+from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected
 from grader.services import feedback
@@ -10,7 +12,16 @@ from grader.web.uploads import accept_from_request
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+@bp.before_request
+def require_token():
+    # Only bearer tokens, never the session cookie: the API takes no CSRF token, so a cookie must not
+    # be enough for another site to submit in a student's name.
+    if not request.headers.get("Authorization", "").startswith("Bearer ") or not current_user.is_authenticated:
+        return jsonify(error="Send 'Authorization: Bearer <token>' (create one with `grader tokens create EMAIL`)."), 401
+
+
 @bp.post("/submissions")
+@login_required
 def create_submission():
     try:
         accepted = accept_from_request()
@@ -24,8 +35,10 @@ def create_submission():
 
 
 @bp.get("/submissions/<int:submission_id>")
+@login_required
 def submission_status(submission_id: int):
     try:
+        feedback.check_visible(current_user._get_current_object(), submission_id)
         view = feedback.submission_view(submission_id)
     except feedback.NotFound:
         return jsonify(error=f"There is no submission {submission_id}."), 404

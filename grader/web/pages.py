@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 
+from flask_login import current_user, login_required
+
 from grader.notebooks import NotebookRejected, human_size
 from grader.services import feedback
 from grader.web.uploads import accept_from_request
@@ -15,11 +17,13 @@ NOTEBOOK_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-in
 
 
 @bp.get("/")
+@login_required
 def index():
     return _upload_page()
 
 
 @bp.post("/submissions")
+@login_required
 def upload():
     try:
         accepted = accept_from_request()
@@ -30,31 +34,34 @@ def upload():
 
 
 @bp.get("/submissions/<int:submission_id>")
+@login_required
 def submission(submission_id: int):
     view = _or_404(feedback.submission_view, submission_id)
     return render_template("submission.html", view=view)
 
 
 @bp.get("/submissions/<int:submission_id>/status")
+@login_required
 def status(submission_id: int):
     return _or_404(feedback.run_status, submission_id).to_dict()
 
 
 @bp.get("/submissions/<int:submission_id>/notebook.html")
+@login_required
 def notebook_html(submission_id: int):
     body = _or_404(feedback.executed_notebook_html, submission_id)
     return Response(body, mimetype="text/html", headers={"Content-Security-Policy": NOTEBOOK_CSP})
 
 
 @bp.get("/submissions/<int:submission_id>/plots/<question_key>.png")
+@login_required
 def question_plot(submission_id: int, question_key: str):
-    try:
-        return Response(feedback.question_plot(submission_id, question_key), mimetype="image/png")
-    except feedback.NotFound:
-        abort(404)
+    png = _or_404(lambda submission: feedback.question_plot(submission, question_key), submission_id)
+    return Response(png, mimetype="image/png")
 
 
 @bp.get("/submissions/<int:submission_id>/executed.ipynb")
+@login_required
 def executed_notebook(submission_id: int):
     body = _or_404(feedback.executed_notebook, submission_id)
     return Response(body, mimetype="application/x-ipynb+json", headers={
@@ -62,13 +69,16 @@ def executed_notebook(submission_id: int):
 
 
 def _upload_page() -> str:
-    return render_template("index.html", assignments=feedback.assignments(),
-                           submissions=feedback.recent_submissions(),
+    user = current_user._get_current_object()
+    return render_template("index.html", assignments=feedback.assignments_for(user),
+                           submissions=feedback.submissions_of(user),
                            max_upload=human_size(current_app.config["GRADER"].max_upload_bytes))
 
 
 def _or_404(lookup, submission_id: int):
+    """`lookup(submission_id)`, or 404 when it does not exist or is not the current user's to see."""
     try:
+        feedback.check_visible(current_user._get_current_object(), submission_id)
         return lookup(submission_id)
     except feedback.NotFound:
         abort(404)
