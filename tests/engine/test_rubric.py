@@ -63,7 +63,7 @@ def test_package_problems_are_named(tmp_path):
 
 
 def test_zip_package_with_a_top_level_folder_loads(tmp_path):
-    root = build(tmp_path / "lab")
+    build(tmp_path / "lab")
     archive = shutil.make_archive(str(tmp_path / "lab"), "zip", root_dir=tmp_path, base_dir="lab")
     with load_assignment(archive) as package:
         assert package.rubric.title == "Mini lab"

@@ -117,6 +117,12 @@ PROBES = {
     "network by name": ("import socket\nsocket.getaddrinfo('example.com', 443)", "gaierror"),
     "raw socket": ("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",
                    "PermissionError"),
+    "the grader's database on loopback": ("import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=3)",
+                                          "ConnectionRefusedError"),
+    "the broker on loopback": ("import socket\nsocket.create_connection(('127.0.0.1', 6379), timeout=3)",
+                               "ConnectionRefusedError"),
+    "the database's unix socket": ("import socket\ns = socket.socket(socket.AF_UNIX)\n"
+                                   "s.connect('/var/run/postgresql/.s.PGSQL.5432')", "FileNotFoundError"),
 }
 
 
