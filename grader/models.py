@@ -147,6 +147,34 @@ class GradingRun(db.Model):
                                                                     order_by="QuestionResult.id")
 
 
+class ManualScore(db.Model):
+    """A TA's score for one question of a submission; it wins over the automatic one and outlives re-grades."""
+
+    __tablename__ = "manual_scores"
+    __table_args__ = (UniqueConstraint("submission_id", "question_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    grader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class ScoreChange(db.Model):
+    """Audit log: every manual score given or changed, by whom, from what, and why."""
+
+    __tablename__ = "score_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    question_key: Mapped[str] = mapped_column(String(128))
+    old_score: Mapped[Optional[float]]
+    new_score: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
 class QuestionResult(db.Model):
     __tablename__ = "question_results"
     __table_args__ = (UniqueConstraint("run_id", "question_key"),)

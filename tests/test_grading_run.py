@@ -75,7 +75,7 @@ def test_mini_solution_is_scored_and_shown_with_plots(app, client, tmp_path):
     assert (status["score"], status["max_score"], status["manual_pending"]) == (8.0, 8.0, 1.0)
     assert [q["status"] for q in status["questions"]] == ["passed"] * 4 + ["needs_manual_grading"]
     page = client.get(f"/submissions/{body['submission_id']}").get_data(as_text=True)
-    assert "Results: 8 / 8 points" in page and "(+1 to be graded by a TA)" in page
+    assert "Results: 8 / 9 points" in page and "(1 still to be graded by a TA)" in page
     plot = client.get(f"/submissions/{body['submission_id']}/plots/model.png")
     assert plot.status_code == 200 and plot.data.startswith(b"\x89PNG")
     assert client.get(f"/submissions/{body['submission_id']}/plots/answer.png").status_code == 404

@@ -8,7 +8,8 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, Enrollment, GradingRun, QuestionResult, RunStatus, Submission, User
+from grader.models import (Assignment, Enrollment, GradingRun, ManualScore, QuestionResult, RunStatus, Submission,
+                           User)
 from grader.services.access import can_view_submission
 from grader.services.blobs import get_blob
 
@@ -46,10 +47,24 @@ class QuestionView:
     answer_source: str
     traceback: Optional[str]
     has_plot: bool
+    manual_score: Optional[float] = None
+    manual_comment: str = ""
+
+    @property
+    def points(self) -> float:
+        """All the question's points: what the engine can award plus what is left to TAs."""
+        return self.max_score + self.manual_points
+
+    @property
+    def final_score(self) -> float:
+        """A TA's score wins over the automatic one."""
+        return self.manual_score if self.manual_score is not None else self.score
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "score": self.score, "max_score": self.max_score,
-                "manual_points": self.manual_points, "status": self.status, "message": self.message}
+                "manual_points": self.manual_points, "status": self.status, "message": self.message,
+                "manual_score": self.manual_score, "manual_comment": self.manual_comment,
+                "final_score": self.final_score, "points": self.points}
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,19 @@ class SubmissionView:
     max_score: Optional[float] = None
     manual_pending: Optional[float] = None
     sandbox_warning: Optional[str] = None
+
+    @property
+    def final_total(self) -> float:
+        return round(sum(q.final_score for q in self.questions), 6)
+
+    @property
+    def points_total(self) -> float:
+        return round(sum(q.points for q in self.questions), 6)
+
+    @property
+    def awaiting_ta(self) -> float:
+        """Points still to be graded by hand: free-response parts no TA has scored yet."""
+        return round(sum(q.manual_points for q in self.questions if q.manual_score is None), 6)
 
 
 def latest_run(submission_id: int) -> GradingRun:
@@ -92,23 +120,30 @@ def submission_view(submission_id: int) -> SubmissionView:
     if submission is None:
         raise NotFound(f"submission {submission_id}")
     run = latest_run(submission_id)
+    manual = manual_scores(submission_id)
     return SubmissionView(
         id=submission.id, assignment_title=submission.assignment.title, student_email=submission.student.email,
         original_filename=submission.original_filename, created_at=submission.created_at,
         run=run_status(submission_id), cell_errors=list(run.cell_errors or []),
         has_executed_notebook=run.executed_sha256 is not None,
-        questions=[_question_view(result) for result in run.question_results],
+        questions=[_question_view(result, manual.get(result.question_key)) for result in run.question_results],
         score=run.score, max_score=run.max_score, manual_pending=run.manual_pending,
         sandbox_warning=run.sandbox_warning)
 
 
-def _question_view(result: QuestionResult) -> QuestionView:
+def manual_scores(submission_id: int) -> dict[str, ManualScore]:
+    return {m.question_key: m for m in db.session.scalars(
+        select(ManualScore).where(ManualScore.submission_id == submission_id))}
+
+
+def _question_view(result: QuestionResult, manual: Optional[ManualScore]) -> QuestionView:
     details = result.details or {}
     return QuestionView(key=result.question_key, title=details.get("title", result.question_key),
                         score=result.auto_score, max_score=result.max_score, manual_points=result.manual_points,
                         status=result.status, message=result.message,
                         answer_source=details.get("answer_source", ""), traceback=details.get("traceback"),
-                        has_plot="plot_sha256" in details)
+                        has_plot="plot_sha256" in details, manual_score=manual.score if manual else None,
+                        manual_comment=manual.comment if manual else "")
 
 
 def question_plot(submission_id: int, question_key: str) -> bytes:

@@ -6,7 +6,8 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected
-from grader.services import feedback
+from grader.queue import enqueue_grading
+from grader.services import feedback, manual_grading
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -34,6 +35,37 @@ def create_submission():
     return jsonify(body), 201, {"Location": body["url"]}
 
 
+@bp.post("/submissions/<int:submission_id>/questions/<question_key>/score")
+@login_required
+def give_score(submission_id: int, question_key: str):
+    body = request.get_json(silent=True) or {}
+    try:
+        score = float(body.get("score"))
+        manual_grading.set_manual_score(current_user._get_current_object(), submission_id, question_key, score,
+                                        str(body.get("reason", "")))
+    except (TypeError, ValueError) as exc:
+        message = str(exc) if isinstance(exc, manual_grading.ScoreRejected) else "send JSON {\"score\": number, \"reason\": text}"
+        return jsonify(error=message), 400
+    except manual_grading.GradingForbidden as exc:
+        return jsonify(error=str(exc)), 403
+    except feedback.NotFound:
+        return jsonify(error=f"There is no submission {submission_id} with a question {question_key!r}."), 404
+    return submission_status(submission_id)
+
+
+@bp.post("/submissions/<int:submission_id>/regrade")
+@login_required
+def regrade(submission_id: int):
+    try:
+        run_id = manual_grading.request_regrade(current_user._get_current_object(), submission_id)
+    except manual_grading.GradingForbidden as exc:
+        return jsonify(error=str(exc)), 403
+    except feedback.NotFound:
+        return jsonify(error=f"There is no submission {submission_id}."), 404
+    enqueue_grading(run_id)
+    return jsonify(submission_id=submission_id, run_id=run_id, status="queued"), 202
+
+
 @bp.get("/submissions/<int:submission_id>")
 @login_required
 def submission_status(submission_id: int):
@@ -44,6 +76,7 @@ def submission_status(submission_id: int):
         return jsonify(error=f"There is no submission {submission_id}."), 404
     return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
                    created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
-                   max_score=view.max_score, manual_pending=view.manual_pending,
+                   max_score=view.max_score, manual_pending=view.manual_pending, final_score=view.final_total,
+                   points=view.points_total, awaiting_ta=view.awaiting_ta,
                    sandbox_warning=view.sandbox_warning,
                    questions=[question.to_dict() for question in view.questions], **view.run.to_dict())

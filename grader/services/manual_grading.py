@@ -1,0 +1,66 @@
+"""TAs' work on a submission: manual scores with an audit trail, and re-grades that never erase them."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from grader.extensions import db
+from grader.models import GradingRun, ManualScore, ScoreChange, Submission, User
+from grader.services.access import STAFF
+from grader.services.accounts import role_in
+from grader.services.feedback import NotFound, check_visible, latest_run
+
+
+class GradingForbidden(PermissionError):
+    """Only the course's TAs and instructors may grade or re-grade."""
+
+
+class ScoreRejected(ValueError):
+    pass
+
+
+def _staff_submission(actor: User, submission_id: int) -> Submission:
+    check_visible(actor, submission_id)
+    submission = db.session.get(Submission, submission_id)
+    if role_in(actor, submission.assignment.course_id) not in STAFF:
+        raise GradingForbidden("only TAs and instructors of the course can grade")
+    return submission
+
+
+def set_manual_score(actor: User, submission_id: int, question_key: str, score: float, reason: str) -> ManualScore:
+    """Give or change a question's score by hand; the reason goes into the audit log."""
+    submission = _staff_submission(actor, submission_id)
+    result = next((r for r in latest_run(submission_id).question_results if r.question_key == question_key), None)
+    if result is None:
+        raise NotFound(f"submission {submission_id} has no graded question {question_key!r}")
+    points = result.max_score + result.manual_points
+    if not 0 <= score <= points:
+        raise ScoreRejected(f"the score must be between 0 and {points:g}")
+    if not reason.strip():
+        raise ScoreRejected("give a reason; students and other TAs see it")
+    manual = db.session.scalar(select(ManualScore).where(ManualScore.submission_id == submission.id,
+                                                         ManualScore.question_key == question_key))
+    previous = manual.score if manual else result.auto_score
+    if manual is None:
+        manual = ManualScore(submission_id=submission.id, question_key=question_key, score=score,
+                             grader_id=actor.id)
+        db.session.add(manual)
+    manual.score, manual.comment, manual.grader_id = score, reason.strip(), actor.id
+    db.session.add(ScoreChange(submission_id=submission.id, question_key=question_key, old_score=previous,
+                               new_score=score, reason=reason.strip(), actor_id=actor.id))
+    db.session.commit()
+    return manual
+
+
+def request_regrade(actor: User, submission_id: int) -> int:
+    """A new grading run for the submission (committed; the caller enqueues it); manual scores stay."""
+    submission = _staff_submission(actor, submission_id)
+    number = db.session.scalar(select(func.max(GradingRun.number)).where(GradingRun.submission_id == submission.id))
+    run = GradingRun(submission_id=submission.id, number=(number or 0) + 1)
+    db.session.add(run)
+    db.session.commit()
+    return run.id
+
+
+def score_history(submission_id: int) -> list[ScoreChange]:
+    return list(db.session.scalars(select(ScoreChange).where(ScoreChange.submission_id == submission_id)
+                                   .order_by(ScoreChange.id)))
