@@ -69,3 +69,20 @@ def test_a_regrade_keeps_manual_scores(app, client, tmp_path):
     assert body["run_id"] == run_id
     model = next(q for q in body["questions"] if q["key"] == "model")
     assert (model["score"], model["manual_score"], model["final_score"]) == (3.0, 1.0, 1.0)
+
+
+def test_gradebook_shows_manual_and_automatic_scores_to_staff_only(app, client, tmp_path):
+    import csv
+    import io
+    submission_id = graded_mini_submission(app, client, tmp_path)
+    ta = signed_in(app, "ta@example.edu")
+    give(ta, submission_id, "explain", score=1.5, reason="Half right.")
+    with app.app_context():
+        from grader.models import Assignment
+        assignment_id = db.session.scalar(db.select(Assignment.id).where(Assignment.slug == "mini"))
+    response = ta.get(f"/assignments/{assignment_id}/gradebook.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["email"] for row in rows] == ["student@example.edu"]
+    assert (rows[0]["model"], rows[0]["explain"], rows[0]["total"]) == ("3", "1.5", "8.5")
+    assert client.get(f"/assignments/{assignment_id}/gradebook.csv").status_code == 404

@@ -7,6 +7,8 @@ from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected, human_size
 from grader.services import feedback
+from grader.services.gradebook import gradebook_csv
+from grader.services.manual_grading import GradingForbidden
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("pages", __name__)
@@ -66,6 +68,17 @@ def executed_notebook(submission_id: int):
     body = _or_404(feedback.executed_notebook, submission_id)
     return Response(body, mimetype="application/x-ipynb+json", headers={
         "Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"})
+
+
+@bp.get("/assignments/<int:assignment_id>/gradebook.csv")
+@login_required
+def gradebook(assignment_id: int):
+    try:
+        body = gradebook_csv(current_user._get_current_object(), assignment_id)
+    except (feedback.NotFound, GradingForbidden):
+        abort(404)
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=gradebook-{assignment_id}.csv"})
 
 
 def _upload_page() -> str:
