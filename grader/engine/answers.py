@@ -11,13 +11,7 @@ _DEF_OR_ASSIGN = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)
 
 def defined_names(source: str) -> set[str]:
     """Names a code cell binds at the notebook's top level (def, class, assignment, import, for, with)."""
-    lines = []
-    for line in source.splitlines():
-        if _SHELL_OR_CELL_MAGIC.match(line):
-            lines.append("")
-        else:
-            lines.append(_LINE_MAGIC.sub(r"\1", line) if line.lstrip().startswith("%") else line)
-    cleaned = "\n".join("" if line.lstrip().startswith("%") else line for line in lines)
+    cleaned = "\n".join(_without_magic(line) for line in source.splitlines())
     try:
         tree = ast.parse(cleaned)
     except SyntaxError:
@@ -25,6 +19,16 @@ def defined_names(source: str) -> set[str]:
     collector = _TopLevelNames()
     collector.visit(tree)
     return collector.names
+
+
+def _without_magic(line: str) -> str:
+    """`%time x = 1` keeps `x = 1`; shell escapes, cell magics and other line magics become blank."""
+    if _SHELL_OR_CELL_MAGIC.match(line):
+        return ""
+    if line.lstrip().startswith("%"):
+        kept = _LINE_MAGIC.sub(r"\1", line)
+        return "" if kept.lstrip().startswith("%") else kept
+    return line
 
 
 class _TopLevelNames(ast.NodeVisitor):

@@ -107,7 +107,11 @@ def latest_run(submission_id: int) -> GradingRun:
 
 def run_status(submission_id: int) -> RunStatusView:
     """The latest run's status and progress, cheap enough to poll."""
-    run = latest_run(submission_id)
+    return _status_of(latest_run(submission_id))
+
+
+def _status_of(run: GradingRun) -> RunStatusView:
+    submission_id = run.submission_id
     status = RunStatus(run.status)
     return RunStatusView(submission_id=submission_id, run_id=run.id, status=status.value,
                          finished=status.finished, cells_done=run.cells_done, cells_total=run.cells_total,
@@ -124,7 +128,7 @@ def submission_view(submission_id: int) -> SubmissionView:
     return SubmissionView(
         id=submission.id, assignment_title=submission.assignment.title, student_email=submission.student.email,
         original_filename=submission.original_filename, created_at=submission.created_at,
-        run=run_status(submission_id), cell_errors=list(run.cell_errors or []),
+        run=_status_of(run), cell_errors=list(run.cell_errors or []),
         has_executed_notebook=run.executed_sha256 is not None,
         questions=[_question_view(result, manual.get(result.question_key)) for result in run.question_results],
         score=run.score, max_score=run.max_score, manual_pending=run.manual_pending,
@@ -156,17 +160,18 @@ def question_plot(submission_id: int, question_key: str) -> bytes:
 
 
 def executed_notebook(submission_id: int) -> bytes:
-    run = latest_run(submission_id)
-    if run.executed_sha256 is None:
-        raise NotFound(f"submission {submission_id} has no executed notebook yet")
-    return get_blob(run.executed_sha256)
+    return _stored(submission_id, "executed_sha256", "executed notebook")
 
 
 def executed_notebook_html(submission_id: int) -> bytes:
-    run = latest_run(submission_id)
-    if run.executed_html_sha256 is None:
-        raise NotFound(f"submission {submission_id} has no rendered notebook yet")
-    return get_blob(run.executed_html_sha256)
+    return _stored(submission_id, "executed_html_sha256", "rendered notebook")
+
+
+def _stored(submission_id: int, column: str, what: str) -> bytes:
+    digest = getattr(latest_run(submission_id), column)
+    if digest is None:
+        raise NotFound(f"submission {submission_id} has no {what} yet")
+    return get_blob(digest)
 
 
 def check_visible(user: User, submission_id: int) -> None:
