@@ -37,6 +37,12 @@ class RunStatus(str, enum.Enum):
         return self in (RunStatus.GRADED, RunStatus.FAILED)
 
 
+class ScorePolicy(str, enum.Enum):
+    """Which of a student's graded submissions counts for the assignment."""
+    BEST = "best"
+    LAST = "last"
+
+
 def _enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
     # Stored as VARCHAR plus a CHECK constraint: portable, and readable in psql.
     return Enum(enum_cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e],
@@ -92,6 +98,16 @@ class Assignment(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     # The assignment package (rubric, template, data, hidden data) as a zip blob, so any worker can fetch it.
     package_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
+    # Students neither see nor submit before the release; None means released.
+    release_at: Mapped[Optional[Timestamp]]
+    due_at: Mapped[Optional[Timestamp]]
+    # Each started day late costs this percentage of the score, up to the cap.
+    late_penalty_percent_per_day: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    late_penalty_cap_percent: Mapped[float] = mapped_column(default=100.0, server_default="100")
+    # None: unlimited uploads.
+    max_attempts: Mapped[Optional[int]]
+    score_policy: Mapped[ScorePolicy] = mapped_column(_enum_column(ScorePolicy, "score_policy"),
+                                                      default=ScorePolicy.BEST, server_default="best")
     course: Mapped[Course] = relationship(back_populates="assignments")
 
 
@@ -173,6 +189,24 @@ class ScoreChange(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class PackageValidation(db.Model):
+    """The solution and the untouched template graded against one version of an assignment's package."""
+
+    __tablename__ = "package_validations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    package_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    requested_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "validation_status"), default=RunStatus.QUEUED)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[Timestamp]]
+    # Per notebook ("solution", "template"): its total, maximum and per-question scores and messages.
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What stands in the way of release, in words, e.g. "the solution loses 2 points on b_q1".
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error_message: Mapped[Optional[str]] = mapped_column(Text)
 
 
 class QuestionResult(db.Model):

@@ -12,7 +12,7 @@ from grader.extensions import db
 from processes import fresh_postgres_database, grader_command
 
 TABLES = {"courses", "users", "enrollments", "assignments", "blobs", "submissions", "grading_runs",
-          "question_results", "api_tokens", "manual_scores", "score_changes"}
+          "question_results", "api_tokens", "manual_scores", "score_changes", "package_validations"}
 
 
 def grader_db(url: str, *args: str, tmp_path) -> None:

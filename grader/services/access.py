@@ -11,7 +11,3 @@ def can_view_submission(user: User, submission: Submission) -> bool:
     if submission.student_id == user.id:
         return True
     return role_in(user, submission.assignment.course_id) in STAFF
-
-
-def can_submit(user: User, course_id: int) -> bool:
-    return role_in(user, course_id) is not None

@@ -8,10 +8,10 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import (Assignment, Enrollment, GradingRun, ManualScore, QuestionResult, RunStatus, Submission,
-                           User)
+from grader.models import GradingRun, ManualScore, QuestionResult, RunStatus, Submission, User
 from grader.services.access import can_view_submission
 from grader.services.blobs import get_blob
+from grader.services.policy import Lateness, lateness
 
 
 class NotFound(LookupError):
@@ -82,10 +82,16 @@ class SubmissionView:
     max_score: Optional[float] = None
     manual_pending: Optional[float] = None
     sandbox_warning: Optional[str] = None
+    lateness: Lateness = Lateness(days=0, penalty_percent=0.0)
 
     @property
     def final_total(self) -> float:
+        """The question scores added up, a TA's scores winning, before any late penalty."""
         return round(sum(q.final_score for q in self.questions), 6)
+
+    @property
+    def total_after_penalty(self) -> float:
+        return self.lateness.apply(self.final_total)
 
     @property
     def points_total(self) -> float:
@@ -132,7 +138,7 @@ def submission_view(submission_id: int) -> SubmissionView:
         has_executed_notebook=run.executed_sha256 is not None,
         questions=[_question_view(result, manual.get(result.question_key)) for result in run.question_results],
         score=run.score, max_score=run.max_score, manual_pending=run.manual_pending,
-        sandbox_warning=run.sandbox_warning)
+        sandbox_warning=run.sandbox_warning, lateness=lateness(submission.assignment, submission.created_at))
 
 
 def manual_scores(submission_id: int) -> dict[str, ManualScore]:
@@ -181,12 +187,8 @@ def check_visible(user: User, submission_id: int) -> None:
         raise NotFound(f"submission {submission_id}")
 
 
-def assignments_for(user: User) -> list[Assignment]:
-    """Assignments of the courses `user` is enrolled in."""
-    return list(db.session.scalars(select(Assignment).join(Enrollment, Enrollment.course_id == Assignment.course_id)
-                                   .where(Enrollment.user_id == user.id).order_by(Assignment.id)))
-
-
-def submissions_of(user: User, limit: int = 20) -> list[Submission]:
-    return list(db.session.scalars(select(Submission).where(Submission.student_id == user.id)
-                                   .order_by(Submission.id.desc()).limit(limit)))
+def submissions_of(user: User, limit: int = 20) -> list[SubmissionView]:
+    """The user's latest uploads, newest first."""
+    ids = db.session.scalars(select(Submission.id).where(Submission.student_id == user.id)
+                             .order_by(Submission.id.desc()).limit(limit))
+    return [submission_view(submission_id) for submission_id in ids]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from grader.extensions import db
-from grader.models import GradingRun, ManualScore, ScoreChange, Submission, User
+from grader.models import Assignment, GradingRun, ManualScore, RunStatus, ScoreChange, Submission, User
 from grader.services.access import STAFF
 from grader.services.accounts import role_in
 from grader.services.feedback import NotFound, check_visible, latest_run
@@ -54,11 +54,33 @@ def set_manual_score(actor: User, submission_id: int, question_key: str, score: 
 def request_regrade(actor: User, submission_id: int) -> int:
     """A new grading run for the submission (committed; the caller enqueues it); manual scores stay."""
     submission = _staff_submission(actor, submission_id)
-    number = db.session.scalar(select(func.max(GradingRun.number)).where(GradingRun.submission_id == submission.id))
-    run = GradingRun(submission_id=submission.id, number=(number or 0) + 1)
-    db.session.add(run)
+    run = _next_run(submission.id)
     db.session.commit()
     return run.id
+
+
+def request_regrade_all(actor: User, assignment_id: int) -> list[int]:
+    """A new run for every submission of the assignment whose latest run has finished (committed)."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"assignment {assignment_id}")
+    if role_in(actor, assignment.course_id) not in STAFF:
+        raise GradingForbidden("only TAs and instructors of the course can re-grade")
+    submission_ids = db.session.scalars(select(Submission.id).where(Submission.assignment_id == assignment_id)
+                                        .order_by(Submission.id)).all()
+    # A submission still being graded will be graded with the current package anyway.
+    runs = [_next_run(submission_id) for submission_id in submission_ids
+            if RunStatus(latest_run(submission_id).status).finished]
+    db.session.commit()
+    return [run.id for run in runs]
+
+
+def _next_run(submission_id: int) -> GradingRun:
+    number = db.session.scalar(select(func.max(GradingRun.number)).where(GradingRun.submission_id == submission_id))
+    run = GradingRun(submission_id=submission_id, number=(number or 0) + 1)
+    db.session.add(run)
+    db.session.flush()
+    return run
 
 
 def score_history(submission_id: int) -> list[ScoreChange]:

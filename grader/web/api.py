@@ -78,5 +78,7 @@ def submission_status(submission_id: int):
                    created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
                    max_score=view.max_score, manual_pending=view.manual_pending, final_score=view.final_total,
                    points=view.points_total, awaiting_ta=view.awaiting_ta,
-                   sandbox_warning=view.sandbox_warning,
+                   sandbox_warning=view.sandbox_warning, late_days=view.lateness.days,
+                   late_penalty_percent=view.lateness.penalty_percent,
+                   total_after_penalty=view.total_after_penalty,
                    questions=[question.to_dict() for question in view.questions], **view.run.to_dict())

@@ -9,6 +9,7 @@ from grader.notebooks import NotebookRejected, human_size
 from grader.services import feedback
 from grader.services.gradebook import gradebook_csv
 from grader.services.manual_grading import GradingForbidden
+from grader.services.standings import standings_for
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("pages", __name__)
@@ -83,7 +84,9 @@ def gradebook(assignment_id: int):
 
 def _upload_page() -> str:
     user = current_user._get_current_object()
-    return render_template("index.html", assignments=feedback.assignments_for(user),
+    standings = standings_for(user)
+    return render_template("index.html", standings=standings,
+                           open_assignments=[s.assignment for s in standings if s.attempts_left != 0],
                            submissions=feedback.submissions_of(user),
                            max_upload=human_size(current_app.config["GRADER"].max_upload_bytes))
 
