@@ -22,10 +22,10 @@ def embedded_server(tmp_path):
         yield base_url, tmp_path / "instance", log
 
 
-def sign_in(page, base_url: str, email: str = "student@example.edu") -> None:
+def sign_in(page, base_url: str, email: str = "student@example.edu", password: str = DEMO_PASSWORD) -> None:
     page.goto(base_url + "/")
     page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Submit a notebook")).to_be_visible()
 

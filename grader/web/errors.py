@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException
 from grader.notebooks import human_size
 
 FRIENDLY = {
-    404: "We could not find that page.",
+    404: "We could not find that page, or it is not yours to see.",
     413: "The upload is too large.",
 }
 
