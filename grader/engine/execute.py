@@ -6,14 +6,13 @@ notebook (position-bound capture). Probes and the setup cell never appear in the
 from __future__ import annotations
 
 import copy
-import os
 import re
 import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -21,6 +20,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from grader.engine.bounded_client import BoundedNotebookClient
 from grader.sandbox import Sandbox, SandboxLimits
 from grader.sandbox.kernel import SandboxedKernelManager
+from grader.sandbox.policy import KernelLaunch
+
+if TYPE_CHECKING:
+    from grader.engine.kernel_pool import WarmKernel
 
 ProgressCallback = Callable[[int, int], None]
 BEFORE_FIRST_CELL = -1
@@ -87,6 +90,8 @@ class ExecutionOptions:
     probes: list[Probe] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
     on_progress: Optional[ProgressCallback] = None
+    # A kernel started ahead of time in `working_dir` (see kernel_pool); None starts one now.
+    warm_kernel: Optional["WarmKernel"] = None
 
 
 def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) -> ExecutionResult:
@@ -97,6 +102,18 @@ def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) 
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return _Run(notebook, options).run()
+
+
+def sandboxed_kernel_manager(launch: KernelLaunch, sockets: Path) -> SandboxedKernelManager:
+    """A kernel manager for `launch`; its sockets are files in `sockets`.
+
+    Files in a private folder rather than TCP ports on localhost: no other local process can connect
+    to a student's kernel (and a network namespace does not matter).
+    """
+    km = SandboxedKernelManager(launch, kernel_name="python3")
+    km.transport, km.ip = "ipc", str(sockets / "kernel")
+    km.connection_file = str(sockets / "kernel.json")
+    return km
 
 
 class _Run:
@@ -119,16 +136,14 @@ class _Run:
             self.probes_after.setdefault(probe.after_cell, []).append(probe)
 
     def run(self) -> ExecutionResult:
-        # Kernel sockets are files in a private folder rather than TCP ports on localhost, so no other
-        # local process can connect to a student's kernel (and a network namespace does not matter).
         options = self.options
+        if options.warm_kernel is not None:
+            self.launch, self.client.km = options.warm_kernel.launch, options.warm_kernel.km
+            return self._run_cells()
         with tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets, options.sandbox.kernel(
                 options.limits, Path(options.working_dir), Path(sockets), options.kernel_env) as launch:
             self.launch = launch
-            km = SandboxedKernelManager(launch, kernel_name="python3")
-            km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
-            km.connection_file = os.path.join(sockets, "kernel.json")
-            self.client.km = km
+            self.client.km = sandboxed_kernel_manager(launch, Path(sockets))
             return self._run_cells()
 
     def _run_cells(self) -> ExecutionResult:

@@ -4,20 +4,23 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import nbformat
 import pandas as pd
 
 from grader.engine.assignment import AssignmentPackage
+from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
 from grader.engine.checks import CHECKS
 from grader.engine.checks.base import Evidence, ProbeContext
 from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProgressCallback, Probe,
                                    run_with_probes)
 from grader.engine.locator import headings, locate
 from grader.engine.report import Report
+from grader.engine.rubric import RuntimeOptions
 from grader.engine.scorer import missing_definitions, score_question
 from grader.runtime import KERNEL_PACKAGE_DIR
 from grader.sandbox import Sandbox
@@ -37,8 +40,12 @@ class GradeResult:
 
 
 def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
-                   on_progress: Optional[ProgressCallback] = None) -> GradeResult:
-    """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question."""
+                   on_progress: Optional[ProgressCallback] = None,
+                   kernels: Optional[KernelPool] = None) -> GradeResult:
+    """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
+
+    With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits).
+    """
     rubric = package.rubric
     boundaries = [heading.key for heading in headings(package.template)]
     evidence = []
@@ -48,12 +55,13 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
             location=locate(notebook, question.locator, boundaries),
             template_location=locate(package.template, question.locator, boundaries)))
     probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
-    with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
-        prepare_scratch(Path(scratch), package)
+    with _kernel_home(kernels, rubric.runtime) as (scratch, warm_kernel):
+        prepare_scratch(scratch, package)
         execution = run_with_probes(notebook, ExecutionOptions(
             cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
-            working_dir=scratch, sandbox=sandbox, limits=rubric.runtime.limits, setup_source=setup_source(package),
-            probes=probes, kernel_env=kernel_environment(), on_progress=on_progress))
+            working_dir=str(scratch), sandbox=sandbox, limits=rubric.runtime.limits,
+            setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
+            on_progress=on_progress, warm_kernel=warm_kernel))
     questions = []
     for item in evidence:
         item.notebook = execution.notebook
@@ -86,18 +94,47 @@ def _capture_point(evidence: Evidence) -> int:
     return before[-1] if before else BEFORE_FIRST_CELL
 
 
+@contextmanager
+def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions
+                 ) -> Iterator[tuple[Path, Optional[WarmKernel]]]:
+    """The kernel's working folder, and the warm kernel already running in it if the pool had one."""
+    warm = kernels.take(kernel_profile(runtime)) if kernels else None
+    if warm is None:
+        with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
+            yield Path(scratch), None
+    else:
+        with warm:
+            yield warm.working_dir, warm
+
+
+def kernel_profile(runtime: RuntimeOptions) -> KernelProfile:
+    """What a kernel for this runtime is started with, before the submission is known."""
+    return KernelProfile(limits=runtime.limits, legacy_keras=runtime.legacy_keras,
+                         environment=tuple(sorted(kernel_environment().items())))
+
+
+def kernel_pool(sandbox: Sandbox, size: int = 1, **options) -> KernelPool:
+    """A pool of kernels whose working folders are laid out for grading."""
+    return KernelPool(sandbox, scratch_skeleton, size=size, **options)
+
+
+def scratch_skeleton(scratch: Path) -> None:
+    """The folders a kernel is started with (the sandbox shows them read-only) and the course runtime."""
+    (scratch / DATA_DIR).mkdir(exist_ok=True)
+    (scratch / HELDOUT_DIR).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(KERNEL_PACKAGE_DIR, scratch / RUNTIME_DIR / "grader_kernel",
+                    ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+
+
 def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
     """The kernel's working folder: public data, held-out *features* (no labels) and the runtime."""
+    scratch_skeleton(scratch)
     if package.data_dir.is_dir():
-        shutil.copytree(package.data_dir, scratch / DATA_DIR)
-    heldout = scratch / HELDOUT_DIR
-    heldout.mkdir(parents=True)
+        shutil.copytree(package.data_dir, scratch / DATA_DIR, dirs_exist_ok=True)
     if package.hidden_dir.is_dir():
         for table in package.hidden_dir.glob("*.csv"):
             features = pd.read_csv(table).drop(columns=["class", "split"], errors="ignore")
-            features.to_csv(heldout / table.name, index=False)
-    shutil.copytree(KERNEL_PACKAGE_DIR, scratch / RUNTIME_DIR / "grader_kernel",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+            features.to_csv(scratch / HELDOUT_DIR / table.name, index=False)
 
 
 def setup_source(package: AssignmentPackage) -> str:

@@ -44,10 +44,13 @@ def bwrap_command(kernel_cmd: list[str], *, limits: SandboxLimits, readonly_entr
             args += ["--symlink", target, link]
         elif Path(link).exists():
             args += ["--ro-bind", link, link]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # The home and /tmp are the only writable places, each capped at the scratch size (libraries such as
+    # matplotlib and tempfile expect a writable /tmp).
+    scratch_bytes = str(limits.scratch_mb * 1024 * 1024)
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/tmp"]
     for directory in python_dirs():
         args += _readonly_bind(directory)
-    args += ["--perms", "1777", "--size", str(limits.scratch_mb * 1024 * 1024), "--tmpfs", HOME]
+    args += ["--perms", "1777", "--size", scratch_bytes, "--tmpfs", HOME]
     for entry in sorted(readonly_entries.iterdir()):
         args += ["--ro-bind", str(entry), f"{HOME}/{entry.name}"]
     args += ["--bind", str(shared_dir), str(shared_dir), "--chdir", HOME, "--clearenv"]
