@@ -12,6 +12,7 @@ import nbformat
 from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
+from grader.engine.validation import check_package
 from grader.notebooks import NotebookRejected, parse_notebook
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
 
@@ -104,18 +105,15 @@ def register(cli: click.Group) -> None:
         solution = solution or package.solution_path
         if not solution.is_file():
             raise click.ClickException(f"no solution notebook at {solution}; pass --solution")
-        problems = []
-        solution_report = _grade(solution, package, sandbox, quiet=False).report
-        print_table(solution_report, f"solution ({solution.name})")
-        problems += [f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
-                     for q in solution_report.questions if q.score < q.max_score]
-        template_report = _grade(package.root / "template.ipynb", package, sandbox, quiet=False).report
-        print_table(template_report, "untouched template")
-        problems += [f"template: {q.key} scored {q.score:g} but should score 0: {q.message}"
-                     for q in template_report.questions if q.score > 0]
-        if problems:
+
+        def progress(role: str, done: int, total: int) -> None:
+            click.echo(f"\r{role}: cell {done} of {total}", nl=done == total, err=True)
+        outcome = check_package(package, sandbox, _notebook(solution), on_progress=progress)
+        print_table(outcome.solution, f"solution ({solution.name})")
+        print_table(outcome.template, "untouched template")
+        if outcome.problems:
             click.echo("\nThe assignment is not ready:", err=True)
-            for problem in problems:
+            for problem in outcome.problems:
                 click.echo(f"  - {problem}", err=True)
             sys.exit(1)
         click.echo("\nThe assignment is ready: the solution gets full automatic marks and the template none.")

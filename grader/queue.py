@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from grader.config import Settings
 
 GRADE_TASK = "grader.grade_submission"
+VALIDATE_TASK = "grader.validate_package"
 
 
 def celery_config(settings: Settings) -> dict:
@@ -47,5 +48,14 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
 
 def enqueue_grading(run_id: int) -> None:
     """Send the grading task by name, so the web app never imports the worker's code."""
+    _send(GRADE_TASK, run_id)
+
+
+def enqueue_validation(validation_id: int) -> None:
+    """Send the package-validation task by name (the row is committed first)."""
+    _send(VALIDATE_TASK, validation_id)
+
+
+def _send(task_name: str, row_id: int) -> None:
     celery_app: Celery = current_app.extensions["celery"]
-    celery_app.send_task(GRADE_TASK, args=[run_id], queue=current_app.config["GRADER"].queue_name)
+    celery_app.send_task(task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name)
