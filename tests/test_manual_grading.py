@@ -85,4 +85,5 @@ def test_gradebook_shows_manual_and_automatic_scores_to_staff_only(app, client, 
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [row["email"] for row in rows] == ["student@example.edu"]
     assert (rows[0]["model"], rows[0]["explain"], rows[0]["total"]) == ("3", "1.5", "8.5")
+    assert (rows[0]["late"], rows[0]["days_late"], rows[0]["total_after_penalty"]) == ("no", "0", "8.5")
     assert client.get(f"/assignments/{assignment_id}/gradebook.csv").status_code == 404

@@ -1,43 +1,36 @@
-"""The gradebook: one row per student, a column per question (a TA's score wins), and the total."""
+"""The gradebook: one row per student from the submission that counts, a column per question, and the totals."""
 from __future__ import annotations
 
 import csv
 import io
+from typing import Optional
 
-from sqlalchemy import select
+from grader.models import User
+from grader.services.class_results import question_columns, staff_assignment, student_results
 
-from grader.extensions import db
-from grader.models import Assignment, Submission, User
-from grader.services.access import STAFF
-from grader.services.accounts import role_in
-from grader.services.feedback import NotFound, submission_view
-from grader.services.manual_grading import GradingForbidden
+HEADER = ["email", "name", "submission", "status"]
+TOTALS = ["total", "late", "days_late", "penalty_percent", "total_after_penalty"]
 
 
 def gradebook_csv(actor: User, assignment_id: int) -> str:
-    """CSV of each student's latest graded submission for the assignment (staff of its course only)."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound(f"assignment {assignment_id}")
-    if role_in(actor, assignment.course_id) not in STAFF:
-        raise GradingForbidden("only TAs and instructors of the course can download its gradebook")
-    latest: dict[int, Submission] = {}
-    for submission in db.session.scalars(select(Submission).where(Submission.assignment_id == assignment_id)
-                                         .order_by(Submission.id)):
-        latest[submission.student_id] = submission
-    views = [(submission.student, submission_view(submission.id)) for submission in latest.values()]
-    keys: list[str] = []
-    for _, view in views:
-        keys += [q.key for q in view.questions if q.key not in keys]
+    """CSV of each student's counting submission, a TA's score winning, late penalty applied (staff only)."""
+    results = student_results(staff_assignment(actor, assignment_id))
+    keys = [column.key for column in question_columns(results)]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["email", "name", "submission", "status", *keys, "total"])
-    for student, view in sorted(views, key=lambda item: item[0].email):
-        scores = {q.key: q.final_score for q in view.questions}
-        writer.writerow([student.email, student.name, view.id, view.run.status,
-                         *[_number(scores.get(key)) for key in keys], _number(view.final_total)])
+    writer.writerow([*HEADER, *keys, *TOTALS])
+    for result in results:
+        view = result.view
+        scores = {q.key: q.final_score for q in view.questions} if view else {}
+        graded = result.graded
+        late = [("yes" if view.lateness.late else "no"), view.lateness.days,
+                _number(view.lateness.penalty_percent)] if view else ["", "", ""]
+        writer.writerow([result.student.email, result.student.name, view.id if view else "", result.status,
+                         *(_number(scores.get(key)) for key in keys),
+                         _number(view.final_total) if graded else "", *late,
+                         _number(view.total_after_penalty) if graded else ""])
     return out.getvalue()
 
 
-def _number(value) -> str:
+def _number(value: Optional[float]) -> str:
     return "" if value is None else f"{value:g}"

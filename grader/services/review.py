@@ -1,0 +1,50 @@
+"""What staff see on a submission page beyond the student's view: which assignment, and the audit history."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import select
+
+from grader.extensions import db
+from grader.models import Submission, User
+from grader.services.access import STAFF
+from grader.services.accounts import role_in
+from grader.services.manual_grading import score_history
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    question_key: str
+    old_score: Optional[float]
+    new_score: float
+    reason: str
+    actor_email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffPanel:
+    assignment_id: int
+    history: list[HistoryEntry]
+
+
+def is_staff(actor: User, submission_id: int) -> bool:
+    """Whether `actor` is a TA or instructor of the course the submission belongs to."""
+    submission = db.session.get(Submission, submission_id)
+    return submission is not None and role_in(actor, submission.assignment.course_id) in STAFF
+
+
+def staff_panel(actor: User, submission_id: int) -> Optional[StaffPanel]:
+    """The staff tools for a submission, or None when `actor` is not staff of its course."""
+    if not is_staff(actor, submission_id):
+        return None
+    submission = db.session.get(Submission, submission_id)
+    changes = score_history(submission_id)
+    emails = dict(db.session.execute(select(User.id, User.email)
+                                     .where(User.id.in_({change.actor_id for change in changes}))).all())
+    return StaffPanel(assignment_id=submission.assignment_id, history=[
+        HistoryEntry(question_key=change.question_key, old_score=change.old_score, new_score=change.new_score,
+                     reason=change.reason, actor_email=emails[change.actor_id], created_at=change.created_at)
+        for change in changes])
