@@ -65,22 +65,28 @@ def pass_rate_alt(rates: list[PassRate]) -> str:
 
 
 def histogram_svg(bins: list[Bin], points: float) -> str:
-    values = [{"low": b.low, "high": b.high, "students": b.students, "range": b.label} for b in bins]
+    values = [{"low": b.low, "high": b.high, "students": b.students} for b in bins]
+    # Whole students only on the y axis, with at most about five ticks.
+    top = max([b.students for b in bins] + [1])
+    step = math.ceil(top / 5)
+    ticks = list(range(0, top + step, step))
     chart = alt.Chart(alt.Data(values=values)).mark_bar(color=BAR, stroke="white").encode(
         x=alt.X("low:Q", bin="binned", title="Total score after late penalty",
                 scale=alt.Scale(domain=[0, points or 1])),
         x2="high:Q",
-        y=alt.Y("students:Q", title="Students", axis=alt.Axis(tickMinStep=1)),
-    ).properties(width=360, height=200)
+        y=alt.Y("students:Q", title="Students", scale=alt.Scale(domain=[0, ticks[-1]]),
+                axis=alt.Axis(values=ticks, format="d")),
+    ).properties(width=380, height=200)
     return vl_convert.vegalite_to_svg(chart.to_json())
 
 
 def pass_rate_svg(rates: list[PassRate]) -> str:
-    values = [{"question": rate.title, "percent": rate.percent} for rate in rates]
+    # Keys, not titles: they are short, and the grid's columns carry the same names.
+    values = [{"key": rate.key, "percent": rate.percent} for rate in rates]
     chart = alt.Chart(alt.Data(values=values)).mark_bar().encode(
         x=alt.X("percent:Q", title="Students with full marks (%)", scale=alt.Scale(domain=[0, 100])),
-        y=alt.Y("question:N", sort=None, title=None, axis=alt.Axis(labelLimit=320)),
+        y=alt.Y("key:N", sort=None, title=None),
         # Questions most students miss stand out in red.
         color=alt.condition(alt.datum.percent < 50, alt.value("#b42318"), alt.value("#1f7a3a")),
-    ).properties(width=300, height=alt.Step(22))
+    ).properties(width=260, height=alt.Step(22))
     return vl_convert.vegalite_to_svg(chart.to_json())
