@@ -35,6 +35,7 @@ def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(embedded_s
     expect(page.locator("#validation-ready")).to_be_visible(timeout=90_000)  # swapped in by polling
     expect(page.locator("#v-feature")).to_contain_text("2 / 2")
     settings_url = page.url
+    page.screenshot(path=str(tmp_path / "settings.png"), full_page=True)
 
     token = api_token({"GRADER_INSTANCE_DIR": str(instance)})
     weak = nbformat.writes(notebook({**SOLUTION_ANSWERS, "Question 1": WEAK_FEATURE})).encode()
@@ -50,6 +51,7 @@ def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(embedded_s
     params.fill("function: mkfeature\ndataset: band\ntarget: 0.4\n")
     page.get_by_role("button", name="Save rubric").click()
     expect(alert).to_contain_text("Rubric saved")
+    page.screenshot(path=str(tmp_path / "rubric.png"), full_page=True)
     page.get_by_role("button", name="Re-grade all submissions").click()
     expect(alert).to_contain_text("Re-grading 1 submission")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -80,6 +81,12 @@ def test_separate_files_make_the_same_package_as_the_zip(app, teacher, package_d
     created = assignment(app, int(response.headers["Location"].split("/")[2]))
     assert created.title == "Mini, from parts"
     assert created.package_sha256 == sha256_of(zip_folder(package_dir))
+
+
+def test_a_package_may_be_larger_than_a_notebook_upload(app, teacher, settings, package_dir):
+    (package_dir / "data" / "images.bin").write_bytes(os.urandom(settings.max_upload_bytes + 100_000))
+    response = create(teacher, package=("mini.zip", zip_folder(package_dir)))
+    assert response.status_code == 303
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:

@@ -40,10 +40,12 @@ def test_editor_lists_every_question_with_its_params(teacher, mini):
 
 
 def test_saving_the_form_unchanged_keeps_the_rubric(app, teacher, mini):
+    url = f"/assignments/{mini}/rubric"
     before = parse_rubric(yaml.safe_load(exported(teacher, mini)))
-    response = teacher.post(f"/assignments/{mini}/rubric", data={**form_of(
-        teacher.get(f"/assignments/{mini}/rubric").get_data(as_text=True)), "action": "save"})
-    assert response.status_code == 303
+    with_blank_row = form_of(teacher.post(url, data={**form_of(teacher.get(url).get_data(as_text=True)),
+                                                     "action": "add"}).get_data(as_text=True))
+    assert with_blank_row["count"] == "6"
+    assert teacher.post(url, data={**with_blank_row, "action": "save"}).status_code == 303  # blank row ignored
     assert parse_rubric(yaml.safe_load(exported(teacher, mini))) == before
 
 
