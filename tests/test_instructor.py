@@ -13,14 +13,13 @@ import yaml
 
 from conftest import queued_messages, signed_in
 from engine.mini_package import RUBRIC, build
-from grader.engine.rubric import parse_rubric
+from grader.engine.validation import NO_SOLUTION
 from grader.extensions import db
 from grader.models import Assignment, Blob, PackageValidation, RunStatus
 from grader.services import authoring
 from grader.services.blobs import sha256_of
 from grader.services.packages import zip_folder
 from grader.services.validation import run_validation
-from grader.engine.validation import NO_SOLUTION
 
 NEW = "/courses/1/assignments/new"
 
@@ -73,7 +72,8 @@ def test_zip_upload_creates_an_unreleased_assignment(app, teacher, client, packa
 
 
 def test_separate_files_make_the_same_package_as_the_zip(app, teacher, package_dir):
-    read = lambda *parts: (parts[-1], package_dir.joinpath(*parts).read_bytes())  # noqa: E731
+    def read(*parts: str) -> tuple[str, bytes]:
+        return parts[-1], package_dir.joinpath(*parts).read_bytes()
     response = create(teacher, slug="mini-parts", title="Mini, from parts", template=read("template.ipynb"),
                       rubric=read("rubric.yaml"), solution=read("solution.ipynb"),
                       data=[read("data", "band.csv"), read("data", "all_points.csv")], hidden=[read("hidden", "band.csv")])
@@ -139,7 +139,7 @@ def test_zip_bombs_oversized_uploads_and_bad_slugs_are_rejected(app, teacher, pa
     response = create(teacher, package=("pkg.zip", zip_folder(package_dir)))
     assert response.status_code == 413 and "larger than 1.0 kB" in response.get_data(as_text=True)
     monkeypatch.undo()
-    assert "slug: use 1–64 lower-case" in create(teacher, slug="Lab 7!", package=("p.zip", zip_folder(package_dir))).get_data(as_text=True)
+    assert "Slug: use 1–64 lower-case" in create(teacher, slug="Lab 7!", package=("p.zip", zip_folder(package_dir))).get_data(as_text=True)
     assert "already has an assignment 'lab6'" in create(teacher, slug="lab6", package=(
         "p.zip", zip_folder(package_dir))).get_data(as_text=True).replace("&#39;", "'")
     assert "Choose a template notebook" in create(teacher).get_data(as_text=True)

@@ -85,15 +85,15 @@ def create_assignment(course: Course, slug: str, title: str, package: bytes | Pa
     """Validate the package (a zip's bytes or separate files) and add it to the course, not yet released."""
     slug = slug.strip()
     if not SLUG_PATTERN.match(slug):
-        raise AuthoringError("slug: use 1–64 lower-case letters, digits, '-' or '_', starting with a letter "
+        raise AuthoringError("Slug: use 1–64 lower-case letters, digits, '-' or '_', starting with a letter "
                              "or digit (it appears in URLs and API calls)")
     if db.session.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)):
-        raise AuthoringError(f"slug: {course.code} already has an assignment {slug!r}")
+        raise AuthoringError(f"Slug: {course.code} already has an assignment {slug!r}")
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as scratch:
         with _load_upload(package, Path(scratch), filename) as loaded:
             title = title.strip() or loaded.rubric.title
             if len(title) > 200:
-                raise AuthoringError("title: at most 200 characters")
+                raise AuthoringError("Title: at most 200 characters")
             assignment = upsert_assignment(course.id, slug, title, loaded.root)
     assignment.release_at = NOT_RELEASED
     db.session.commit()

@@ -25,6 +25,8 @@ from grader.services.packages import store_package
 
 KINDS = sorted(CHECKS)
 LOCATOR_FIELDS = ("section", "cell_id", "marker")
+# Far more than any rubric needs; it only stops a forged `count` from making the server loop for long.
+MAX_ROWS = 500
 
 
 @dataclass
@@ -74,7 +76,7 @@ def rows_from_form(fields: Mapping[str, str]) -> list[QuestionRow]:
     except ValueError:
         count = 0
     return [QuestionRow(**{name: fields.get(f"q-{index}-{name}", "") for name in QuestionRow.__dataclass_fields__})
-            for index in range(min(count, 500)) if not fields.get(f"q-{index}-remove")]
+            for index in range(min(count, MAX_ROWS)) if not fields.get(f"q-{index}-remove")]
 
 
 def save_rows(assignment: Assignment, rows: list[QuestionRow]) -> str:
