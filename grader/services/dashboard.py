@@ -97,16 +97,15 @@ def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> 
     graded = [row for row in rows if row.total is not None]
     points = round(sum(column.points for column in columns), 6)
     totals = [row.total for row in graded]
-    rates = [charts.PassRate(column.key, column.title,
-                             full_marks=sum(1 for row in graded if _full_marks(row.cells.get(column.key))),
-                             graded=sum(1 for row in graded if column.key in row.cells))
-             for column in columns]
-    shown = sorted((row for row in rows if _matches(row, filters)), key=lambda row: row.student.email)
+    rates = _pass_rates(columns, graded)
+    # Rows come in e-mail order and sorting is stable, so ties stay in e-mail order.
+    shown = [row for row in rows if _matches(row, filters)]
     return Dashboard(assignment=assignment, run_counts=run_counts(assignment.id), columns=columns,
                      rows=_sorted(shown, filters), students=len(rows),
-                     submitted=sum(1 for row in rows if row.submission_id is not None), filters=filters, points=points,
-                     histogram=charts.histogram(totals, points), histogram_alt=charts.histogram_alt(totals, points),
-                     pass_rates=rates, pass_rate_alt=charts.pass_rate_alt(rates))
+                     submitted=sum(1 for row in rows if row.submission_id is not None), filters=filters,
+                     points=points, histogram=charts.histogram(totals, points),
+                     histogram_alt=charts.histogram_alt(totals, points), pass_rates=rates,
+                     pass_rate_alt=charts.pass_rate_alt(rates))
 
 
 def run_counts(assignment_id: int) -> dict[str, int]:
@@ -133,6 +132,13 @@ def _row(result: StudentResult) -> Row:
                lateness=view.lateness, counting=result.counting,
                cells={q.key: Cell(q.final_score, q.points, _cell_status(q)) for q in view.questions},
                total=view.total_after_penalty if graded else None, points=view.points_total if graded else None)
+
+
+def _pass_rates(columns: list[QuestionColumn], graded: list[Row]) -> list[charts.PassRate]:
+    return [charts.PassRate(column.key, column.title,
+                            full_marks=sum(1 for row in graded if _full_marks(row.cells.get(column.key))),
+                            graded=sum(1 for row in graded if column.key in row.cells))
+            for column in columns]
 
 
 def _cell_status(question: QuestionView) -> str:

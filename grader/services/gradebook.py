@@ -6,7 +6,7 @@ import io
 from typing import Optional
 
 from grader.models import User
-from grader.services.class_results import question_columns, staff_assignment, student_results
+from grader.services.class_results import StudentResult, question_columns, staff_assignment, student_results
 
 HEADER = ["email", "name", "submission", "status"]
 TOTALS = ["total", "late", "days_late", "penalty_percent", "total_after_penalty"]
@@ -19,17 +19,20 @@ def gradebook_csv(actor: User, assignment_id: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*HEADER, *keys, *TOTALS])
-    for result in results:
-        view = result.view
-        scores = {q.key: q.final_score for q in view.questions} if view else {}
-        graded = result.graded
-        late = [("yes" if view.lateness.late else "no"), view.lateness.days,
-                _number(view.lateness.penalty_percent)] if view else ["", "", ""]
-        writer.writerow([result.student.email, result.student.name, view.id if view else "", result.status,
-                         *(_number(scores.get(key)) for key in keys),
-                         _number(view.final_total) if graded else "", *late,
-                         _number(view.total_after_penalty) if graded else ""])
+    writer.writerows(_row(result, keys) for result in results)
     return out.getvalue()
+
+
+def _row(result: StudentResult, keys: list[str]) -> list:
+    who = [result.student.email, result.student.name]
+    view = result.view
+    if view is None:
+        return [*who, "", result.status, *[""] * (len(keys) + len(TOTALS))]
+    scores = {q.key: q.final_score for q in view.questions}
+    late, graded = view.lateness, result.graded
+    return [*who, view.id, result.status, *(_number(scores.get(key)) for key in keys),
+            _number(view.final_total) if graded else "", "yes" if late.late else "no", late.days,
+            _number(late.penalty_percent), _number(view.total_after_penalty) if graded else ""]
 
 
 def _number(value: Optional[float]) -> str:
