@@ -25,6 +25,8 @@ class Settings:
     secret_key: str = "dev-only-secret-change-me"
     max_upload_bytes: int = 20 * 1024 * 1024
     sandbox_mode: str = "bubblewrap"
+    # Kernels each worker process keeps started ahead of time (0: start one per notebook).
+    warm_kernels: int = 1
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -38,6 +40,7 @@ class Settings:
             secret_key=_env("SECRET_KEY", "dev-only-secret-change-me"),
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             sandbox_mode=_env("SANDBOX", "bubblewrap"),
+            warm_kernels=int(_env("WARM_KERNELS", "1")),
         )
 
     @property

@@ -158,6 +158,10 @@ class GradingRun(db.Model):
     manual_pending: Mapped[Optional[float]]
     # Set when the run was not isolated (the unsafe local mode), so every page can say so.
     sandbox_warning: Mapped[Optional[str]] = mapped_column(Text)
+    # Seconds spent executing the notebook and scoring it, and whether its kernel was started ahead of time.
+    execution_seconds: Mapped[Optional[float]]
+    scoring_seconds: Mapped[Optional[float]]
+    warm_kernel: Mapped[Optional[bool]]
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
                                                                     order_by="QuestionResult.id")

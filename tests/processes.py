@@ -76,8 +76,8 @@ def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, timeout: 
         if process.poll() is not None:
             raise AssertionError(f"server exited early:\n{log_path.read_text()[-3000:]}")
         try:
-            return requests.get(url, timeout=2).status_code < 500
-        except requests.ConnectionError:
+            return requests.get(url, timeout=5).status_code < 500
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing the app
             return False
     wait_until(up, timeout, f"{url} to answer")
 

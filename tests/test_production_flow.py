@@ -43,11 +43,13 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     engine = create_engine(production_env["GRADER_DATABASE_URL"])
     with engine.connect() as connection:
         row = connection.execute(text(
-            "SELECT r.attempts, b.content FROM grading_runs r JOIN blobs b ON b.sha256 = r.executed_sha256 "
+            "SELECT r.attempts, r.warm_kernel, r.execution_seconds, b.content FROM grading_runs r JOIN blobs b ON b.sha256 = r.executed_sha256 "
             "WHERE r.id = :id"), {"id": accepted["run_id"]}).one()
     engine.dispose()
     executed = nbformat.reads(bytes(row.content).decode(), as_version=4)
     assert row.attempts == 1
+    # The worker started a kernel ahead of time, so the upload found one waiting.
+    assert row.warm_kernel is True and row.execution_seconds > 0
     assert executed.cells[0].outputs[0]["text"] == "45\n"
     assert redis.Redis.from_url(REDIS_URL).llen(production_env["GRADER_QUEUE"]) == 0
 

@@ -1,11 +1,12 @@
 """Celery entry point (`celery -A worker.celery_app worker`): the Flask app's Celery, with our tasks."""
 import logging
 
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from grader.sandbox import SandboxUnavailable, sandbox_from_mode
 from grader.sandbox.selfcheck import isolation_problems
 from grader.web import create_app
+from worker import kernels
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]
@@ -28,3 +29,14 @@ def refuse_to_grade_without_isolation(**_) -> None:
     if problems:
         raise SystemExit("Refusing to grade, the sandbox does not isolate: " + "; ".join(problems))
     log.info("sandbox check passed: no network, unprivileged user, private files hidden")
+
+
+@worker_process_init.connect
+def start_warming_kernels(**_) -> None:
+    """Each process that grades keeps its own kernels warm (a kernel cannot cross a fork)."""
+    kernels.start(flask_app.config["GRADER"])
+
+
+@worker_process_shutdown.connect
+def stop_warm_kernels(**_) -> None:
+    kernels.stop()

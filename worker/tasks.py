@@ -5,12 +5,14 @@ from flask import current_app
 from grader.queue import GRADE_TASK, VALIDATE_TASK
 from grader.services.grading import grade_run
 from grader.services.validation import run_validation
+from worker import kernels
 
 
 @shared_task(name=GRADE_TASK)
 def grade_submission(run_id: int) -> str | None:
     """Execute and grade the submission behind grading run `run_id`."""
-    status = grade_run(run_id, current_app.config["GRADER"])
+    settings = current_app.config["GRADER"]
+    status = grade_run(run_id, settings, kernels=kernels.start(settings))
     return status.value if status else None
 
 

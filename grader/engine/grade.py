@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ class GradeResult:
     report: Report
     executed: nbformat.NotebookNode
     execution: ExecutionResult
+    execution_seconds: float = 0.0
+    scoring_seconds: float = 0.0
+    warm_kernel: bool = False
 
 
 def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
@@ -55,6 +59,7 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
             location=locate(notebook, question.locator, boundaries),
             template_location=locate(package.template, question.locator, boundaries)))
     probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
+    started = time.perf_counter()
     with _kernel_home(kernels, rubric.runtime) as (scratch, warm_kernel):
         prepare_scratch(scratch, package)
         execution = run_with_probes(notebook, ExecutionOptions(
@@ -62,6 +67,7 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
             working_dir=str(scratch), sandbox=sandbox, limits=rubric.runtime.limits,
             setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
             on_progress=on_progress, warm_kernel=warm_kernel))
+    executed = time.perf_counter()
     questions = []
     for item in evidence:
         item.notebook = execution.notebook
@@ -69,7 +75,9 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
         questions.append(score_question(item, execution))
     report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
                     cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label)
-    return GradeResult(report=report, executed=execution.notebook, execution=execution)
+    return GradeResult(report=report, executed=execution.notebook, execution=execution,
+                       execution_seconds=executed - started, scoring_seconds=time.perf_counter() - executed,
+                       warm_kernel=warm_kernel is not None)
 
 
 def _probe_for(evidence: Evidence, runtime) -> Optional[Probe]:

@@ -74,6 +74,8 @@ class WarmKernel:
             sockets = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-kernel-")))
             self.launch = self._resources.enter_context(
                 sandbox.kernel(profile.limits, self.working_dir, sockets, profile.env))
+            # Warming happens while another notebook is graded; it must not slow that one down.
+            self.launch.set_background(True)
             self.km = sandboxed_kernel_manager(self.launch, sockets)
         except BaseException:
             self._resources.close()
@@ -163,11 +165,19 @@ class KernelPool:
             entry.ready.result(timeout=START_TIMEOUT)
             if entry.kernel.alive():
                 self.served_warm += 1
+                entry.kernel.launch.set_background(False)
                 return entry.kernel
         except Exception:
             log.warning("a warm kernel failed to start; starting one cold", exc_info=True)
         entry.kernel.close()
         return None
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Block until every kernel being started has started (or failed to)."""
+        with self._lock:
+            pending = list(self._pending)
+        for entry in pending:
+            entry.ready.exception(timeout=timeout)
 
     def close(self) -> None:
         with self._lock:

@@ -53,6 +53,9 @@ class KernelCgroup:
                 if swap.exists():
                     swap.write_text(str(memory_bytes))
                 (self._make(_own_path("pids")) / "pids.max").write_text(str(max_processes))
+                cpu = _own_path("cpu")
+                if cpu is not None and cpu.exists():  # optional: only used to warm kernels in the background
+                    self._make(cpu)
         except OSError as exc:
             self.remove()
             raise CgroupsUnavailable(f"cannot create a cgroup here: {exc}") from exc
@@ -78,6 +81,13 @@ class KernelCgroup:
                                          for line in path.read_text().splitlines() if line.strip()):
                     return True
         return False
+
+    def set_background(self, background: bool) -> None:
+        """A kernel warming up ahead of time yields the CPU to the kernels that are grading."""
+        for group in self.dirs:
+            for name, low, normal in (("cpu.shares", "2", "1024"), ("cpu.weight", "1", "100")):
+                if (group / name).exists():
+                    (group / name).write_text(low if background else normal)
 
     def kill_all(self) -> None:
         """SIGKILL everything in the group, however it detached itself (setsid, double fork)."""

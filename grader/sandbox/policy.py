@@ -51,6 +51,11 @@ class KernelLaunch:
     def out_of_memory(self) -> bool:
         return bool(self.cgroup and self.cgroup.oom_killed())
 
+    def set_background(self, background: bool) -> None:
+        """Lower (or restore) the kernel's CPU share; without cgroups it keeps its normal share."""
+        if self.cgroup is not None:
+            self.cgroup.set_background(background)
+
 
 @dataclass
 class Sandbox:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 
 from grader.config import Settings
 from grader.engine.grade import GradeResult, grade_notebook
+from grader.engine.kernel_pool import KernelPool
 from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.rendering import notebook_to_html
@@ -23,8 +24,11 @@ FAILED_TO_RUN = ("We could not run your notebook. This is usually a problem on o
 NO_RUBRIC = "This assignment has no rubric yet, so it cannot be graded. Staff have been told."
 
 
-def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
-    """Grade run `run_id` unless it is already finished or missing; return its final status."""
+def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None) -> RunStatus | None:
+    """Grade run `run_id` unless it is already finished or missing; return its final status.
+
+    `kernels` is the worker's pool of kernels started ahead of time, if it keeps one.
+    """
     run = _claim(run_id)
     if run is None:
         return None
@@ -37,7 +41,8 @@ def grade_run(run_id: int, settings: Settings) -> RunStatus | None:
         notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
         with open_package(assignment.package_sha256, settings.instance_dir / "packages") as package:
             result = grade_notebook(notebook, package, sandbox_from_mode(settings.sandbox_mode),
-                                    on_progress=lambda done, total: _record_progress(run_id, done, total))
+                                    on_progress=lambda done, total: _record_progress(run_id, done, total),
+                                    kernels=kernels)
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
@@ -73,6 +78,8 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.cell_errors = report.cell_errors
     run.score, run.max_score, run.manual_pending = report.total, report.max_total, report.manual_pending
     run.sandbox_warning = report.sandbox_warning
+    run.execution_seconds, run.scoring_seconds = result.execution_seconds, result.scoring_seconds
+    run.warm_kernel = result.warm_kernel
     # A redelivered task may find rows from an attempt that died half-way: replace them, never duplicate.
     db.session.execute(delete(QuestionResult).where(QuestionResult.run_id == run.id))
     for question in report.questions:
