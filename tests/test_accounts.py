@@ -9,9 +9,10 @@ import pytest
 
 from conftest import make_app, notebook_bytes, signed_in
 from grader.extensions import db
-from grader.models import Course, Role
+from grader.models import Assignment, Course, Role
 from grader.services.accounts import AccountError, create_user, enroll, import_roster
-from grader.services.demo import DEMO_PASSWORD
+from grader.services.blobs import put_blob
+from grader.services.demo import DEMO_PASSWORD, load_demo
 from processes import grader_command
 
 
@@ -124,3 +125,13 @@ def test_account_commands(tmp_path):
     assert grader("tokens", "create", "c@x.edu").stdout.startswith("grd_")
     missing = grader("roster", "import", "NOPE", str(roster))
     assert missing.returncode != 0 and "there is no course 'NOPE'" in missing.stderr
+
+
+def test_loading_the_demo_again_keeps_an_instructors_edits(app):
+    with app.app_context():
+        lab6 = db.session.scalar(db.select(Assignment).where(Assignment.slug == "lab6"))
+        lab6.title, lab6.package_sha256 = "Lab 6 (edited)", put_blob(b"an edited package")
+        db.session.commit()
+        load_demo()
+        db.session.refresh(lab6)
+        assert (lab6.title, lab6.package_sha256) == ("Lab 6 (edited)", put_blob(b"an edited package"))

@@ -145,3 +145,11 @@ def test_unreleased_assignment_is_hidden_from_students_and_refuses_uploads(app):
         io.BytesIO(notebook_bytes("1")), "lab.ipynb")})
     assert response.status_code == 404
     assert "Lab 6" in signed_in(app, "ta@example.edu").get("/").get_data(as_text=True)
+
+
+def test_staff_see_links_to_the_dashboard_and_instructors_to_settings_and_rubric(app):
+    student, ta, instructor = (signed_in(app, f"{who}@example.edu").get("/").get_data(as_text=True)
+                               for who in ("student", "ta", "instructor"))
+    assert "Dashboard" not in student and "Manage BT-AI" not in student
+    assert "Dashboard" in ta and "Grade answers" in ta and "Rubric" not in ta
+    assert all(link in instructor for link in ("Dashboard", "Settings", "Rubric", "Manage BT-AI's assignments"))

@@ -114,3 +114,9 @@ def user_for_token(token: str) -> Optional[User]:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def courses_taught(user: User) -> list[Course]:
+    """Courses in which `user` is an instructor."""
+    return list(db.session.scalars(select(Course).join(Enrollment).where(
+        Enrollment.user_id == user.id, Enrollment.role == Role.INSTRUCTOR).order_by(Course.code)))

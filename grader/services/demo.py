@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Course, Role
+from grader.models import Assignment, Course, Role
 from grader.services.accounts import create_user, enroll, find_user, set_password
 from grader.services.assignments import upsert_assignment
 
@@ -28,8 +28,11 @@ def load_demo() -> Course:
         course = Course(code=code, title=title)
         db.session.add(course)
         db.session.flush()
+    existing = set(db.session.scalars(select(Assignment.slug).where(Assignment.course_id == course.id)))
     for slug, assignment_title, package_dir in DEMO_ASSIGNMENTS:
-        upsert_assignment(course.id, slug, assignment_title, package_dir)
+        # Only when missing: an instructor's edits to the demo assignment survive a restart.
+        if slug not in existing:
+            upsert_assignment(course.id, slug, assignment_title, package_dir)
     for email, name, role in DEMO_PEOPLE:
         user = find_user(email) or create_user(email, name)
         if user.password_hash is None:

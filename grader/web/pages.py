@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from grader.notebooks import NotebookRejected, human_size
 from grader.services import feedback
 from grader.services.gradebook import gradebook_csv
+from grader.services.accounts import courses_taught
 from grader.services.manual_grading import GradingForbidden
 from grader.services.standings import standings_for
 from grader.web.uploads import accept_from_request
@@ -85,7 +86,7 @@ def gradebook(assignment_id: int):
 def _upload_page() -> str:
     user = current_user._get_current_object()
     standings = standings_for(user)
-    return render_template("index.html", standings=standings,
+    return render_template("index.html", standings=standings, teaching_courses=courses_taught(user),
                            open_assignments=[s.assignment for s in standings if s.attempts_left != 0],
                            submissions=feedback.submissions_of(user),
                            max_upload=human_size(current_app.config["GRADER"].max_upload_bytes))
