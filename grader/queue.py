@@ -27,7 +27,9 @@ def celery_config(settings: Settings) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         # One folder for both directions: the web app writes messages, the worker reads them.
         config["broker_url"] = "filesystem://"
-        config["broker_transport_options"] = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+        # The exchange table too, or kombu writes it to a `control` folder wherever the process started.
+        config["broker_transport_options"] = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+                                              "control_folder": str(folder / "control")}
     return config
 
 

@@ -136,6 +136,13 @@ def test_good_upload_is_committed_then_enqueued_by_id(app, client, settings):
     assert envelope["properties"]["delivery_info"]["routing_key"] == settings.queue_name
 
 
+def test_embedded_broker_keeps_all_its_files_in_the_instance_folder(app, client, settings, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert post(client, notebook_bytes("1"), api=True).status_code == 201
+    assert not (tmp_path / "control").exists()
+    assert list((settings.filesystem_broker_dir / "control").glob("*.exchange"))
+
+
 def test_form_upload_redirects_to_the_submission_page(app, client):
     response = post(client, notebook_bytes("1"), api=False)
     assert response.status_code == 303
