@@ -32,6 +32,8 @@ def test_ta_grades_a_free_response_and_the_student_sees_it(app, client, tmp_path
     assert (body["final_score"], body["points"], body["awaiting_ta"]) == (9.0, 9.0, 0.0)
     page = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
     assert "Results: 9 / 9 points" in page and "Graded by a TA: Clear and correct." in page
+    # The student sees what the TA graded: their own written answer.
+    assert "Your written answer" in page and "we measure the distance to its middle" in page
 
 
 def test_override_is_bounded_needs_a_reason_and_is_audited(app, client, tmp_path):

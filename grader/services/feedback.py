@@ -49,6 +49,8 @@ class QuestionView:
     has_plot: bool
     manual_score: Optional[float] = None
     manual_comment: str = ""
+    # A written (free-response) answer's text, as the check found it.
+    answer_text: str = ""
 
     @property
     def points(self) -> float:
@@ -153,7 +155,7 @@ def _question_view(result: QuestionResult, manual: Optional[ManualScore]) -> Que
                         status=result.status, message=result.message,
                         answer_source=details.get("answer_source", ""), traceback=details.get("traceback"),
                         has_plot="plot_sha256" in details, manual_score=manual.score if manual else None,
-                        manual_comment=manual.comment if manual else "")
+                        manual_comment=manual.comment if manual else "", answer_text=details.get("answer", ""))
 
 
 def question_plot(submission_id: int, question_key: str) -> bytes:

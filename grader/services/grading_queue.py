@@ -6,7 +6,7 @@ from typing import Optional
 
 from grader.models import Assignment, User
 from grader.services.class_results import question_columns, staff_assignment, student_results
-from grader.services.feedback import NotFound, latest_run
+from grader.services.feedback import NotFound
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def grading_queue(actor: User, assignment_id: int, question: Optional[str] = Non
     results = [result for result in student_results(assignment) if result.graded]
     order = {column.key: index for index, column in enumerate(question_columns(results))}
     answers = sorted((Answer(submission_id=result.view.id, student=result.student, key=q.key, title=q.title,
-                             answer=_written(result.view.id, q.key) or q.answer_source, auto_score=q.score,
+                             answer=q.answer_text or q.answer_source, auto_score=q.score,
                              points=q.points, message=q.message, graded=q.manual_score is not None)
                       for result in results for q in result.view.questions if q.manual_points > 0),
                      key=lambda answer: (order[answer.key], answer.submission_id))
@@ -76,8 +76,3 @@ def grading_queue(actor: User, assignment_id: int, question: Optional[str] = Non
     return GradingQueue(assignment=assignment, answers=[a for a in answers if question in (None, a.key)],
                         question=question, questions=questions)
 
-
-def _written(submission_id: int, key: str) -> str:
-    """The text a free-response check found in the answer's markdown cells (the feedback view leaves it out)."""
-    result = next(r for r in latest_run(submission_id).question_results if r.question_key == key)
-    return (result.details or {}).get("answer", "")
