@@ -27,17 +27,27 @@ grading_commands.register(main)
 account_commands.register(main)
 
 
-def worker_command(concurrency: int, queue: str) -> list[str]:
+def worker_command(concurrency: int, queue: str, beat: bool = False) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--loglevel", "INFO",
-            "--concurrency", str(concurrency), "--queues", queue]
+            "--concurrency", str(concurrency), "--queues", queue, *(["--beat"] if beat else [])]
 
 
 @main.command("worker")
 @click.option("--concurrency", default=1, show_default=True, help="Notebooks graded at once by this worker.")
+@click.option("--beat", is_flag=True, help="Also run the sweeper's schedule here (only one process should; "
+                                          "or run `grader beat` once).")
 @with_appcontext
-def worker(concurrency: int) -> None:
+def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker that grades queued submissions."""
-    command = worker_command(concurrency, current_app.config["GRADER"].queue_name)
+    command = worker_command(concurrency, current_app.config["GRADER"].queue_name, beat)
+    os.execv(command[0], command)
+
+
+@main.command("beat")
+@with_appcontext
+def beat() -> None:
+    """Run the schedule that sends the sweeper, which re-sends lost or abandoned grading runs (run one)."""
+    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO"]
     os.execv(command[0], command)
 
 
@@ -59,7 +69,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     upgrade()
     load_demo()
     settings = current_app.config["GRADER"]
-    worker_process = None if no_worker else subprocess.Popen(worker_command(1, settings.queue_name))
+    worker_process = None if no_worker else subprocess.Popen(worker_command(1, settings.queue_name, beat=True))
     click.echo(f"Serving on http://{host}:{port} (database {settings.database_url})")
     try:
         # Flask refuses app.run() under its own CLI; the dev server itself is fine for one laptop.

@@ -27,6 +27,13 @@ class Settings:
     sandbox_mode: str = "bubblewrap"
     # Kernels each worker process keeps started ahead of time (0: start one per notebook).
     warm_kernels: int = 1
+    # A notebook whose grading was cut short this many times (it kills workers) is marked failed.
+    max_grading_attempts: int = 3
+    # The sweeper re-sends runs queued this long without a worker taking them (their message may be lost)...
+    requeue_after_seconds: int = 600
+    # ...and runs whose worker has not written a heartbeat for this long (it died).
+    stale_after_seconds: int = 90
+    sweep_interval_seconds: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,6 +48,10 @@ class Settings:
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             sandbox_mode=_env("SANDBOX", "bubblewrap"),
             warm_kernels=int(_env("WARM_KERNELS", "1")),
+            max_grading_attempts=int(_env("MAX_GRADING_ATTEMPTS", "3")),
+            requeue_after_seconds=int(_env("REQUEUE_AFTER_SECONDS", "600")),
+            stale_after_seconds=int(_env("STALE_AFTER_SECONDS", "90")),
+            sweep_interval_seconds=int(_env("SWEEP_INTERVAL_SECONDS", "30")),
         )
 
     @property

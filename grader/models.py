@@ -145,7 +145,12 @@ class GradingRun(db.Model):
     status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "run_status"), default=RunStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # When its task was last sent: the sweeper sends it again if the message seems lost.
+    enqueued_at: Mapped[Optional[Timestamp]] = mapped_column(default=utcnow)
     started_at: Mapped[Optional[Timestamp]]
+    # Written every few seconds while a worker grades it; a silent running run has lost its worker.
+    heartbeat_at: Mapped[Optional[Timestamp]]
+    worker: Mapped[Optional[str]] = mapped_column(String(200))
     finished_at: Mapped[Optional[Timestamp]]
     error_message: Mapped[Optional[str]] = mapped_column(Text)
     cells_total: Mapped[int] = mapped_column(default=0)
@@ -165,6 +170,15 @@ class GradingRun(db.Model):
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
                                                                     order_by="QuestionResult.id")
+
+
+class WorkerHeartbeat(db.Model):
+    """A worker process that is alive (it writes `last_seen` every few seconds), for the staff's dashboard."""
+
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    last_seen: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
 class ManualScore(db.Model):

@@ -1,6 +1,8 @@
 """The Celery side of the Flask app: configuration shared by web and worker, and enqueue-by-name."""
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, Task
 from flask import Flask, current_app
 
@@ -8,6 +10,13 @@ from grader.config import Settings
 
 GRADE_TASK = "grader.grade_submission"
 VALIDATE_TASK = "grader.validate_package"
+SWEEP_TASK = "grader.sweep_runs"
+# Longer than any grading can take (a notebook may run 4 hours, plus its checks): Redis hands an
+# unacknowledged task to another worker only after this long. A dead worker's runs come back much sooner
+# through the sweeper, which watches their heartbeats.
+VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
+
+log = logging.getLogger(__name__)
 
 
 def celery_config(settings: Settings) -> dict:
@@ -20,7 +29,16 @@ def celery_config(settings: Settings) -> dict:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        # An upload must not hang while the broker is away: give up quickly, the sweeper sends it later.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
+                                      "interval_max": 1},
+        "broker_connection_timeout": 3,
+        "beat_schedule": {"sweep-stuck-runs": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_seconds,
+                                               "options": {"queue": settings.queue_name}}},
+        "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
     }
     if settings.uses_filesystem_broker:
         folder = settings.filesystem_broker_dir
@@ -28,8 +46,8 @@ def celery_config(settings: Settings) -> dict:
         # One folder for both directions: the web app writes messages, the worker reads them.
         config["broker_url"] = "filesystem://"
         # The exchange table too, or kombu writes it to a `control` folder wherever the process started.
-        config["broker_transport_options"] = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-                                              "control_folder": str(folder / "control")}
+        config["broker_transport_options"].update(data_folder_in=str(folder), data_folder_out=str(folder),
+                                                  control_folder=str(folder / "control"))
     return config
 
 
@@ -48,9 +66,19 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     return celery_app
 
 
-def enqueue_grading(run_id: int) -> None:
-    """Send the grading task by name, so the web app never imports the worker's code."""
-    _send(GRADE_TASK, run_id)
+def enqueue_grading(run_id: int) -> bool:
+    """Send the grading task by name, so the web app never imports the worker's code.
+
+    The run is committed already, so a broker that is away loses nothing: the sweeper sends the run
+    once the broker is back. Returns whether it was sent now.
+    """
+    try:
+        _send(GRADE_TASK, run_id)
+    except Exception:  # kombu raises a variety of connection errors, depending on the transport
+        log.warning("could not send grading run %s now; the sweeper will", run_id, exc_info=True,
+                    extra={"run_id": run_id})
+        return False
+    return True
 
 
 def enqueue_validation(validation_id: int) -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from processes import REPO, grader_command
 
-COMMANDS = [[], ["serve"], ["worker"], ["demo"], ["db"], ["db", "upgrade"]]
+COMMANDS = [[], ["serve"], ["worker"], ["beat"], ["demo"], ["db"], ["db", "upgrade"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "grader")
@@ -30,7 +30,7 @@ def test_compose_keeps_database_and_broker_on_an_internal_network():
     assert compose["networks"]["backend"]["internal"] is True
     for service in ("postgres", "redis", "worker", "migrate"):
         assert compose["services"][service]["networks"] == ["backend"]
-    assert set(compose["services"]) == {"postgres", "redis", "migrate", "web", "worker"}
+    assert set(compose["services"]) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
 
 
 def test_compose_worker_gets_what_the_sandbox_needs_and_nothing_more():

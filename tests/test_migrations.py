@@ -12,7 +12,8 @@ from grader.extensions import db
 from processes import fresh_postgres_database, grader_command
 
 TABLES = {"courses", "users", "enrollments", "assignments", "blobs", "submissions", "grading_runs",
-          "question_results", "api_tokens", "manual_scores", "score_changes", "package_validations"}
+          "question_results", "api_tokens", "manual_scores", "score_changes", "package_validations",
+          "worker_heartbeats"}
 
 
 def grader_db(url: str, *args: str, tmp_path) -> None:

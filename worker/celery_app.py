@@ -1,12 +1,15 @@
 """Celery entry point (`celery -A worker.celery_app worker`): the Flask app's Celery, with our tasks."""
 import logging
+import threading
 
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from grader.sandbox import SandboxUnavailable, sandbox_from_mode
 from grader.sandbox.selfcheck import isolation_problems
+from grader.services import workers
 from grader.web import create_app
 from worker import kernels
+from worker.identity import worker_name
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]
@@ -32,11 +35,29 @@ def refuse_to_grade_without_isolation(**_) -> None:
 
 
 @worker_process_init.connect
-def start_warming_kernels(**_) -> None:
-    """Each process that grades keeps its own kernels warm (a kernel cannot cross a fork)."""
+def start_process(**_) -> None:
+    """Each process that grades keeps its own kernels warm (a kernel cannot cross a fork) and says it is alive."""
     kernels.start(flask_app.config["GRADER"])
+    threading.Thread(target=_report_alive, name="worker-heartbeat", daemon=True).start()
 
 
 @worker_process_shutdown.connect
-def stop_warm_kernels(**_) -> None:
+def stop_process(**_) -> None:
     kernels.stop()
+    _stopping.set()
+    with flask_app.app_context():
+        workers.forget(worker_name())
+
+
+_stopping = threading.Event()
+
+
+def _report_alive() -> None:
+    while True:
+        try:
+            with flask_app.app_context():
+                workers.record_alive(worker_name())
+        except Exception:  # the database is away for a moment; staff see this worker again once it is back
+            log.warning("could not record that this worker is alive", exc_info=True)
+        if _stopping.wait(workers.HEARTBEAT_SECONDS):
+            return

@@ -1,19 +1,37 @@
 """Celery tasks: they take ids, call one service function, and own only their retry policy."""
 from celery import shared_task
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
-from grader.queue import GRADE_TASK, VALIDATE_TASK
+from grader.queue import GRADE_TASK, SWEEP_TASK, VALIDATE_TASK, enqueue_grading
 from grader.services.grading import grade_run
+from grader.services.sweeper import requeue_stuck_runs
 from grader.services.validation import run_validation
 from worker import kernels
+from worker.identity import worker_name
 
 
-@shared_task(name=GRADE_TASK)
+# The database being away for a moment (restart, failover) is retried with growing pauses; the run stays
+# claimed by this worker process, which may take it again.
+DATABASE_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 60,
+                  "retry_jitter": True, "max_retries": 30}
+
+
+@shared_task(name=GRADE_TASK, **DATABASE_RETRY)
 def grade_submission(run_id: int) -> str | None:
     """Execute and grade the submission behind grading run `run_id`."""
     settings = current_app.config["GRADER"]
-    status = grade_run(run_id, settings, kernels=kernels.start(settings))
+    status = grade_run(run_id, settings, kernels=kernels.start(settings), worker=worker_name())
     return status.value if status else None
+
+
+@shared_task(name=SWEEP_TASK, **DATABASE_RETRY)
+def sweep_runs() -> list[int]:
+    """Send again the runs whose message seems lost or whose worker died."""
+    run_ids = requeue_stuck_runs(current_app.config["GRADER"])
+    for run_id in run_ids:
+        enqueue_grading(run_id)
+    return run_ids
 
 
 @shared_task(name=VALIDATE_TASK)

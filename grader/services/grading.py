@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 import nbformat
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, or_, update
+from sqlalchemy.exc import OperationalError
 
 from grader.config import Settings
 from grader.engine.grade import GradeResult, grade_notebook
@@ -22,27 +26,41 @@ log = logging.getLogger(__name__)
 FAILED_TO_RUN = ("We could not run your notebook. This is usually a problem on our side; "
                  "staff have the details. You do not need to upload again.")
 NO_RUBRIC = "This assignment has no rubric yet, so it cannot be graded. Staff have been told."
+TOO_MANY_ATTEMPTS = ("Grading this notebook stopped the grader {} times (it may crash the machine it runs on), so "
+                     "it was not tried again. Check for code that exits, kills processes or uses all memory, "
+                     "and upload again.")
+HEARTBEAT_SECONDS = 5
 
 
-def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None) -> RunStatus | None:
-    """Grade run `run_id` unless it is already finished or missing; return its final status.
+def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None,
+              worker: str = "") -> RunStatus | None:
+    """Grade run `run_id` unless it is finished, missing or being graded by a live worker; return its status.
 
-    `kernels` is the worker's pool of kernels started ahead of time, if it keeps one.
+    `kernels` is the worker's pool of kernels started ahead of time, if it keeps one; `worker` names the
+    worker process, for staff and logs.
     """
-    run = _claim(run_id)
+    run = _claim(run_id, settings, worker)
     if run is None:
+        log.info("run %s is finished or in another worker's hands; nothing to do", run_id, extra={"run_id": run_id})
         return None
     log.info("grading run %s (attempt %s)", run_id, run.attempts, extra={"run_id": run_id})
     assignment = run.submission.assignment
+    if run.attempts > settings.max_grading_attempts:
+        _finish(run, RunStatus.FAILED, error_message=TOO_MANY_ATTEMPTS.format(settings.max_grading_attempts))
+        return run.status
     if assignment.package_sha256 is None:
         _finish(run, RunStatus.FAILED, error_message=NO_RUBRIC)
         return run.status
     try:
         notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
-        with open_package(assignment.package_sha256, settings.instance_dir / "packages") as package:
+        with open_package(assignment.package_sha256, settings.instance_dir / "packages") as package, \
+                _heartbeat(run_id):
             result = grade_notebook(notebook, package, sandbox_from_mode(settings.sandbox_mode),
                                     on_progress=lambda done, total: _record_progress(run_id, done, total),
                                     kernels=kernels)
+    except OperationalError:
+        db.session.rollback()
+        raise  # the database is away for a moment: the task is retried, and the run is still ours
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
@@ -52,22 +70,60 @@ def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None
     return run.status
 
 
-def _claim(run_id: int) -> GradingRun | None:
-    """Mark the run running and count the attempt; a finished run is left alone so re-delivery is harmless."""
+def _claim(run_id: int, settings: Settings, worker: str) -> GradingRun | None:
+    """Take the run and count the attempt, in one atomic update.
+
+    Only a queued run, or a running one whose worker stopped writing heartbeats (it died), can be taken:
+    a finished run, or one a live worker is grading, is left alone, so a task delivered twice grades once.
+    """
+    now = datetime.now(timezone.utc)
+    # This very process retrying after the database went away: its earlier attempt has ended, and it was
+    # not the notebook's fault, so it does not count as an attempt.
+    own_retry = (GradingRun.status == RunStatus.RUNNING) & (GradingRun.worker == worker)
     claimed = db.session.execute(
         update(GradingRun)
-        .where(GradingRun.id == run_id, GradingRun.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]))
-        .values(status=RunStatus.RUNNING, attempts=GradingRun.attempts + 1,
-                started_at=datetime.now(timezone.utc), cells_done=0))
+        .where(GradingRun.id == run_id, or_(GradingRun.status == RunStatus.QUEUED, own_retry,
+                                            (GradingRun.status == RunStatus.RUNNING) & stale_heartbeat(settings, now)))
+        .values(status=RunStatus.RUNNING, attempts=GradingRun.attempts + case((own_retry, 0), else_=1),
+                started_at=now, heartbeat_at=now, worker=worker[:200], cells_done=0))
     db.session.commit()
     if claimed.rowcount == 0:
         return None
     return db.session.get(GradingRun, run_id)
 
 
+def stale_heartbeat(settings: Settings, now: datetime):
+    """SQL condition: the run's worker has been silent for longer than a live one ever is."""
+    silent_since = now - timedelta(seconds=settings.stale_after_seconds)
+    return or_(GradingRun.heartbeat_at.is_(None), GradingRun.heartbeat_at < silent_since)
+
+
+@contextmanager
+def _heartbeat(run_id: int) -> Iterator[None]:
+    """Write the run's heartbeat every few seconds from a thread, however long one cell takes."""
+    engine, stop = db.engine, threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with engine.begin() as connection:
+                    connection.execute(update(GradingRun).where(GradingRun.id == run_id)
+                                       .values(heartbeat_at=datetime.now(timezone.utc)))
+            except Exception:  # the database is away for a moment; the next beat tries again
+                log.warning("could not write the heartbeat of run %s", run_id, extra={"run_id": run_id})
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _record_progress(run_id: int, done: int, total: int) -> None:
     db.session.execute(update(GradingRun).where(GradingRun.id == run_id)
-                       .values(cells_done=done, cells_total=total))
+                       .values(cells_done=done, cells_total=total, heartbeat_at=datetime.now(timezone.utc)))
     db.session.commit()
 
 
