@@ -89,3 +89,14 @@ def enqueue_validation(validation_id: int) -> None:
 def _send(task_name: str, row_id: int) -> None:
     celery_app: Celery = current_app.extensions["celery"]
     celery_app.send_task(task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name)
+
+
+def broker_problem() -> str | None:
+    """None when the broker answers, else what went wrong, in a few words."""
+    celery_app: Celery = current_app.extensions["celery"]
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # kombu raises many kinds of connection errors
+        return type(exc).__name__
+    return None

@@ -40,13 +40,14 @@ def create_app(settings: Optional[Settings] = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from grader.web import api, auth, errors, instructor, pages, staff
+    from grader.web import api, auth, errors, health, instructor, pages, staff
 
     auth.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(instructor.bp)
+    app.register_blueprint(health.bp)
     # The API authenticates each request with a bearer token, not a cookie, so CSRF does not apply.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from grader.extensions import db
 
 from grader.notebooks import human_size
 
@@ -12,7 +15,23 @@ FRIENDLY = {
 }
 
 
+DATABASE_AWAY = ("The grader cannot reach its database for a moment, so nothing from this request was saved. "
+                 "Please try again in a minute.")
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def database_away(exc: OperationalError):
+        # A restart or failover of the database: say so plainly and ask to come back, instead of a 500.
+        app.logger.warning("database unavailable: %s", exc.orig)
+        db.session.rollback()
+        headers = {"Retry-After": "30"}
+        if request.path.startswith("/api/"):
+            return jsonify(error=DATABASE_AWAY), 503, headers
+        # Rendered without the context processors: Flask-Login's would look the user up in the database.
+        page = app.jinja_env.get_template("error.html").render(code=503, message=DATABASE_AWAY, hide_account=True)
+        return page, 503, headers
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
