@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from grader import account_commands, grading_commands
+from grader.logs import configure_logging
 from grader.services.demo import load_demo
 from grader.web import create_app
 
@@ -66,6 +67,9 @@ def demo() -> None:
 @with_appcontext
 def serve(host: str, port: int, no_worker: bool) -> None:
     """Embedded setup: migrate the database, load the demo course, start a worker and the web app."""
+    # Readable lines on a laptop (the worker inherits this); production processes log JSON.
+    os.environ.setdefault("GRADER_LOG_FORMAT", "text")
+    configure_logging()
     upgrade()
     load_demo()
     settings = current_app.config["GRADER"]

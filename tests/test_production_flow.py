@@ -1,6 +1,7 @@
 """Production setup with real processes: gunicorn, a Celery worker, Redis and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,10 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     engine.dispose()
     executed = nbformat.reads(bytes(row.content).decode(), as_version=4)
     assert row.attempts == 1
+    # The worker logs JSON lines that carry the run id, so one submission can be followed through the logs.
+    lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines() if line.startswith("{")]
+    about_run = [line for line in lines if line.get("run_id") == accepted["run_id"]]
+    assert any(line["message"].startswith("grading run") and line["level"] == "INFO" for line in about_run)
     # The worker started a kernel ahead of time, so the upload found one waiting.
     assert row.warm_kernel is True and row.execution_seconds > 0
     assert executed.cells[0].outputs[0]["text"] == "45\n"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import threading
 import time
 from dataclasses import replace
@@ -15,7 +16,7 @@ from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.services.grading import grade_run
 from grader.services.sweeper import requeue_stuck_runs
-from grader.services.workers import live_workers, queue_depth, record_alive
+from grader.services.workers import record_alive
 from test_grading_run import upload
 from worker.tasks import sweep_runs
 
@@ -142,9 +143,31 @@ def test_upload_while_the_broker_is_away_is_kept_and_sent_later(settings):
     assert len(queued_messages(settings)) == 1
 
 
-def test_dashboard_numbers_count_live_workers_and_waiting_runs(app, client):
+def test_dashboard_shows_the_backlog_and_live_workers(app, client):
     upload(client, notebook_bytes("1"))
+    ta = signed_in(app, "ta@example.edu")
+    with app.app_context():
+        lab6 = db.session.scalar(select(GradingRun)).submission.assignment_id
+    page = ta.get(f"/assignments/{lab6}/dashboard").get_data(as_text=True)
+    assert "<strong>1</strong>\n    run waiting" in page and "no worker is running" in page
     with app.app_context():
         record_alive("host:1")
-        record_alive("host:2")
-        assert (live_workers(), queue_depth()) == (2, 1)
+    page = ta.get(f"/assignments/{lab6}/dashboard").get_data(as_text=True)
+    assert "<strong>1</strong> worker process alive" in page and "no worker is running" not in page
+
+
+def test_staff_see_where_a_runs_time_went_and_students_do_not(app, client, queued):
+    assert grade(app, queued) == RunStatus.GRADED
+    submission_id = get_run(app, queued).submission_id
+    staff_page = signed_in(app, "ta@example.edu").get(f"/submissions/{submission_id}").get_data(as_text=True)
+    assert re.search(r"Run 1, attempt 1 on host:1:\s+waited [\d.]+ s in the queue,\s+ran in [\d.]+ s \(cold kernel\),"
+                     r"\s+scored in [\d.]+ s", staff_page)
+    assert "run-timings" not in client.get(f"/submissions/{submission_id}").get_data(as_text=True)
+
+
+def test_health_checks_the_database_and_the_broker(app, settings):
+    healthy = app.test_client().get("/health")
+    assert healthy.status_code == 200
+    assert healthy.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    broken = make_app(replace(settings, broker_url="redis://127.0.0.1:1/0")).test_client().get("/health")
+    assert broken.status_code == 503 and broken.get_json()["checks"]["broker"].startswith("unavailable")

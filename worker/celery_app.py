@@ -2,8 +2,9 @@
 import logging
 import threading
 
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_init, worker_process_init, worker_process_shutdown
 
+from grader.logs import configure_logging
 from grader.sandbox import SandboxUnavailable, sandbox_from_mode
 from grader.sandbox.selfcheck import isolation_problems
 from grader.services import workers
@@ -15,6 +16,12 @@ flask_app = create_app()
 app = flask_app.extensions["celery"]
 app.conf.imports = ("worker.tasks",)
 log = logging.getLogger(__name__)
+
+
+@setup_logging.connect
+def use_structured_logs(**_) -> None:
+    """Our JSON lines instead of Celery's own format (connecting here tells Celery to leave logging alone)."""
+    configure_logging()
 
 
 @worker_init.connect

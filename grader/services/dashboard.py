@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from grader.engine.report import STATUSES
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, RunStatus, Submission, User
-from grader.services import charts
+from grader.services import charts, workers
 from grader.services.class_results import (QuestionColumn, StudentResult, question_columns, staff_assignment,
                                            student_results)
 from grader.services.feedback import QuestionView
@@ -85,6 +85,9 @@ class Dashboard:
     histogram_alt: str
     pass_rates: list[charts.PassRate]
     pass_rate_alt: str
+    # The whole grader's backlog and capacity: how long this assignment's new uploads will wait.
+    waiting_everywhere: int
+    live_workers: int
 
 
 def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> Dashboard:
@@ -105,7 +108,8 @@ def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> 
                      submitted=sum(1 for row in rows if row.submission_id is not None), filters=filters,
                      points=points, histogram=charts.histogram(totals, points),
                      histogram_alt=charts.histogram_alt(totals, points), pass_rates=rates,
-                     pass_rate_alt=charts.pass_rate_alt(rates))
+                     pass_rate_alt=charts.pass_rate_alt(rates), waiting_everywhere=workers.queue_depth(),
+                     live_workers=workers.live_workers())
 
 
 def run_counts(assignment_id: int) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""What staff see on a submission page beyond the student's view: which assignment, and the audit history."""
+"""What staff see on a submission page beyond the student's view: the assignment, run timings, the audit history."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +8,12 @@ from typing import Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Submission, User
+from grader.models import GradingRun, Submission, User
 from grader.services.access import STAFF
 from grader.services.accounts import role_in
+from grader.services.feedback import latest_run
 from grader.services.manual_grading import score_history
+from grader.services.policy import as_utc
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,22 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class RunTimings:
+    """Where the latest run's time went, and who ran it: for staff chasing a slow or stuck submission."""
+    number: int
+    attempts: int
+    worker: Optional[str]
+    queue_wait_seconds: Optional[float]
+    execution_seconds: Optional[float]
+    scoring_seconds: Optional[float]
+    warm_kernel: Optional[bool]
+
+
+@dataclass(frozen=True)
 class StaffPanel:
     assignment_id: int
     history: list[HistoryEntry]
+    timings: RunTimings
 
 
 def is_staff(actor: User, submission_id: int) -> bool:
@@ -47,4 +62,12 @@ def staff_panel(actor: User, submission_id: int) -> Optional[StaffPanel]:
     return StaffPanel(assignment_id=submission.assignment_id, history=[
         HistoryEntry(question_key=change.question_key, old_score=change.old_score, new_score=change.new_score,
                      reason=change.reason, actor_email=emails[change.actor_id], created_at=change.created_at)
-        for change in changes])
+        for change in changes], timings=run_timings(latest_run(submission_id)))
+
+
+def run_timings(run: GradingRun) -> RunTimings:
+    started, queued = as_utc(run.started_at), as_utc(run.queued_at)
+    return RunTimings(number=run.number, attempts=run.attempts, worker=run.worker,
+                      queue_wait_seconds=(started - queued).total_seconds() if started and queued else None,
+                      execution_seconds=run.execution_seconds, scoring_seconds=run.scoring_seconds,
+                      warm_kernel=run.warm_kernel)
