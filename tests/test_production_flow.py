@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -76,3 +77,29 @@ def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
     assert [status["status"] for status in finished] == ["graded"] * 4
     assert "kernel died" in finished[1]["error_message"] and "memory limit" in finished[1]["error_message"]
+
+
+def test_workers_on_separate_machines_share_only_postgres_and_redis(production_env, tmp_path):
+    """Each worker gets its own empty instance folder, as on another machine: all it needs comes from the
+    database and the broker."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    web = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "grader.wsgi:app"]
+    machines = [{**production_env, "GRADER_INSTANCE_DIR": str(tmp_path / f"machine-{n}"), "GRADER_WARM_KERNELS": "0"}
+                for n in (1, 2)]
+    with running(web, production_env, tmp_path / "web.log") as web_process, \
+            running(grader_command("worker"), machines[0], tmp_path / "worker-1.log"), \
+            running(grader_command("worker"), machines[1], tmp_path / "worker-2.log"):
+        wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
+        token = production_env["TOKEN"]
+        accepted = [upload(base_url, token, notebook_bytes("import time; time.sleep(2)", f"print({n})"))
+                    for n in range(6)]
+        finished = [wait_until_finished(base_url, token, a["submission_id"], timeout=240) for a in accepted]
+    assert [status["status"] for status in finished] == ["graded"] * 6
+    engine = create_engine(production_env["GRADER_DATABASE_URL"])
+    with engine.connect() as connection:
+        workers = set(connection.execute(text("SELECT DISTINCT worker FROM grading_runs")).scalars())
+    engine.dispose()
+    assert len(workers) == 2, "both machines graded"
+    for machine in machines:
+        assert any((Path(machine["GRADER_INSTANCE_DIR"]) / "packages").iterdir())
