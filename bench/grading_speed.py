@@ -69,7 +69,7 @@ def main() -> None:
     timings: dict[str, list[float]] = {"bare nbclient, cold": [], "engine, no sandbox": [],
                                        "engine, sandboxed, cold": [], "engine, sandboxed, warm": []}
     pool = kernel_pool(sandbox_from_mode("bubblewrap"))
-    pool.warm(kernel_profile(package.rubric.runtime))
+    pool.warm(kernel_profile(package.rubric.runtime, package.template))
     try:
         for run in range(1, args.repeat + 1):
             print(f"run {run}/{args.repeat}")

@@ -39,14 +39,19 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
         token = production_env["TOKEN"]
         accepted = upload(base_url, token, notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"))
         status = wait_until_finished(base_url, token, accepted["submission_id"])
+        # Meanwhile the worker warmed a kernel for this assignment: the next upload finds it waiting.
+        second = upload(base_url, token, notebook_bytes("print('second')"))
+        assert wait_until_finished(base_url, token, second["submission_id"])["status"] == "graded"
 
     assert status["status"] == "graded", (tmp_path / "worker.log").read_text()[-3000:]
     assert [e["ename"] for e in status["cell_errors"]] == ["NameError"]
     engine = create_engine(production_env["GRADER_DATABASE_URL"])
     with engine.connect() as connection:
         row = connection.execute(text(
-            "SELECT r.attempts, r.warm_kernel, r.execution_seconds, b.content FROM grading_runs r JOIN blobs b ON b.sha256 = r.executed_sha256 "
-            "WHERE r.id = :id"), {"id": accepted["run_id"]}).one()
+            "SELECT r.attempts, r.warm_kernel, r.execution_seconds, b.content FROM grading_runs r "
+            "JOIN blobs b ON b.sha256 = r.executed_sha256 WHERE r.id = :id"), {"id": accepted["run_id"]}).one()
+        warm = connection.execute(text("SELECT warm_kernel FROM grading_runs WHERE id = :id"),
+                                  {"id": second["run_id"]}).scalar_one()
     engine.dispose()
     executed = nbformat.reads(bytes(row.content).decode(), as_version=4)
     assert row.attempts == 1
@@ -54,8 +59,7 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines() if line.startswith("{")]
     about_run = [line for line in lines if line.get("run_id") == accepted["run_id"]]
     assert any(line["message"].startswith("grading run") and line["level"] == "INFO" for line in about_run)
-    # The worker started a kernel ahead of time, so the upload found one waiting.
-    assert row.warm_kernel is True and row.execution_seconds > 0
+    assert (row.warm_kernel, warm) == (False, True) and row.execution_seconds > 0
     assert executed.cells[0].outputs[0]["text"] == "45\n"
     assert redis.Redis.from_url(REDIS_URL).llen(production_env["GRADER_QUEUE"]) == 0
 

@@ -5,9 +5,8 @@ import logging
 from typing import Optional
 
 from grader.config import Settings
-from grader.engine.grade import kernel_pool, kernel_profile
+from grader.engine.grade import kernel_pool
 from grader.engine.kernel_pool import KernelPool
-from grader.engine.rubric import RuntimeOptions
 from grader.sandbox import sandbox_from_mode
 
 log = logging.getLogger(__name__)
@@ -15,12 +14,11 @@ _pool: Optional[KernelPool] = None
 
 
 def start(settings: Settings) -> Optional[KernelPool]:
-    """Start warming kernels for the default runtime; the pool then follows whatever it last graded."""
+    """The process's pool; it warms kernels for whatever assignment it graded last."""
     global _pool
     if _pool is None and settings.warm_kernels > 0:
         _pool = kernel_pool(sandbox_from_mode(settings.sandbox_mode), size=settings.warm_kernels)
-        _pool.warm(kernel_profile(RuntimeOptions()))
-        log.info("warming %s kernel(s) ahead of grading", settings.warm_kernels)
+        log.info("keeping %s kernel(s) warm between notebooks", settings.warm_kernels)
     return _pool
 
 

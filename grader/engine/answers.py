@@ -21,6 +21,21 @@ def defined_names(source: str) -> set[str]:
     return collector.names
 
 
+def imported_modules(source: str) -> list[str]:
+    """Top-level packages a code cell imports (`import tensorflow as tf`, `from sklearn.x import y`)."""
+    try:
+        tree = ast.parse("\n".join(_without_magic(line) for line in source.splitlines()))
+    except SyntaxError:
+        return []
+    modules = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.append(node.module.split(".")[0])
+    return modules
+
+
 def _without_magic(line: str) -> str:
     """`%time x = 1` keeps `x = 1`; shell escapes, cell magics and other line magics become blank."""
     if _SHELL_OR_CELL_MAGIC.match(line):

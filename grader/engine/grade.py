@@ -19,6 +19,7 @@ from grader.engine.checks import CHECKS
 from grader.engine.checks.base import Evidence, ProbeContext
 from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProgressCallback, Probe,
                                    run_with_probes)
+from grader.engine.answers import imported_modules
 from grader.engine.locator import headings, locate
 from grader.engine.report import Report
 from grader.engine.rubric import RuntimeOptions
@@ -60,7 +61,7 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
             template_location=locate(package.template, question.locator, boundaries)))
     probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
     started = time.perf_counter()
-    with _kernel_home(kernels, rubric.runtime) as (scratch, warm_kernel):
+    with _kernel_home(kernels, rubric.runtime, package.template) as (scratch, warm_kernel):
         prepare_scratch(scratch, package)
         execution = run_with_probes(notebook, ExecutionOptions(
             cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
@@ -103,10 +104,10 @@ def _capture_point(evidence: Evidence) -> int:
 
 
 @contextmanager
-def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions
+def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions, template: nbformat.NotebookNode
                  ) -> Iterator[tuple[Path, Optional[WarmKernel]]]:
     """The kernel's working folder, and the warm kernel already running in it if the pool had one."""
-    warm = kernels.take(kernel_profile(runtime)) if kernels else None
+    warm = kernels.take(kernel_profile(runtime, template)) if kernels else None
     if warm is None:
         with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
             yield Path(scratch), None
@@ -115,15 +116,21 @@ def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions
             yield warm.working_dir, warm
 
 
-def kernel_profile(runtime: RuntimeOptions) -> KernelProfile:
-    """What a kernel for this runtime is started with, before the submission is known."""
+def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> KernelProfile:
+    """What a kernel for this assignment is started with, before the submission is known: its runtime, and
+    the packages its template notebook imports."""
+    modules = dict.fromkeys(module for cell in template.cells if cell.cell_type == "code"
+                            for module in imported_modules(cell.source))
+    if runtime.legacy_keras and "keras" in modules:
+        # Under the legacy runtime `keras` means tf_keras; importing Keras 3 early would bypass that alias.
+        modules = dict.fromkeys("tf_keras" if module == "keras" else module for module in modules)
     return KernelProfile(limits=runtime.limits, legacy_keras=runtime.legacy_keras,
-                         environment=tuple(sorted(kernel_environment().items())))
+                         environment=tuple(sorted(kernel_environment().items())), preload=tuple(modules))
 
 
-def kernel_pool(sandbox: Sandbox, size: int = 1, **options) -> KernelPool:
+def kernel_pool(sandbox: Sandbox, size: int = 1) -> KernelPool:
     """A pool of kernels whose working folders are laid out for grading."""
-    return KernelPool(sandbox, scratch_skeleton, size=size, **options)
+    return KernelPool(sandbox, scratch_skeleton, size=size)
 
 
 def scratch_skeleton(scratch: Path) -> None:

@@ -25,8 +25,6 @@ from grader.sandbox import Sandbox, SandboxLimits
 
 log = logging.getLogger(__name__)
 
-# What this course's notebooks import; loading them takes most of a kernel's start-up.
-DEFAULT_PRELOAD = ("numpy", "pandas", "sklearn", "tensorflow", "tf_keras", "altair", "matplotlib")
 START_TIMEOUT = 300
 
 
@@ -38,6 +36,9 @@ class KernelProfile:
     # The legacy Keras runtime needs TF_USE_LEGACY_KERAS set before TensorFlow is imported.
     legacy_keras: bool
     environment: tuple[tuple[str, str], ...]
+    # Modules imported ahead of time: what the assignment's notebook imports (TensorFlow for Lab 6,
+    # pandas alone for a light lab, whose kernels then start in a second).
+    preload: tuple[str, ...] = ()
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,8 +82,8 @@ class WarmKernel:
             self._resources.close()
             raise
 
-    def start(self, preload: tuple[str, ...]) -> None:
-        asyncio.run(self._start(preload))
+    def start(self) -> None:
+        asyncio.run(self._start(self.profile.preload))
 
     async def _start(self, preload: tuple[str, ...]) -> None:
         await self.km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.launch.env,
@@ -128,12 +129,15 @@ class _Pending:
 
 
 class KernelPool:
-    """Keeps `size` kernels of the last-used profile started; `take` hands one out and starts its successor."""
+    """Keeps `size` kernels of the last-used profile started; `take` hands one out and starts its successor.
 
-    def __init__(self, sandbox: Sandbox, skeleton, preload: tuple[str, ...] = DEFAULT_PRELOAD, size: int = 1):
+    The first notebook of an assignment starts cold and teaches the pool the profile; from then on, during
+    a deadline rush of that assignment, every notebook finds a kernel waiting.
+    """
+
+    def __init__(self, sandbox: Sandbox, skeleton, size: int = 1):
         self.sandbox = sandbox
         self.skeleton = skeleton
-        self.preload = preload
         self.size = size
         self.served_warm = 0
         self._pending: list[_Pending] = []
@@ -148,7 +152,7 @@ class KernelPool:
             self._pending = [entry for entry in self._pending if entry.kernel.profile == profile]
             while len(self._pending) < self.size:
                 kernel = WarmKernel(self.sandbox, profile, self.skeleton)
-                self._pending.append(_Pending(kernel, self._starter.submit(kernel.start, self.preload)))
+                self._pending.append(_Pending(kernel, self._starter.submit(kernel.start)))
         for entry in stale:
             self._discard(entry)
 
@@ -161,11 +165,13 @@ class KernelPool:
         self.warm(profile)
         if entry is None:
             return None
+        # Still starting: it is needed now, so it gets a full CPU share; waiting for it is then never
+        # slower than starting a kernel from nothing.
+        entry.kernel.launch.set_background(False)
         try:
             entry.ready.result(timeout=START_TIMEOUT)
             if entry.kernel.alive():
                 self.served_warm += 1
-                entry.kernel.launch.set_background(False)
                 return entry.kernel
         except Exception:
             log.warning("a warm kernel failed to start; starting one cold", exc_info=True)

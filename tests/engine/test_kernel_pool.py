@@ -6,6 +6,8 @@ from nbformat import v4
 
 from engine.conftest import SANDBOX, scores
 from engine.mini_package import SOLUTION_ANSWERS, notebook
+from engine.test_lab6 import LAB6
+from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile
 
 # Leaves a variable, a patched library function and files behind, as a careless or malicious notebook could.
@@ -27,8 +29,8 @@ CLEAN_CHECK = ("import os, pandas, statistics\n"
 
 @pytest.fixture
 def pool(mini_package):
-    pool = kernel_pool(SANDBOX, preload=("pandas", "sklearn"))
-    pool.warm(kernel_profile(mini_package.rubric.runtime))
+    pool = kernel_pool(SANDBOX)
+    pool.warm(kernel_profile(mini_package.rubric.runtime, mini_package.template))
     yield pool
     pool.close()
 
@@ -59,5 +61,16 @@ def test_preloaded_modules_leave_no_names_in_the_notebook(pool, mini_package):
 
 def test_a_kernel_of_another_profile_is_not_used(pool, mini_package):
     other = mini_package.rubric.runtime.model_copy(update={"legacy_keras": True})
-    assert pool.take(kernel_profile(other)) is None
+    assert pool.take(kernel_profile(other, mini_package.template)) is None
     assert pool.served_warm == 0
+
+
+def test_a_kernel_preloads_what_the_assignments_template_imports(mini_package):
+    assert kernel_profile(mini_package.rubric.runtime, mini_package.template).preload == ("pandas", "sklearn")
+
+
+def test_lab6_kernels_preload_tensorflow_and_legacy_keras_not_keras_3():
+    lab6 = load_assignment(LAB6)
+    preload = kernel_profile(lab6.rubric.runtime, lab6.template).preload
+    assert {"tensorflow", "tf_keras", "pandas", "sklearn", "altair"} <= set(preload)
+    assert "keras" not in preload

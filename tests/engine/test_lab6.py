@@ -13,7 +13,7 @@ import pytest
 
 from grader.engine.assignment import load_assignment
 from engine.conftest import SANDBOX
-from grader.engine.grade import grade_notebook, prepare_scratch
+from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile, prepare_scratch
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 SCENARIOS = LAB6 / "scenarios"
@@ -63,8 +63,16 @@ def test_untouched_template_gets_nothing(reports):
     assert question(report, "b_q1_multilayer").status == "failed"
 
 
-def test_regrading_the_solution_gives_identical_results(lab6, reports):
-    again = grade_notebook(nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX).report
+def test_regrading_the_solution_in_a_warm_kernel_gives_identical_results(lab6, reports):
+    # The warm kernel has TensorFlow imported already; the legacy Keras runtime must still hold.
+    pool = kernel_pool(SANDBOX)
+    pool.warm(kernel_profile(lab6.rubric.runtime, lab6.template))
+    try:
+        again = grade_notebook(nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX,
+                               kernels=pool).report
+    finally:
+        pool.close()
+    assert pool.served_warm == 1
     assert [q.to_dict() for q in again.questions] == [q.to_dict() for q in reports(LAB6 / "solution.ipynb").questions]
 
 
