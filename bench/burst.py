@@ -19,10 +19,9 @@ How to read the table:
   * exec s p50: the runs' own `execution_seconds`; warm %: runs that found a kernel started ahead of time.
   * redelivered: runs with more than one attempt (a task delivered twice); it should be 0 in a calm run.
 Workers share the machine's cores with each other, with gunicorn and with the kernels they warm ahead of time,
-so the 2-worker ratio stays below 2 on a 2-core machine. Each warm kernel serves one notebook and preloads the
-course's heavy imports (TensorFlow among them) before it is handed out, so with GRADER_WARM_KERNELS=1 (the
-default, as in production) this lab's graded/min measures how fast a worker re-warms, not the notebook;
-run once more with GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to see the difference.
+so the 2-worker ratio stays below 2 on a 2-core machine. Each warm kernel serves one notebook and preloads what
+the assignment's template imports (here only pandas), so the first notebook of a round starts cold and the rest
+find a kernel waiting; run once more with GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to compare.
 """
 from __future__ import annotations
 
