@@ -187,6 +187,13 @@ class _Run:
                      else "it may have run out of memory or called exit()")
             self.result.stopped_reason = f"The Python kernel died while running cell #{index + 1} ({cause})"
             return False
+        except ValueError:
+            # jupyter_client could not read the kernel's reply (bad or repeated signature, not JSON): the
+            # notebook replaced something the kernel itself uses to talk to us.
+            self.result.stopped_reason = (f"Cell #{index + 1} broke the kernel's connection to the grader (for "
+                                          "example by replacing json.dumps, which Jupyter itself uses); the "
+                                          "cells after it were not run.")
+            return False
         if self.last_cell_timed_out:
             seconds = self.client.timeout
             self.result.timed_out_cells.append(index)
@@ -230,6 +237,9 @@ class _Run:
         except DeadKernelError:
             self.result.stopped_reason = "The Python kernel died while the grader checked an answer."
             return ProbeResult(problem="the kernel died while checking this answer")
+        except ValueError:  # an unreadable reply, as in _run_cell
+            self.result.stopped_reason = "The kernel stopped answering the grader properly while it checked an answer."
+            return ProbeResult(problem="the kernel's reply could not be read")
         finally:
             cells.pop()
         if not self.last_cell_timed_out:

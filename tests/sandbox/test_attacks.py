@@ -52,6 +52,7 @@ AFTER_ANSWERS = {
     "one huge file": "with open('big.bin', 'wb') as f:\n    f.write(b'x' * (200 * 1024**2))",
     "many small files": "import os\nfor i in range(200000):\n    open(f'f{i}', 'w').write('x' * 100)",
     "stdout flood": "import sys\nfor _ in range(20000):\n    sys.stdout.write('spam ' * 2000 + '\\n')",
+    "breaking the kernel's messages": "import json\njson.dumps = lambda *args, **kwargs: '{}'\nprint('broken')",
     "symlink to a host file": "import os\nos.symlink('/etc/passwd', 'passwd-link')\n"
                               "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
 }
@@ -62,6 +63,11 @@ def test_attack_after_the_answers_costs_nothing(attack_package, attack):
     result = grade(attack_package, with_attack(AFTER_ANSWERS[attack]))
     assert scores(result.report) == FULL
     assert len(nbformat.writes(result.executed)) < 2_000_000, "the stored notebook stays small"
+
+
+def test_breaking_the_kernel_protocol_is_explained(attack_package):
+    result = grade(attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"]))
+    assert "broke the kernel's connection to the grader" in result.report.stopped_reason
 
 
 def test_memory_bomb_is_reported_as_such(attack_package):
