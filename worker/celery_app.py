@@ -16,6 +16,8 @@ flask_app = create_app()
 app = flask_app.extensions["celery"]
 app.conf.imports = ("worker.tasks",)
 log = logging.getLogger(__name__)
+# Set when this process stops, so its "alive" reports stop too.
+_stopping = threading.Event()
 
 
 @setup_logging.connect
@@ -54,9 +56,6 @@ def stop_process(**_) -> None:
     _stopping.set()
     with flask_app.app_context():
         workers.forget(worker_name())
-
-
-_stopping = threading.Event()
 
 
 def _report_alive() -> None:

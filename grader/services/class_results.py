@@ -8,12 +8,9 @@ from sqlalchemy import select
 
 from grader.extensions import db
 from grader.models import Assignment, Enrollment, Role, Submission, User
-from grader.services.access import STAFF
-from grader.services.accounts import role_in
-from grader.services.feedback import NotFound, SubmissionView, submission_view
-from grader.services.manual_grading import GradingForbidden
+from grader.services.feedback import SubmissionView
 from grader.services.policy import counting_attempt
-from grader.services.standings import scored_attempts
+from grader.services.standings import student_attempts
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,6 @@ class QuestionColumn:
     points: float
 
 
-def staff_assignment(actor: User, assignment_id: int) -> Assignment:
-    """The assignment, if `actor` is a TA or instructor of its course."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound(f"assignment {assignment_id}")
-    if role_in(actor, assignment.course_id) not in STAFF:
-        raise GradingForbidden("only TAs and instructors of the course can see its results")
-    return assignment
-
-
 def student_results(assignment: Assignment) -> list[StudentResult]:
     """Every enrolled student and everyone who submitted, by e-mail, each with the submission that counts."""
     submitted = select(Submission.student_id).where(Submission.assignment_id == assignment.id)
@@ -62,15 +49,13 @@ def student_results(assignment: Assignment) -> list[StudentResult]:
 
 
 def _result_of(assignment: Assignment, student: User) -> StudentResult:
-    attempts, _used, _pending = scored_attempts(assignment, student.id)
-    counting = counting_attempt(assignment, attempts)
+    attempts = student_attempts(assignment, student.id)
+    counting = counting_attempt(assignment, attempts.scored)
     if counting is not None:
-        return StudentResult(student=student, view=submission_view(counting.submission_id), counting=True)
+        return StudentResult(student=student, view=attempts.view_of(counting.submission_id), counting=True)
     # Nothing graded yet: show the latest upload, so staff see it queued, running or failed.
-    latest = db.session.scalar(select(Submission.id).where(Submission.assignment_id == assignment.id,
-                                                           Submission.student_id == student.id)
-                               .order_by(Submission.id.desc()).limit(1))
-    return StudentResult(student=student, view=submission_view(latest) if latest else None, counting=False)
+    latest = attempts.views[-1] if attempts.views else None
+    return StudentResult(student=student, view=latest, counting=False)
 
 
 def question_columns(results: list[StudentResult]) -> list[QuestionColumn]:

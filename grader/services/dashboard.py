@@ -11,9 +11,9 @@ from grader.engine.report import STATUSES
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, RunStatus, Submission, User
 from grader.services import charts, workers
-from grader.services.class_results import (QuestionColumn, StudentResult, question_columns, staff_assignment,
-                                           student_results)
+from grader.services.class_results import QuestionColumn, StudentResult, question_columns, student_results
 from grader.services.feedback import QuestionView
+from grader.services.manual_grading import staff_assignment
 from grader.services.policy import Lateness
 
 RUN_STATUSES = tuple(status.value for status in RunStatus) + ("not_submitted",)

@@ -6,7 +6,8 @@ import io
 from typing import Optional
 
 from grader.models import User
-from grader.services.class_results import StudentResult, question_columns, staff_assignment, student_results
+from grader.services.class_results import StudentResult, question_columns, student_results
+from grader.services.manual_grading import staff_assignment
 
 HEADER = ["email", "name", "submission", "status"]
 TOTALS = ["total", "late", "days_late", "penalty_percent", "total_after_penalty"]

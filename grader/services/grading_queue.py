@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from grader.models import Assignment, User
-from grader.services.class_results import question_columns, staff_assignment, student_results
+from grader.services.class_results import question_columns, student_results
 from grader.services.feedback import NotFound
+from grader.services.manual_grading import staff_assignment
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,16 @@ def _staff_submission(actor: User, submission_id: int) -> Submission:
     return submission
 
 
+def staff_assignment(actor: User, assignment_id: int) -> Assignment:
+    """The assignment, if `actor` is a TA or instructor of its course."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"assignment {assignment_id}")
+    if role_in(actor, assignment.course_id) not in STAFF:
+        raise GradingForbidden("only TAs and instructors of the course can see and grade its work")
+    return assignment
+
+
 def set_manual_score(actor: User, submission_id: int, question_key: str, score: float, reason: str) -> ManualScore:
     """Give or change a question's score by hand; the reason goes into the audit log."""
     submission = _staff_submission(actor, submission_id)
@@ -61,11 +71,7 @@ def request_regrade(actor: User, submission_id: int) -> int:
 
 def request_regrade_all(actor: User, assignment_id: int) -> list[int]:
     """A new run for every submission of the assignment whose latest run has finished (committed)."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound(f"assignment {assignment_id}")
-    if role_in(actor, assignment.course_id) not in STAFF:
-        raise GradingForbidden("only TAs and instructors of the course can re-grade")
+    assignment = staff_assignment(actor, assignment_id)
     submission_ids = db.session.scalars(select(Submission.id).where(Submission.assignment_id == assignment_id)
                                         .order_by(Submission.id)).all()
     # A submission still being graded will be graded with the current package anyway.

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from grader.extensions import db
 from grader.models import Assignment, Enrollment, Role, RunStatus, Submission, User
-from grader.services.feedback import submission_view
-from grader.services.policy import (ScoredAttempt, as_utc, attempts_left, counting_attempt, is_released, lateness,
-                                    now)
+from grader.services.feedback import SubmissionView, submission_view
+from grader.services.policy import ScoredAttempt, as_utc, attempts_left, counting_attempt, is_released, now
 
 
 @dataclass(frozen=True)
@@ -30,29 +29,40 @@ class Standing:
         return self.due_at is not None and self.due_at < now()
 
 
-def scored_attempts(assignment: Assignment, student_id: int) -> tuple[list[ScoredAttempt], int, bool]:
-    """The student's graded attempts with late penalties applied, how many they made, and whether any is pending."""
-    submissions = list(db.session.scalars(select(Submission).where(
-        Submission.assignment_id == assignment.id, Submission.student_id == student_id).order_by(Submission.id)))
-    attempts, pending = [], False
-    for submission in submissions:
-        view = submission_view(submission.id)
-        status = RunStatus(view.run.status)
-        if not status.finished:
-            pending = True
-        if status == RunStatus.GRADED and view.questions:
-            late = lateness(assignment, submission.created_at)
-            attempts.append(ScoredAttempt(submission_id=submission.id, submitted_at=as_utc(submission.created_at),
-                                          score=late.apply(view.final_total), points=view.points_total,
-                                          lateness=late))
-    return attempts, len(submissions), pending
+@dataclass(frozen=True)
+class StudentAttempts:
+    """A student's uploads for one assignment, oldest first, and the graded ones scored after late penalties."""
+    views: list[SubmissionView]
+    scored: list[ScoredAttempt]
+
+    @property
+    def used(self) -> int:
+        return len(self.views)
+
+    @property
+    def pending(self) -> bool:
+        """Some attempt is still queued or running."""
+        return any(not view.run.finished for view in self.views)
+
+    def view_of(self, submission_id: int) -> SubmissionView:
+        return next(view for view in self.views if view.id == submission_id)
+
+
+def student_attempts(assignment: Assignment, student_id: int) -> StudentAttempts:
+    submission_ids = db.session.scalars(select(Submission.id).where(
+        Submission.assignment_id == assignment.id, Submission.student_id == student_id).order_by(Submission.id))
+    views = [submission_view(submission_id) for submission_id in submission_ids]
+    scored = [ScoredAttempt(submission_id=view.id, submitted_at=as_utc(view.created_at),
+                            score=view.total_after_penalty, points=view.points_total, lateness=view.lateness)
+              for view in views if view.run.status == RunStatus.GRADED.value and view.questions]
+    return StudentAttempts(views=views, scored=scored)
 
 
 def standing(assignment: Assignment, role: Role, student_id: int) -> Standing:
-    attempts, used, pending = scored_attempts(assignment, student_id)
-    return Standing(assignment=assignment, role=role, due_at=as_utc(assignment.due_at), attempts_used=used,
-                    attempts_left=attempts_left(assignment, used), counting=counting_attempt(assignment, attempts),
-                    grading=pending)
+    attempts = student_attempts(assignment, student_id)
+    return Standing(assignment=assignment, role=role, due_at=as_utc(assignment.due_at), attempts_used=attempts.used,
+                    attempts_left=attempts_left(assignment, attempts.used),
+                    counting=counting_attempt(assignment, attempts.scored), grading=attempts.pending)
 
 
 def standings_for(user: User) -> list[Standing]:
