@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from conftest import make_app, notebook_bytes, queued_messages, signed_in
+from grader.engine.rubric import RuntimeOptions
 from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
+from grader.queue import celery_config
 from grader.services.grading import grade_run
 from grader.services.sweeper import requeue_stuck_runs
 from grader.services.workers import record_alive
@@ -171,3 +173,15 @@ def test_health_checks_the_database_and_the_broker(app, settings):
     assert healthy.get_json()["checks"] == {"database": "ok", "broker": "ok"}
     broken = make_app(replace(settings, broker_url="redis://127.0.0.1:1/0")).test_client().get("/health")
     assert broken.status_code == 503 and broken.get_json()["checks"]["broker"].startswith("unavailable")
+
+
+def test_celery_acknowledges_late_and_redelivers_only_after_the_longest_grading(settings):
+    config = celery_config(replace(settings, broker_url="redis://127.0.0.1:6379/0"))
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["worker_cancel_long_running_tasks_on_connection_loss"]
+    longest_notebook = RuntimeOptions.model_fields["notebook_timeout"].metadata
+    assert config["broker_transport_options"]["visibility_timeout"] > max(
+        limit.le for limit in longest_notebook if hasattr(limit, "le"))
+    sweep = config["beat_schedule"]["sweep-stuck-runs"]
+    assert (sweep["task"], sweep["schedule"]) == ("grader.sweep_runs", settings.sweep_interval_seconds)
