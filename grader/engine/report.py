@@ -40,6 +40,9 @@ class Report:
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
     # Set when the notebook ran without isolation (unsafe local mode): every page shows it.
     sandbox_warning: Optional[str] = None
+    # Functions of the grader runtime or of a library that the notebook rebound (e.g. "numpy.mean"), and
+    # answers whose export came back forged: shown to staff only, never used to score.
+    tamper: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -57,6 +60,6 @@ class Report:
     def to_dict(self, include_plots: bool = False) -> dict[str, Any]:
         return {"assignment": self.assignment, "total": self.total, "max_total": self.max_total,
                 "manual_pending": self.manual_pending, "stopped_reason": self.stopped_reason,
-                "sandbox_warning": self.sandbox_warning,
+                "sandbox_warning": self.sandbox_warning, "tamper": self.tamper,
                 "cell_errors": self.cell_errors,
                 "questions": [q.to_dict(include_plots) for q in self.questions]}
