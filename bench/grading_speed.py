@@ -4,10 +4,12 @@
 
 All are measured in the same run, on the same machine, so the ratios are what matter. The bare run
 executes the notebook with nbclient in a cold kernel with only the course runtime installed (the Lab 6
-notebook cannot run on current TensorFlow without it); the engine runs add locating answers, probes that
-retrain the models, scoring and plots: without the sandbox, sandboxed with a cold kernel (what
-`grader grade` does), and sandboxed with a kernel from the warm pool (what a worker does). In the warm
-runs the pool starts the next kernel while the notebook is graded, as it does during a deadline rush.
+notebook cannot run on current TensorFlow without it); the engine runs add locating answers, exports,
+retraining the models in the scoring kernel, scoring and plots: without the sandbox, sandboxed with a cold
+kernel (what `grader grade --no-cache` does), and sandboxed with a kernel from the warm pool (what a worker
+does). In the warm runs the pool starts the next kernel while the notebook is graded, as it does during a
+deadline rush. Last, the same notebook is graded twice with one scoring cache: the second grading finds
+every retrained model's answer cached.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from nbclient import NotebookClient
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import (grade_notebook, kernel_environment, kernel_pool, kernel_profile, prepare_scratch,
                                  setup_source)
+from grader.engine.scoring_cache import ScoringCache
 from grader.sandbox import sandbox_from_mode
 
 LAB6 = Path(__file__).resolve().parents[1] / "fixtures" / "lab6"
@@ -43,11 +46,15 @@ def bare_nbclient(notebook: nbformat.NotebookNode, package) -> float:
         return time.perf_counter() - started
 
 
-def engine(notebook: nbformat.NotebookNode, package, sandbox_mode: str, kernels=None) -> float:
+def engine(notebook: nbformat.NotebookNode, package, sandbox_mode: str, kernels=None, cache=None) -> float:
     started = time.perf_counter()
-    report = grade_notebook(notebook, package, sandbox_from_mode(sandbox_mode), kernels=kernels).report
+    result = grade_notebook(notebook, package, sandbox_from_mode(sandbox_mode), kernels=kernels,
+                            scoring_cache=cache)
     elapsed = time.perf_counter() - started
-    print(f"    engine ({sandbox_mode}{', warm' if kernels else ''}) score {report.total:g}/{report.max_total:g}")
+    report = result.report
+    print(f"    engine ({sandbox_mode}{', warm' if kernels else ''}{', cached' if cache else ''}) "
+          f"score {report.total:g}/{report.max_total:g}: {elapsed:.2f} s, of which "
+          f"{result.scoring_seconds:.2f} s waiting for retraining after the notebook")
     return elapsed
 
 
@@ -67,7 +74,8 @@ def main() -> None:
     package = load_assignment(args.assignment)
     notebook = nbformat.read(args.notebook, as_version=4)
     timings: dict[str, list[float]] = {"bare nbclient, cold": [], "engine, no sandbox": [],
-                                       "engine, sandboxed, cold": [], "engine, sandboxed, warm": []}
+                                       "engine, sandboxed, cold": [], "engine, sandboxed, warm": [],
+                                       "sandboxed, cold, 1st": [], "sandboxed, cold, 2nd": []}
     pool = kernel_pool(sandbox_from_mode("bubblewrap"))
     pool.warm(kernel_profile(package.rubric.runtime, package.template))
     try:
@@ -76,6 +84,11 @@ def main() -> None:
             timings["bare nbclient, cold"].append(bare_nbclient(notebook, package))
             timings["engine, no sandbox"].append(engine(notebook, package, "off"))
             timings["engine, sandboxed, cold"].append(engine(notebook, package, "bubblewrap"))
+            with tempfile.TemporaryDirectory() as cache_dir:
+                # The same notebook twice with one scoring cache: the second grading retrains nothing.
+                cache = ScoringCache(Path(cache_dir))
+                timings["sandboxed, cold, 1st"].append(engine(notebook, package, "bubblewrap", cache=cache))
+                timings["sandboxed, cold, 2nd"].append(engine(notebook, package, "bubblewrap", cache=cache))
             # The first kernel warms while the runs above execute; later ones while the previous is graded.
             pool.wait_until_ready()
             timings["engine, sandboxed, warm"].append(engine(notebook, package, "bubblewrap", kernels=pool))
@@ -87,6 +100,8 @@ def main() -> None:
         print(f"{name:24} {statistics.median(values):9.2f} {min(values):7.2f} {statistics.median(values) / base:6.2f}")
     cold, warm = (statistics.median(timings[name]) for name in ("engine, sandboxed, cold", "engine, sandboxed, warm"))
     print(f"\nwarm pool: {warm / cold:.2f}x the cold sandboxed engine, {warm / base:.2f}x bare cold nbclient")
+    first, second = (statistics.median(timings[name]) for name in ("sandboxed, cold, 1st", "sandboxed, cold, 2nd"))
+    print(f"scoring cache: the second grading of the same notebook takes {second / first:.2f}x the first")
     own, kernel = peak_memory_mb()
     print(f"peak memory: worker process {own:.0f} MB, largest kernel {kernel:.0f} MB, "
           f"a worker with one warm kernel about {own + 2 * kernel:.0f} MB")

@@ -55,6 +55,11 @@ class Settings:
         )
 
     @property
+    def scoring_cache_dir(self) -> Path:
+        """Retrained models' answers, kept per machine: a cache only, so nothing is lost without it."""
+        return self.instance_dir / "scoring-cache"
+
+    @property
     def uses_filesystem_broker(self) -> bool:
         return self.broker_url.startswith("filesystem://")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -12,6 +13,7 @@ import nbformat
 from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
+from grader.engine.scoring_cache import ScoringCache
 from grader.engine.validation import check_package
 from grader.notebooks import NotebookRejected, parse_notebook
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
@@ -40,11 +42,16 @@ def _sandbox(mode: str) -> Sandbox:
         raise click.ClickException(f"Cannot isolate notebooks here: {exc}") from None
 
 
-def _grade(path: Path, package: AssignmentPackage, sandbox: Sandbox, quiet: bool) -> GradeResult:
+def _grade(path: Path, package: AssignmentPackage, sandbox: Sandbox, quiet: bool,
+           cache: Optional[ScoringCache]) -> GradeResult:
     def progress(done: int, total: int) -> None:
         if not quiet:
             click.echo(f"\r{path.name}: cell {done} of {total}", nl=done == total, err=True)
-    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress)
+    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress, scoring_cache=cache)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grader" / "scoring"
 
 
 SANDBOX_OPTION = click.option(
@@ -76,11 +83,16 @@ def register(cli: click.Group) -> None:
                   help="Write each question's picture into this folder as KEY.png.")
     @click.option("--executed", type=click.Path(dir_okay=False, path_type=Path),
                   help="Save the executed notebook here.")
+    @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=default_cache_dir,
+                  show_default="~/.cache/grader/scoring",
+                  help="Keep retrained models' results here: grading an unchanged model again skips retraining.")
+    @click.option("--no-cache", is_flag=True, help="Retrain every model, and keep nothing.")
     @SANDBOX_OPTION
     def grade(notebook: Path, assignment_dir: str, as_json: bool, plots: Optional[Path],
-              executed: Optional[Path], sandbox_mode: str) -> None:
+              executed: Optional[Path], cache_dir: Path, no_cache: bool, sandbox_mode: str) -> None:
         """Grade NOTEBOOK against an assignment package and print the result."""
-        result = _grade(notebook, _package(assignment_dir), _sandbox(sandbox_mode), quiet=as_json)
+        cache = None if no_cache else ScoringCache(cache_dir)
+        result = _grade(notebook, _package(assignment_dir), _sandbox(sandbox_mode), quiet=as_json, cache=cache)
         if plots:
             plots.mkdir(parents=True, exist_ok=True)
             for question in result.report.questions:

@@ -167,6 +167,8 @@ class GradingRun(db.Model):
     execution_seconds: Mapped[Optional[float]]
     scoring_seconds: Mapped[Optional[float]]
     warm_kernel: Mapped[Optional[bool]]
+    # What the notebook rebound or forged (e.g. "numpy.mean"): evidence for staff only, never used to score.
+    tamper: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
                                                                     order_by="QuestionResult.id")

@@ -96,17 +96,26 @@ def _load_folder(root: Path, unpacked: Optional[tempfile.TemporaryDirectory]) ->
 
 
 def _check_tables(root: Path, rubric: Rubric) -> None:
-    """Every dataset a question names has a public table and a held-out one; every grid a public one."""
+    """Every dataset a question names has a public and a held-out table holding the columns it names."""
     for question in rubric.questions:
         params = question.typed_params()
-        needed = []
-        if getattr(params, "dataset", None):
-            needed += [f"data/{params.dataset}.csv", f"hidden/{params.dataset}.csv"]
-        if getattr(params, "grid", None):
-            needed.append(f"data/{params.grid}.csv")
-        for relative in needed:
-            if not (root / relative).is_file():
-                raise AssignmentError(f"question {question.key!r} needs {relative}, which is not in the package")
+        dataset, grid = getattr(params, "dataset", None), getattr(params, "grid", None)
+        if grid and not (root / "data" / f"{grid}.csv").is_file():
+            raise AssignmentError(f"question {question.key!r} needs data/{grid}.csv, which is not in the package")
+        if not dataset:
+            continue
+        columns = [getattr(params, "label", None), *getattr(params, "features", []),
+                   *getattr(params, "base_features", []), *(getattr(params, "columns", None) or [])]
+        for folder in ("data", "hidden"):
+            path = root / folder / f"{dataset}.csv"
+            if not path.is_file():
+                raise AssignmentError(f"question {question.key!r} needs {folder}/{dataset}.csv, "
+                                      "which is not in the package")
+            header = pd.read_csv(path, nrows=0).columns
+            missing = [column for column in dict.fromkeys(columns) if column and column not in header]
+            if missing:
+                raise AssignmentError(f"question {question.key!r} names column {missing[0]!r}, which "
+                                      f"{folder}/{dataset}.csv does not have")
 
 
 def _unzip(archive: Path, target: Path) -> Path:

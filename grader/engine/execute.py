@@ -67,6 +67,7 @@ class ProbeResult:
     outputs: list[dict] = field(default_factory=list)
     # Why the probe produced nothing usable: it timed out, or the notebook never got that far.
     problem: Optional[str] = None
+    timed_out: bool = False
 
 
 @dataclass
@@ -90,6 +91,9 @@ class ExecutionOptions:
     probes: list[Probe] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
     on_progress: Optional[ProgressCallback] = None
+    # Called with each probe's result as soon as it is in, while the notebook goes on (answers are scored
+    # beside the run rather than after it).
+    on_probe: Optional[Callable[[str, "ProbeResult"], None]] = None
     # A kernel started ahead of time in `working_dir` (see kernel_pool); None starts one now.
     warm_kernel: Optional["WarmKernel"] = None
 
@@ -222,7 +226,9 @@ class _Run:
 
     def _run_probes(self, after_cell: int) -> None:
         for probe in self.probes_after.get(after_cell, []):
-            self.result.probes[probe.name] = self._hidden(probe.source, probe.timeout)
+            result = self.result.probes[probe.name] = self._hidden(probe.source, probe.timeout)
+            if self.options.on_probe:
+                self.options.on_probe(probe.name, result)
 
     def _hidden(self, source: str, timeout: int, check_responsive: bool = True) -> ProbeResult:
         """Run code that is not part of the notebook: no history, no execution count, no trace."""
@@ -246,7 +252,7 @@ class _Run:
             return ProbeResult(outputs=[dict(output) for output in cell.outputs])
         if check_responsive and not self._responsive():
             self.result.stopped_reason = "The grader's check of an answer ran too long and could not be stopped."
-        return ProbeResult(problem=f"took longer than {timeout} seconds")
+        return ProbeResult(problem=f"took longer than {timeout} seconds", timed_out=True)
 
     def _not_reached(self, probe: Probe) -> str:
         if probe.after_cell in self.result.timed_out_cells:

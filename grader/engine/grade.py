@@ -6,30 +6,34 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
 import nbformat
-import pandas as pd
 
-from grader.engine.assignment import AssignmentPackage
-from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
-from grader.engine.checks import CHECKS
-from grader.engine.checks.base import Evidence, ProbeContext
-from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProgressCallback, Probe,
-                                   run_with_probes)
 from grader.engine.answers import imported_modules
+from grader.engine.assignment import AssignmentPackage
+from grader.engine.checks import CHECKS
+from grader.engine.checks.base import Evidence, ProbeContext, kernel_call
+from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProbeResult,
+                                   ProgressCallback, Probe, run_with_probes)
+from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
 from grader.engine.locator import headings, locate
 from grader.engine.report import Report
 from grader.engine.rubric import RuntimeOptions
-from grader.engine.scorer import missing_definitions, score_question
+from grader.engine.scorer import missing_definitions, read_export, score_question
+from grader.engine.scoring_cache import ScoringCache
+from grader.engine.scoring_kernel import ScoringKernel
+from grader.engine.tamper import TAMPER_PROBE, TAMPER_PROBE_SECONDS, tamper_notes
 from grader.runtime import KERNEL_PACKAGE_DIR
 from grader.sandbox import Sandbox
 
 RUNTIME_DIR = ".grader"
 DATA_DIR, HELDOUT_DIR = "data", f"{RUNTIME_DIR}/heldout"
 # Deterministic, quiet numerics in the kernel; the same notebook always gets the same score.
+# Libraries the scoring kernel may import ahead of its first job.
+TRAINING_MODULES = ("numpy", "pandas", "sklearn", "tensorflow", "tf_keras", "keras")
 KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
                       "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -42,43 +46,84 @@ class GradeResult:
     execution_seconds: float = 0.0
     scoring_seconds: float = 0.0
     warm_kernel: bool = False
+    # Questions whose retrained model's answer came from the scoring cache (nothing was trained for them).
+    from_cache: list[str] = field(default_factory=list)
 
 
 def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
-                   on_progress: Optional[ProgressCallback] = None,
-                   kernels: Optional[KernelPool] = None) -> GradeResult:
+                   on_progress: Optional[ProgressCallback] = None, kernels: Optional[KernelPool] = None,
+                   scoring_cache: Optional[ScoringCache] = None) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
-    With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits).
+    With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits). Models are
+    retrained in a separate scoring kernel while the notebook goes on; `scoring_cache` keeps its answers.
     """
     rubric = package.rubric
     boundaries = [heading.key for heading in headings(package.template)]
-    evidence = []
+    evidence = {}
     for question in rubric.questions:
-        evidence.append(Evidence(
+        evidence[question.key] = Evidence(
             question=question, params=question.typed_params(), package=package, notebook=notebook,
             location=locate(notebook, question.locator, boundaries),
-            template_location=locate(package.template, question.locator, boundaries)))
-    probes = [probe for item in evidence if (probe := _probe_for(item, rubric.runtime)) is not None]
+            template_location=locate(package.template, question.locator, boundaries))
+    probes = [probe for item in evidence.values() if (probe := _probe_for(item, rubric.runtime)) is not None]
+    probes.append(Probe(name=TAMPER_PROBE, after_cell=_last_code_cell(notebook), source=kernel_call("tamper_report"),
+                        timeout=TAMPER_PROBE_SECONDS))
     started = time.perf_counter()
-    with _kernel_home(kernels, rubric.runtime, package.template) as (scratch, warm_kernel):
-        prepare_scratch(scratch, package)
-        execution = run_with_probes(notebook, ExecutionOptions(
-            cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
-            working_dir=str(scratch), sandbox=sandbox, limits=rubric.runtime.limits,
-            setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
-            on_progress=on_progress, warm_kernel=warm_kernel))
-    executed = time.perf_counter()
+    with ScoringKernel(sandbox, rubric.runtime.limits, kernel_environment(), scoring_settings(package),
+                       scoring_cache) as scoring:
+        if any(CHECKS[item.question.kind].uses_scoring_kernel for item in evidence.values()):
+            scoring.start()  # imports its libraries while the notebook starts, at a low CPU share
+
+        def on_probe(name: str, result: ProbeResult) -> None:
+            if name in evidence:
+                evidence[name].probe = result
+                _send_to_scoring(evidence[name], scoring)
+
+        with _kernel_home(kernels, rubric.runtime, package.template) as (scratch, warm_kernel):
+            prepare_scratch(scratch, package)
+            execution = run_with_probes(notebook, ExecutionOptions(
+                cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
+                working_dir=str(scratch), sandbox=sandbox, limits=rubric.runtime.limits,
+                setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
+                on_progress=on_progress, on_probe=on_probe, warm_kernel=warm_kernel))
+        executed = time.perf_counter()
+        retrained = scoring.results(timeout=rubric.runtime.probe_timeout)
     questions = []
-    for item in evidence:
+    for item in evidence.values():
         item.notebook = execution.notebook
         item.probe = execution.probes.get(item.question.key)
+        item.scored = item.scored or retrained.get(item.question.key)
         questions.append(score_question(item, execution))
     report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
-                    cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label)
+                    cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label,
+                    tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)))
     return GradeResult(report=report, executed=execution.notebook, execution=execution,
                        execution_seconds=executed - started, scoring_seconds=time.perf_counter() - executed,
-                       warm_kernel=warm_kernel is not None)
+                       warm_kernel=warm_kernel is not None, from_cache=list(scoring.cached))
+
+
+def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
+    """As soon as a model's description is out of the notebook, retrain it beside the notebook's next cells."""
+    check = CHECKS[evidence.question.kind]
+    if not check.uses_scoring_kernel or read_export(evidence) is not None:
+        return
+    try:
+        scoring.submit(evidence.question.key, check.scoring_job(evidence))
+    except ValueError as exc:  # the export names columns or a framework the question does not allow
+        evidence.scored = {"error": str(exc)}
+
+
+def scoring_settings(package: AssignmentPackage) -> dict:
+    """What the scoring kernel imports ahead: the training libraries the assignment's template imports."""
+    preload = kernel_profile(package.rubric.runtime, package.template).preload
+    return {"legacy_keras": package.rubric.runtime.legacy_keras,
+            "preload": [module for module in preload if module in TRAINING_MODULES]}
+
+
+def _last_code_cell(notebook: nbformat.NotebookNode) -> int:
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    return code[-1] if code else BEFORE_FIRST_CELL
 
 
 def _probe_for(evidence: Evidence, runtime) -> Optional[Probe]:
@@ -142,14 +187,22 @@ def scratch_skeleton(scratch: Path) -> None:
 
 
 def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
-    """The kernel's working folder: public data, held-out *features* (no labels) and the runtime."""
+    """The kernel's working folder: public data, the runtime, and of the held-out tables only the feature
+    columns that a check applies the student's own code to (never a label, never an undeclared column)."""
     scratch_skeleton(scratch)
     if package.data_dir.is_dir():
         shutil.copytree(package.data_dir, scratch / DATA_DIR, dirs_exist_ok=True)
-    if package.hidden_dir.is_dir():
-        for table in package.hidden_dir.glob("*.csv"):
-            features = pd.read_csv(table).drop(columns=["class", "split"], errors="ignore")
-            features.to_csv(scratch / HELDOUT_DIR / table.name, index=False)
+    for table, columns in heldout_inputs(package).items():
+        package.heldout_table(table)[columns].to_csv(scratch / HELDOUT_DIR / f"{table}.csv", index=False)
+
+
+def heldout_inputs(package: AssignmentPackage) -> dict[str, list[str]]:
+    """Held-out columns, by table, that the checks declare the student's kernel needs."""
+    needed: dict[str, list[str]] = {}
+    for question in package.rubric.questions:
+        for table, columns in CHECKS[question.kind].heldout_columns(question.typed_params()).items():
+            needed[table] = list(dict.fromkeys(needed.get(table, []) + columns))
+    return needed
 
 
 def setup_source(package: AssignmentPackage) -> str:

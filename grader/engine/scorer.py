@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 from grader.engine.answers import code_source, defined_names
 from grader.engine.checks import CHECKS
-from grader.engine.checks.base import ArtifactRejected, Evidence, Outcome, parse_artifact, probe_error
+from grader.engine.checks.base import ArtifactRejected, Evidence, Outcome, parse_artifact, probe_error, published
 from grader.engine.execute import ExecutionResult, plain_traceback
 from grader.engine.report import QuestionReport
 
@@ -26,15 +27,44 @@ def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionRe
     report = QuestionReport(key=question.key, title=question.title, score=0.0,
                             max_score=round(question.points * check.automatic_share(evidence.params), 6),
                             status="failed", message="", answer_source=code_source(evidence.cells()))
-    outcome = _outcome(evidence, execution, check, report)
+    outcome = _outcome(evidence, execution, check)
     report.status, report.message, report.details = outcome.status, outcome.message, outcome.details
     report.score = round(question.points * outcome.fraction, 6)
     report.manual_points = round(question.points * outcome.manual_fraction, 6)
-    report.plot_png = outcome.plot_png
+    report.plot_png, report.traceback = outcome.plot_png, outcome.traceback
     return report
 
 
-def _outcome(evidence: Evidence, execution: ExecutionResult, check, report: QuestionReport) -> Outcome:
+def read_export(evidence: Evidence) -> Optional[Outcome]:
+    """Parse the answer's export into `evidence.artifact`; the Outcome to report when nothing usable came."""
+    if evidence.artifact is None and evidence.unreadable is None:
+        evidence.unreadable = _parse_export(evidence)
+    return evidence.unreadable
+
+
+def _parse_export(evidence: Evidence) -> Optional[Outcome]:
+    probe = evidence.probe
+    if probe is None or probe.problem:
+        reason = probe.problem if probe else "it was not reached"
+        return Outcome(0.0, "timed_out" if probe and probe.timed_out else "error",
+                       f"We could not check this answer: {reason.rstrip('.')}.")
+    error = probe_error(probe.outputs)
+    if error:
+        if published(probe.outputs):  # our exports publish last; a result followed by an error is not ours
+            evidence.forged.append(f"the answer export of question {evidence.question.key!r} published a result "
+                                   f"and then raised {str(error.get('ename'))[:100]}")
+        return Outcome(0.0, "error", f"Checking your answer raised {error.get('ename')}: "
+                                     f"{error.get('evalue', '')[:300]}", traceback=plain_traceback(error))
+    try:
+        evidence.artifact = parse_artifact(CHECKS[evidence.question.kind].Artifact, probe.outputs)
+    except ArtifactRejected as exc:
+        evidence.forged.append(f"the answer export of question {evidence.question.key!r} was not what the "
+                               f"grader's own code produces ({exc})")
+        return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
+    return None
+
+
+def _outcome(evidence: Evidence, execution: ExecutionResult, check) -> Outcome:
     section = evidence.question.locator.section or evidence.question.locator.cell_id
     if not evidence.location.found:
         return Outcome(0.0, "not_found", f"Answer not found: {evidence.location.reason}.")
@@ -46,21 +76,8 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check, report: Ques
     if timed_out:
         return Outcome(0.0, "timed_out", f"Cell #{min(timed_out) + 1} of this answer ran out of time and was "
                                          "stopped, so it could not be checked.")
-    if check.Artifact is not None:
-        probe = evidence.probe
-        if probe is None or probe.problem:
-            status = "timed_out" if probe and "longer than" in (probe.problem or "") else "error"
-            reason = probe.problem if probe else "it was not reached"
-            return Outcome(0.0, status, f"We could not check this answer: {reason.rstrip('.')}.")
-        error = probe_error(probe.outputs)
-        if error:
-            report.traceback = plain_traceback(error)
-            return Outcome(0.0, "error", f"Checking your answer raised {error.get('ename')}: "
-                                         f"{error.get('evalue', '')[:300]}")
-        try:
-            evidence.artifact = parse_artifact(check.Artifact, probe.outputs)
-        except ArtifactRejected as exc:
-            return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
+    if check.Artifact is not None and read_export(evidence) is not None:
+        return evidence.unreadable
     try:
         return check.score(evidence)
     except (ValueError, KeyError) as exc:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from grader.engine.report import STATUSES
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, RunStatus, Submission, User
-from grader.services import charts, workers
+from grader.services import charts, review, workers
 from grader.services.class_results import QuestionColumn, StudentResult, question_columns, student_results
 from grader.services.feedback import QuestionView
 from grader.services.manual_grading import staff_assignment
@@ -69,6 +69,8 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
     total: Optional[float] = None
     points: Optional[float] = None
+    # The shown submission's latest run recorded tampering: staff look closer; the scores stand as they are.
+    tampered: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> 
     results = student_results(assignment)
     columns = question_columns(results)
     filters.check(columns)
-    rows = [_row(result) for result in results]
+    tampered = review.tampered_runs(result.view.run.run_id for result in results if result.view)
+    rows = [_row(result, tampered) for result in results]
     graded = [row for row in rows if row.total is not None]
     points = round(sum(column.points for column in columns), 6)
     totals = [row.total for row in graded]
@@ -126,7 +129,7 @@ def run_counts(assignment_id: int) -> dict[str, int]:
     return counts
 
 
-def _row(result: StudentResult) -> Row:
+def _row(result: StudentResult, tampered_runs: set[int]) -> Row:
     view = result.view
     if view is None:
         return Row(student=result.student, submission_id=None, submitted_at=None, status=result.status,
@@ -135,7 +138,8 @@ def _row(result: StudentResult) -> Row:
     return Row(student=result.student, submission_id=view.id, submitted_at=view.created_at, status=result.status,
                lateness=view.lateness, counting=result.counting,
                cells={q.key: Cell(q.final_score, q.points, _cell_status(q)) for q in view.questions},
-               total=view.total_after_penalty if graded else None, points=view.points_total if graded else None)
+               total=view.total_after_penalty if graded else None, points=view.points_total if graded else None,
+               tampered=view.run.run_id in tampered_runs)
 
 
 def _pass_rates(columns: list[QuestionColumn], graded: list[Row]) -> list[charts.PassRate]:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from grader.config import Settings
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.kernel_pool import KernelPool
+from grader.engine.scoring_cache import ScoringCache
 from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.rendering import notebook_to_html
@@ -57,7 +58,7 @@ def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None
                 _heartbeat(run_id):
             result = grade_notebook(notebook, package, sandbox_from_mode(settings.sandbox_mode),
                                     on_progress=lambda done, total: _record_progress(run_id, done, total),
-                                    kernels=kernels)
+                                    kernels=kernels, scoring_cache=ScoringCache(settings.scoring_cache_dir))
     except OperationalError:
         db.session.rollback()
         raise  # the database is away for a moment: the task is retried, and the run is still ours
@@ -134,6 +135,7 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.cell_errors = report.cell_errors
     run.score, run.max_score, run.manual_pending = report.total, report.max_total, report.manual_pending
     run.sandbox_warning = report.sandbox_warning
+    run.tamper = list(report.tamper)
     run.execution_seconds, run.scoring_seconds = result.execution_seconds, result.scoring_seconds
     run.warm_kernel = result.warm_kernel
     # A redelivered task may find rows from an attempt that died half-way: replace them, never duplicate.

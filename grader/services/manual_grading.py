@@ -5,8 +5,7 @@ from sqlalchemy import func, select
 
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, ManualScore, RunStatus, ScoreChange, Submission, User
-from grader.services.access import STAFF
-from grader.services.accounts import role_in
+from grader.services.access import is_course_staff
 from grader.services.feedback import NotFound, check_visible, latest_run
 
 
@@ -21,7 +20,7 @@ class ScoreRejected(ValueError):
 def _staff_submission(actor: User, submission_id: int) -> Submission:
     check_visible(actor, submission_id)
     submission = db.session.get(Submission, submission_id)
-    if role_in(actor, submission.assignment.course_id) not in STAFF:
+    if not is_course_staff(actor, submission.assignment.course_id):
         raise GradingForbidden("only TAs and instructors of the course can grade")
     return submission
 
@@ -31,7 +30,7 @@ def staff_assignment(actor: User, assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFound(f"assignment {assignment_id}")
-    if role_in(actor, assignment.course_id) not in STAFF:
+    if not is_course_staff(actor, assignment.course_id):
         raise GradingForbidden("only TAs and instructors of the course can see and grade its work")
     return assignment
 

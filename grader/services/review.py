@@ -1,16 +1,15 @@
-"""What staff see on a submission page beyond the student's view: the assignment, run timings, the audit history."""
+"""What staff see beyond the student's view: the assignment, run timings, tamper flags, the audit history."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Iterable, Optional
 
 from sqlalchemy import select
 
 from grader.extensions import db
 from grader.models import GradingRun, Submission, User
-from grader.services.access import STAFF
-from grader.services.accounts import role_in
+from grader.services.access import is_course_staff
 from grader.services.feedback import latest_run
 from grader.services.manual_grading import score_history
 from grader.services.policy import as_utc
@@ -43,12 +42,14 @@ class StaffPanel:
     assignment_id: int
     history: list[HistoryEntry]
     timings: RunTimings
+    # What the latest run's notebook rebound or forged; scores never depend on it (clean-room scoring).
+    tamper: list[str]
 
 
 def is_staff(actor: User, submission_id: int) -> bool:
     """Whether `actor` is a TA or instructor of the course the submission belongs to."""
     submission = db.session.get(Submission, submission_id)
-    return submission is not None and role_in(actor, submission.assignment.course_id) in STAFF
+    return submission is not None and is_course_staff(actor, submission.assignment.course_id)
 
 
 def staff_panel(actor: User, submission_id: int) -> Optional[StaffPanel]:
@@ -56,13 +57,20 @@ def staff_panel(actor: User, submission_id: int) -> Optional[StaffPanel]:
     if not is_staff(actor, submission_id):
         return None
     submission = db.session.get(Submission, submission_id)
+    run = latest_run(submission_id)
     changes = score_history(submission_id)
     emails = dict(db.session.execute(select(User.id, User.email)
                                      .where(User.id.in_({change.actor_id for change in changes}))).all())
     return StaffPanel(assignment_id=submission.assignment_id, history=[
         HistoryEntry(question_key=change.question_key, old_score=change.old_score, new_score=change.new_score,
                      reason=change.reason, actor_email=emails[change.actor_id], created_at=change.created_at)
-        for change in changes], timings=run_timings(latest_run(submission_id)))
+        for change in changes], timings=run_timings(run), tamper=list(run.tamper))
+
+
+def tampered_runs(run_ids: Iterable[int]) -> set[int]:
+    """The runs among `run_ids` that recorded tampering (for staff pages only)."""
+    rows = db.session.execute(select(GradingRun.id, GradingRun.tamper).where(GradingRun.id.in_(list(run_ids))))
+    return {run_id for run_id, tamper in rows if tamper}
 
 
 def run_timings(run: GradingRun) -> RunTimings:

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected
 from grader.queue import enqueue_grading
-from grader.services import feedback, manual_grading
+from grader.services import feedback, manual_grading, review
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -69,11 +69,15 @@ def regrade(submission_id: int):
 @bp.get("/submissions/<int:submission_id>")
 @login_required
 def submission_status(submission_id: int):
+    user = current_user._get_current_object()
     try:
-        feedback.check_visible(current_user._get_current_object(), submission_id)
+        feedback.check_visible(user, submission_id)
         view = feedback.submission_view(submission_id)
     except feedback.NotFound:
         return jsonify(error=f"There is no submission {submission_id}."), 404
+    staff = review.staff_panel(user, submission_id)
+    # Tamper flags are evidence for staff: a student's answer has no such key at all.
+    staff_only = {"tamper": staff.tamper} if staff else {}
     return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
                    created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
                    max_score=view.max_score, manual_pending=view.manual_pending, final_score=view.final_total,
@@ -81,4 +85,5 @@ def submission_status(submission_id: int):
                    sandbox_warning=view.sandbox_warning, late_days=view.lateness.days,
                    late_penalty_percent=view.lateness.penalty_percent,
                    total_after_penalty=view.total_after_penalty,
-                   questions=[question.to_dict() for question in view.questions], **view.run.to_dict())
+                   questions=[question.to_dict() for question in view.questions], **staff_only,
+                   **view.run.to_dict())

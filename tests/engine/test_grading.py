@@ -135,6 +135,8 @@ def test_tampering_in_the_kernel_cannot_raise_the_score(mini_package, patch):
     nb.cells.insert(2, v4.new_code_cell(TAMPERING[patch]))
     report = grade_notebook(nb, mini_package, SANDBOX).report
     assert scores(report) == FULL
+    if patch != "forged-probe-output":  # a cell's own output is never read as an export, so nothing to flag
+        assert report.tamper, "staff see that the notebook rebound library functions"
 
 
 def test_forged_probe_result_is_rejected_cleanly(mini_package):
@@ -144,6 +146,7 @@ def test_forged_probe_result_is_rejected_cleanly(mini_package):
     nb.cells.insert(2, v4.new_code_cell(forge))
     report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["model"] == "error" and "wrong shape" in report.questions[1].message
+    assert any("question 'model' was not what the grader's own code produces" in note for note in report.tamper)
     assert all(q.score <= full for q, full in zip(report.questions, FULL.values()))
     assert scores(report)["chart"] == 1.0  # checks that need no probe are untouched
 

@@ -113,10 +113,13 @@ def test_errors_are_reported_where_they_happened(reports):
 
 def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
     prepare_scratch(tmp_path, lab6)
-    for hidden in (LAB6 / "hidden").glob("*.csv"):
-        shipped = pd.read_csv(tmp_path / ".grader" / "heldout" / hidden.name)
-        assert list(shipped.columns) == ["feature1", "feature2"]
-        assert len(shipped) == len(pd.read_csv(hidden))
+    # Only the feature function's table, with only its declared columns: the model's held-out rows go to the
+    # scoring kernel alone.
+    shipped_tables = sorted(p.name for p in (tmp_path / ".grader" / "heldout").iterdir())
+    assert shipped_tables == ["center.csv"]
+    shipped = pd.read_csv(tmp_path / ".grader" / "heldout" / "center.csv")
+    assert list(shipped.columns) == ["feature1", "feature2"]
+    assert len(shipped) == len(pd.read_csv(LAB6 / "hidden" / "center.csv"))
     everything = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
     assert "heldout,0." not in everything  # rows of the hidden files (class,split=heldout,...) appear nowhere
     assert not any("hidden" in p.parts for p in tmp_path.rglob("*"))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 import nbformat
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from grader.engine.assignment import AssignmentPackage
 from grader.engine.execute import ProbeResult
@@ -15,6 +15,9 @@ from grader.engine.rubric import Question
 
 PROBE_MIME = "application/vnd.grader.probe+json"
 MAX_ARTIFACT_CHARS = 5_000_000
+# A table of the package, named without folder or extension: `complex` is data/complex.csv (public) and
+# hidden/complex.csv (held out). No path can be smuggled through it.
+TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
 
 
 class Params(BaseModel):
@@ -22,7 +25,10 @@ class Params(BaseModel):
 
 
 class Artifact(BaseModel):
+    """What an export cell publishes; every kind's artifact also says what the notebook rebound."""
+
     model_config = ConfigDict(extra="forbid")
+    tamper: list[Annotated[str, StringConstraints(max_length=300)]] = Field(default_factory=list, max_length=50)
 
 
 @dataclass
@@ -54,6 +60,12 @@ class Evidence:
     template_location: Location
     probe: Optional[ProbeResult] = None
     artifact: Any = None
+    # Why the export gave nothing usable (set once it was read and failed), and the scoring kernel's
+    # answer for this question's model: {"predictions": ...} or {"error": ...}.
+    unreadable: Optional["Outcome"] = None
+    scored: Optional[dict] = None
+    # Staff-only notes when the export came back in a shape our own code never produces.
+    forged: list[str] = field(default_factory=list)
 
     def cells(self, notebook: Optional[nbformat.NotebookNode] = None, location: Optional[Location] = None):
         notebook, location = notebook or self.notebook, location or self.location
@@ -72,6 +84,7 @@ class Outcome:
     plot_png: Optional[bytes] = None
     # Share of the question's points a TA still has to award by hand (free-response answers).
     manual_fraction: float = 0.0
+    traceback: Optional[str] = None
 
 
 class Check:
@@ -84,6 +97,8 @@ class Check:
     kind: ClassVar[str]
     Params: ClassVar[type[Params]]
     Artifact: ClassVar[Optional[type[Artifact]]] = None
+    # True for kinds whose export is retrained in the scoring kernel (see `scoring_job`).
+    uses_scoring_kernel: ClassVar[bool] = False
 
     def defines(self, params) -> list[str]:
         """Names the answer's code must define in its section (empty: no such requirement)."""
@@ -91,6 +106,14 @@ class Check:
 
     def probe_source(self, params, context: ProbeContext) -> Optional[str]:
         """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
+        return None
+
+    def heldout_columns(self, params) -> dict[str, list[str]]:
+        """Held-out feature columns, by table, that the student's code must be applied to in its kernel."""
+        return {}
+
+    def scoring_job(self, evidence: Evidence) -> Optional[dict]:
+        """A job for the scoring kernel built from the exported artifact, or None if none is needed."""
         return None
 
     def automatic_share(self, params) -> float:
@@ -108,8 +131,7 @@ class ArtifactRejected(ValueError):
 
 def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
     """The probe's one published payload, schema-checked and size-capped; anything else is rejected."""
-    payloads = [out["data"][PROBE_MIME] for out in outputs
-                if out.get("output_type") == "display_data" and PROBE_MIME in out.get("data", {})]
+    payloads = published(outputs)
     if len(payloads) != 1:
         raise ArtifactRejected(f"expected one result from the answer, got {len(payloads)}")
     if len(json.dumps(payloads[0])) > MAX_ARTIFACT_CHARS:
@@ -118,6 +140,12 @@ def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
         return schema.model_validate(payloads[0])
     except ValidationError as exc:
         raise ArtifactRejected(f"the answer's result has the wrong shape: {exc.errors()[0]['msg']}") from None
+
+
+def published(outputs: list[dict]) -> list:
+    """The payloads a probe published under the grader's MIME type."""
+    return [out["data"][PROBE_MIME] for out in outputs
+            if out.get("output_type") == "display_data" and PROBE_MIME in out.get("data", {})]
 
 
 def probe_error(outputs: list[dict]) -> Optional[dict]:

@@ -8,17 +8,25 @@ from sklearn.linear_model import LogisticRegression
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, kernel_call
-from grader.engine.plots import decision_boundary_png
+from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, TableName, kernel_call
+from grader.engine.plots import decision_regions_png, training_points
 
 
 class FeatureParams(AccuracyTarget):
     function: str = "mkfeature"
-    dataset: str
+    dataset: TableName
     base_features: list[str] = ["feature1", "feature2"]
+    # The columns the student's function is handed (default: base_features); no other column enters the
+    # kernel from the held-out table.
+    columns: Optional[list[str]] = None
+    label: str = "class"
     positive_class: str = "red"
     negative_class: str = "blue"
-    grid: Optional[str] = "all_points"
+    grid: Optional[TableName] = "all_points"
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.columns or self.base_features)
 
 
 class FeatureArtifact(Artifact):
@@ -34,11 +42,14 @@ class FeatureFunctionCheck(Check):
     def defines(self, params: FeatureParams) -> list[str]:
         return [params.function]
 
+    def heldout_columns(self, params: FeatureParams) -> dict[str, list[str]]:
+        return {params.dataset: params.inputs}
+
     def probe_source(self, params: FeatureParams, context: ProbeContext) -> str:
         tables = {"train": context.public(params.dataset), "heldout": context.heldout_features(params.dataset)}
         if params.grid:
             tables["grid"] = context.public(params.grid)
-        return kernel_call("feature_values", params.function, tables)
+        return kernel_call("feature_values", params.function, tables, params.inputs)
 
     def score(self, evidence: Evidence) -> Outcome:
         params: FeatureParams = evidence.params
@@ -51,21 +62,21 @@ class FeatureFunctionCheck(Check):
         is_train = (public["split"] == "train").to_numpy()
         reference = LogisticRegression(C=100.0, max_iter=2000)
         reference.fit(_with_feature(public, params, values["train"])[is_train],
-                      public["class"][is_train].astype(str) == params.positive_class)
+                      public[params.label][is_train].astype(str) == params.positive_class)
 
         def classes(table, feature_values) -> list[str]:
             positive = reference.predict(_with_feature(table, params, feature_values))
             return [params.positive_class if p else params.negative_class for p in positive]
 
         predicted = classes(heldout, values["heldout"])
-        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout["class"]])
+        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout[params.label]])
         fraction = params.fraction_for(held_out_accuracy)
         plot = None
         if params.grid and "grid" in values:
             grid = evidence.package.public_table(params.grid)
-            plot = decision_boundary_png(grid, classes(grid, values["grid"]), heldout, predicted,
-                                         title=f"Linear model with your `{params.function}`",
-                                         x=params.base_features[0], y=params.base_features[-1])
+            plot = decision_regions_png(grid, classes(grid, values["grid"]), training_points(public),
+                                        title=f"Linear model with your `{params.function}`",
+                                        x=params.base_features[0], y=params.base_features[-1], label=params.label)
         message = (f"A linear model using your `{params.function}` as an extra column: "
                    + params.explain(held_out_accuracy))
         return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,

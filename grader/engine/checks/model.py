@@ -1,38 +1,55 @@
-"""`model`: the student's model factory or estimator, retrained with the rubric's fit parameters."""
+"""`model`: the student's model, rebuilt from its description and retrained in the scoring kernel.
+
+The student's kernel only exports what the model *is* (a Keras architecture with its compile settings, a
+scikit-learn class with its parameters, or with `refit: false` the fitted state as data). The scoring
+kernel, which never runs student code, rebuilds it, trains it with the rubric's fit parameters and fixed
+seeds, and predicts the held-out rows; the trusted side compares those predictions with the labels.
+"""
 from __future__ import annotations
 
 from typing import Any, Optional, Union
 
+import pandas as pd
 from pydantic import model_validator
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, kernel_call
-from grader.engine.plots import decision_boundary_png
+from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, TableName, kernel_call
+from grader.engine.plots import decision_regions_png, training_points
 
-Prediction = Union[bool, int, float, str]
+Prediction = Union[bool, int, float, str, None]
+SPLIT_COLUMN = "split"
 
 
 class ModelParams(AccuracyTarget):
     factory: Optional[str] = None
     estimator: Optional[str] = None
-    dataset: str
+    dataset: TableName
     features: list[str] = ["feature1", "feature2"]
+    # A list variable of the student's naming the columns to train on, read at the answer's position.
+    features_from: Optional[str] = None
+    label: str = "class"
     positive_class: Optional[str] = "red"
     negative_class: str = "blue"
     fit: dict[str, Any] = {}
-    grid: Optional[str] = "all_points"
+    grid: Optional[TableName] = "all_points"
+    # False: score the model the student fitted, as it is, instead of retraining it.
+    refit: bool = True
 
     @model_validator(mode="after")
     def _factory_or_estimator(self):
         if bool(self.factory) == bool(self.estimator):
             raise ValueError("give exactly one of factory (a function that builds a Keras model) "
-                             "or estimator (a scikit-learn style model variable)")
+                             "or estimator (a variable holding a scikit-learn or Keras model)")
+        if not self.refit and self.factory:
+            raise ValueError("refit: false scores a model the student fitted; name its variable with estimator")
         return self
 
 
 class ModelArtifact(Artifact):
-    predictions: dict[str, list[Prediction]]
+    model: dict[str, Any]
+    # The student's `features_from` variable as it was; checked by `chosen_features`, with a message for them.
+    features: Any = None
 
 
 @register
@@ -40,43 +57,62 @@ class ModelCheck(Check):
     kind = "model"
     Params = ModelParams
     Artifact = ModelArtifact
+    uses_scoring_kernel = True
 
     def defines(self, params: ModelParams) -> list[str]:
-        return [params.factory or params.estimator]
+        return [params.factory or params.estimator] + ([params.features_from] if params.features_from else [])
 
     def probe_source(self, params: ModelParams, context: ProbeContext) -> str:
-        public = context.package.public_table(params.dataset)
-        train = public.index[public["split"] == "train"]
-        classes = public.loc[train, "class"]
-        # Labels are computed here, as plain values: the kernel never compares pandas objects for us,
-        # so a notebook that patches pandas or numpy comparisons cannot skew what the model learns.
-        labels = ([str(c) == params.positive_class for c in classes] if params.positive_class
-                  else [c.item() if hasattr(c, "item") else c for c in classes])
-        predict = {"heldout": context.heldout_features(params.dataset)}
+        spec = {"factory": params.factory, "estimator": params.estimator, "fit": params.fit,
+                "refit": params.refit, "features_from": params.features_from, "features": params.features,
+                "seed": context.seed}
+        return kernel_call("model_export", spec)
+
+    def scoring_job(self, evidence: Evidence) -> dict:
+        params: ModelParams = evidence.params
+        model = evidence.artifact.model
+        if params.factory and model.get("framework") != "keras":
+            raise ValueError(f"`{params.factory}` must build a Keras model")
+        features = chosen_features(evidence)
+        public = evidence.package.public_table(params.dataset)
+        train = training_points(public)
+        heldout = evidence.package.heldout_table(params.dataset)
+        predict = {"heldout": _columns(heldout, features)}
         if params.grid:
-            predict["grid"] = context.public(params.grid)
-        spec = {"factory": params.factory, "estimator": params.estimator, "fit": params.fit, "seed": context.seed,
-                "train": context.public(params.dataset), "train_rows": [int(i) for i in train],
-                "labels": labels, "features": params.features, "predict": predict}
-        return kernel_call("model_predictions", spec)
+            grid = evidence.package.public_table(params.grid)
+            if set(features) <= set(grid.columns):
+                predict["grid"] = _columns(grid, features)
+        return {"model": model, "refit": params.refit, "fit": params.fit,
+                "seed": evidence.package.rubric.runtime.seed, "train": _columns(train, features),
+                "labels": training_labels(train[params.label], params), "predict": predict}
 
     def score(self, evidence: Evidence) -> Outcome:
         params: ModelParams = evidence.params
+        scored = evidence.scored or {"error": "the model was not scored"}
+        if "error" in scored:
+            status = "timed_out" if scored.get("timed_out") else "error"
+            return Outcome(0.0, status, f"We could not rebuild and train your model: {scored['error'].rstrip('.')}.")
+        predictions = scored.get("predictions") or {}
         heldout = evidence.package.heldout_table(params.dataset)
-        predictions = evidence.artifact.predictions
         predicted = [self._label(p, params) for p in predictions.get("heldout", [])]
-        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout["class"]])
+        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout[params.label]])
         fraction = params.fraction_for(held_out_accuracy)
+        features = chosen_features(evidence)
         plot = None
-        if params.grid and "grid" in predictions:
-            grid = evidence.package.public_table(params.grid)
-            plot = decision_boundary_png(grid, [self._label(p, params) for p in predictions["grid"]], heldout,
-                                         predicted, title=f"Your `{params.factory or params.estimator}`",
-                                         x=params.features[0], y=params.features[-1])
-        fit = ", ".join(f"{k}={v}" for k, v in params.fit.items())
-        message = f"Retrained on the train split{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
+        if params.grid and "grid" in predictions and len(features) >= 2:
+            plot = decision_regions_png(
+                evidence.package.public_table(params.grid), [self._label(p, params) for p in predictions["grid"]],
+                training_points(evidence.package.public_table(params.dataset)),
+                title=f"Your `{params.factory or params.estimator}`", x=features[0], y=features[1],
+                label=params.label)
+        how = "Scored as you fitted it" if not params.refit else "Retrained on the train split"
+        fit = ", ".join(f"{k}={v}" for k, v in params.fit.items()) if params.refit else ""
+        message = f"{how}{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
+        details = {"heldout_accuracy": round(held_out_accuracy, 4)}
+        if params.features_from:
+            details["features"] = features
         return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,
-                       details={"heldout_accuracy": round(held_out_accuracy, 4)})
+                       details=details)
 
     @staticmethod
     def _label(prediction: Prediction, params: ModelParams) -> str:
@@ -84,3 +120,36 @@ class ModelCheck(Check):
             return str(prediction)
         positive = prediction is True or prediction == 1 or prediction in ("True", "1", params.positive_class)
         return params.positive_class if positive else params.negative_class
+
+
+def chosen_features(evidence: Evidence) -> list[str]:
+    """The rubric's feature columns, or the student's list (`features_from`) once checked against the table."""
+    params: ModelParams = evidence.params
+    if not params.features_from:
+        return list(params.features)
+    chosen, name = evidence.artifact.features, params.features_from
+    public = evidence.package.public_table(params.dataset)
+    allowed = [c for c in public.columns if c not in (params.label, SPLIT_COLUMN)
+               and c in evidence.package.heldout_table(params.dataset).columns]
+    if not isinstance(chosen, list) or not chosen or not all(isinstance(c, str) for c in chosen):
+        raise ValueError(f"`{name}` must be a non-empty list of column names")
+    if len(set(chosen)) != len(chosen) or len(chosen) > len(allowed):
+        raise ValueError(f"`{name}` must name each column once, at most {len(allowed)} columns")
+    for column in chosen:
+        if column in (params.label, SPLIT_COLUMN):
+            raise ValueError(f"`{name}` names {column!r}, which is not a feature: the model may not see it")
+        if column not in allowed:
+            raise ValueError(f"`{name}` names {column[:60]!r}, which is not a column of the {params.dataset} "
+                             f"table (its columns: {', '.join(allowed)})")
+    return chosen
+
+
+def training_labels(labels: pd.Series, params: ModelParams) -> list:
+    """Labels as plain values computed here: the scoring kernel gets exactly what the model should learn."""
+    if params.positive_class:
+        return [str(c) == params.positive_class for c in labels]
+    return [c.item() if hasattr(c, "item") else c for c in labels]
+
+
+def _columns(table: pd.DataFrame, features: list[str]) -> dict[str, list]:
+    return {column: table[column].tolist() for column in features}

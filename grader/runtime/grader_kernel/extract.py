@@ -1,27 +1,31 @@
 """Probes: read one answer out of the kernel as plain JSON data for the trusted scorer.
 
-The engine calls these from hidden cells placed right after a question's cells. Everything they
-rely on is bound when this module is imported, before any student code runs. They publish their
-result under PROBE_MIME; the scorer outside the kernel schema-checks and caps it. Labels of the
-held-out split are never here: only features go in, only predictions come out.
+The engine calls these from hidden cells placed right after a question's cells. They only *export*
+the answer: a feature function's values, a model's description, a variable's value. Nothing is scored
+or trained here, since the notebook can rebind anything in this kernel, this module included; the
+scorer outside schema-checks and caps what comes out, and the scoring kernel retrains described models.
+Held-out labels are never here. Each export also carries `tamper`: what the notebook rebound, for staff.
 """
 from __future__ import annotations
 
 import builtins
 import json
 import math
-import random
 import sys
 from contextlib import contextmanager
 
 from IPython import get_ipython
 from IPython.display import publish_display_data
 
+from grader_kernel.tamper import rebound
+
 PROBE_MIME = "application/vnd.grader.probe+json"
 _float, _len, _callable, _hasattr, _repr = float, len, callable, hasattr, repr
 _dumps, _loads, _isfinite = json.dumps, json.loads, math.isfinite
 MAX_VALUE_CHARS = 1_000_000
 _PRISTINE_BUILTINS = dict(vars(builtins))
+# What the notebook had rebound when the current probe started (before builtins were restored for it).
+_tampered: list = []
 
 
 @contextmanager
@@ -38,8 +42,9 @@ def pristine_builtins():
 
 
 def _probe(function):
-    """Every probe runs with the original builtins."""
+    """Every probe runs with the original builtins, after noting what the notebook rebound."""
     def run(*args):
+        _tampered[:] = rebound()
         with pristine_builtins():
             return function(*args)
     run.__name__, run.__doc__ = function.__name__, function.__doc__
@@ -47,7 +52,8 @@ def _probe(function):
 
 
 def _emit(payload: dict) -> None:
-    publish_display_data({PROBE_MIME: _loads(_dumps(payload))})
+    payload = {**payload, "tamper": list(_tampered)}
+    publish_display_data({PROBE_MIME: _loads(_dumps(payload, default=_repr))})
 
 
 def _answer(name: str, want_callable: bool = False):
@@ -71,49 +77,74 @@ def _number(value, function_name: str, row_number: int) -> float:
     return number
 
 
-def _fixed_seeds(seed: int) -> None:
-    random.seed(seed)
-    import numpy
-    numpy.random.seed(seed)
-    if "tensorflow" in sys.modules or "keras" in sys.modules:
-        import tensorflow
-        tensorflow.random.set_seed(seed)
-
-
 @_probe
-def feature_values(function_name: str, tables: dict) -> None:
-    """Apply the student's row function to each table (train, held-out features, grid)."""
+def feature_values(function_name: str, tables: dict, columns: list) -> None:
+    """Apply the student's row function to each table (train, held-out features, grid), on `columns` only."""
     import pandas
     function = _answer(function_name, want_callable=True)
     values = {}
     for part, path in tables.items():
         frame = pandas.read_csv(path)
+        frame = frame[[column for column in columns if column in frame.columns]]
         values[part] = [_number(function(row), function_name, number)
                         for number, (_, row) in enumerate(frame.iterrows(), start=1)]
     _emit({"values": values})
 
 
 @_probe
-def model_predictions(spec: dict) -> None:
-    """Retrain the student's model factory or estimator on the public train split; predict the rest."""
-    import numpy
-    import pandas
-    _fixed_seeds(spec["seed"])
+def model_export(spec: dict) -> None:
+    """Describe the student's model (factory, model variable or fitted model) for the scoring kernel."""
+    from grader_kernel.describe import describe_estimator, describe_keras
+    features = _answer(spec["features_from"]) if spec.get("features_from") else spec["features"]
+    if _hasattr(features, "tolist"):
+        features = features.tolist()
+    payload = {"features": features} if spec.get("features_from") else {}
     if spec.get("factory"):
-        from grader_kernel.keras_classifier import KerasClassifier
-        estimator = KerasClassifier(build_fn=_answer(spec["factory"], want_callable=True), **spec["fit"])
-        fit_args = {}
+        payload["model"] = _factory_model(spec, features)
     else:
-        from sklearn.base import clone
-        estimator, fit_args = clone(_answer(spec["estimator"])), spec["fit"]
-    train = pandas.read_csv(spec["train"]).iloc[spec["train_rows"]]
-    estimator.fit(train[spec["features"]], numpy.asarray(spec["labels"]), **fit_args)
-    predictions = {}
-    for part, path in spec["predict"].items():
-        frame = pandas.read_csv(path)
-        raw = numpy.asarray(estimator.predict(frame[spec["features"]])).reshape(-1)
-        predictions[part] = [item.item() if _hasattr(item, "item") else item for item in raw]
-    _emit({"predictions": predictions})
+        model = _answer(spec["estimator"])
+        fitted = not spec["refit"]
+        keras_like = _hasattr(model, "to_json") or _hasattr(model, "build_fn")
+        payload["model"] = describe_keras(model, fitted) if keras_like else describe_estimator(model, fitted)
+    _emit(payload)
+
+
+def _factory_model(spec: dict, features) -> dict:
+    """The factory's model with its initial weights, drawn as the 2021 course's grader drew them: seeds fixed
+    first, then whatever seeding the factory does itself (Lab 6 calls tf.random.set_seed(2) in it)."""
+    import inspect
+    from grader_kernel.describe import describe_keras
+    factory = _answer(spec["factory"], want_callable=True)
+    accepted = inspect.signature(factory).parameters
+    _fixed_seeds(spec["seed"])
+    model = factory(**{name: value for name, value in spec["fit"].items() if name in accepted})
+    if _hasattr(model, "build") and not getattr(model, "built", True) and isinstance(features, list):
+        model.build((None, _len(features)))
+    description = describe_keras(model, fitted=True)
+    description["classes"] = None  # a factory's model is untrained: it has weights but no labels yet
+    # The factory's own TensorFlow seed also decides how training shuffles; the scoring kernel trains with it.
+    description["training_seed"] = _tensorflow_seed()
+    return description
+
+
+def _tensorflow_seed():
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.eager import context
+        return context.global_seed()
+    except (ImportError, AttributeError):  # a TensorFlow without this internal: train with the rubric's seed
+        return None
+
+
+def _fixed_seeds(seed: int) -> None:
+    # tf_keras draws initialiser seeds from `random`: every generator is fixed, not only TensorFlow's.
+    import random
+    import numpy
+    random.seed(seed)
+    numpy.random.seed(seed)
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)
 
 
 @_probe
@@ -128,3 +159,9 @@ def value_of(name: str) -> None:
     if _len(encoded) > MAX_VALUE_CHARS:
         raise ValueError(f"`{name}` is too large to check ({_len(encoded)} characters as JSON)")
     _emit({"value": _loads(encoded), "type": type(_answer(name)).__name__})
+
+
+@_probe
+def tamper_report() -> None:
+    """After the last cell: what the notebook rebound, for staff."""
+    _emit({})

@@ -1,0 +1,161 @@
+"""The scoring kernel, seen from the trusted side: a sandboxed process that retrains described models.
+
+It is started as soon as a grading needs it, runs beside the student's notebook (retraining one answer's
+model overlaps the notebook's later cells) and never sees a line of student code, a student's file or a
+held-out label. Jobs go in as JSON lines; answers come back the same way. Answers are cached by a hash of
+everything that determines them, so an unchanged model is never trained twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Optional
+
+from grader.engine.scoring_cache import ScoringCache
+from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
+from grader.sandbox import Sandbox, SandboxLimits
+from grader.sandbox.bubblewrap import HOME as SANDBOX_HOME
+
+log = logging.getLogger(__name__)
+
+RUNTIME_DIR = ".grader"
+# The answer stream carries predictions for a grid of points, not much more.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_BOOTSTRAP = ("import sys; sys.path[:0] = [{runtime!r}]\n"
+              "from scoring_kernel.serve import main; main()")
+
+
+class ScoringKernel:
+    """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits for them."""
+
+    def __init__(self, sandbox: Sandbox, limits: SandboxLimits, env: dict[str, str], settings: dict,
+                 cache: Optional[ScoringCache] = None):
+        self.sandbox, self.limits, self.env, self.settings, self.cache = sandbox, limits, env, settings, cache
+        self._answers: dict[str, dict] = {}
+        # Jobs answered from the cache, in the order they came.
+        self.cached: list[str] = []
+        self._pending: dict[str, str] = {}  # job id -> cache key
+        self._done = threading.Condition()
+        self._resources = ExitStack()
+        self._process: Optional[subprocess.Popen] = None
+        self._reader: Optional[threading.Thread] = None
+        self._launch = None
+
+    def start(self) -> None:
+        """Start the process now (it imports its libraries at a low CPU share until the first job arrives)."""
+        if self._process is not None:
+            return
+        try:
+            home = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-")))
+            runtime = home / RUNTIME_DIR
+            for package in (KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR):
+                shutil.copytree(package, runtime / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+            shared = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-io-")))
+            self._launch = self._resources.enter_context(self.sandbox.kernel(self.limits, home, shared, self.env))
+            self._launch.set_background(True)
+            home_inside = Path(SANDBOX_HOME) if self.sandbox.enforced else home
+            # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user site.
+            command = self._launch.wrap([sys.executable, "-P", "-s", "-c",
+                                         _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR))])
+            self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, cwd=home, env=self._launch.env, text=True)
+            self._process.stdin.write(json.dumps(self.settings) + "\n")
+            self._process.stdin.flush()
+            self._reader = threading.Thread(target=self._read_answers, name="scoring-answers", daemon=True)
+            self._reader.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def submit(self, job_id: str, job: dict) -> None:
+        """Queue one job; a cached answer is used at once, without the process."""
+        key = self.cache.key(job) if self.cache else None
+        cached = self.cache.get(key) if key else None
+        if cached is not None:
+            with self._done:
+                self._answers[job_id] = cached
+                self.cached.append(job_id)
+            return
+        self.start()
+        self._launch.set_background(False)
+        with self._done:
+            self._pending[job_id] = key or ""
+        try:
+            self._process.stdin.write(json.dumps({**job, "id": job_id}) + "\n")
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._fail_pending("the scoring kernel stopped before it could train this model")
+
+    def results(self, timeout: float) -> dict[str, dict]:
+        """Every answer, waiting up to `timeout` seconds for those still training; late ones become errors."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self._pending and self._done.wait(max(0.0, deadline - time.monotonic())):
+                pass
+        if self._pending:
+            self._fail_pending(f"retraining took longer than {int(timeout)} seconds", timed_out=True)
+        with self._done:
+            return dict(self._answers)
+
+    def close(self) -> None:
+        """Stop the process and remove its sandbox, cgroup and folders."""
+        process = self._process
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            if self._reader is not None:
+                self._reader.join()
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except OSError:  # the pipe broke when the process died; nothing is left to flush
+                    pass
+        self._resources.close()
+
+    def __enter__(self) -> "ScoringKernel":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _read_answers(self) -> None:
+        process = self._process
+        for line in process.stdout:
+            if len(line) > MAX_ANSWER_BYTES:
+                self._fail_pending("the scoring kernel's answer was too large")
+                break
+            try:
+                answer = json.loads(line)
+                job_id = str(answer.pop("id"))
+            except (ValueError, KeyError, AttributeError):
+                log.warning("unreadable line from the scoring kernel: %.200s", line)
+                continue
+            with self._done:
+                key = self._pending.pop(job_id, None)
+                if key is None:
+                    continue
+                self._answers[job_id] = answer
+                self._done.notify_all()
+            if key and self.cache:
+                self.cache.put(key, answer)
+        process.wait()
+        if self._pending:
+            cause = ("it used more than its memory limit" if self._launch.out_of_memory()
+                     else f"it stopped with exit code {process.returncode}")
+            self._fail_pending(f"the scoring kernel stopped while training ({cause})")
+
+    def _fail_pending(self, message: str, timed_out: bool = False) -> None:
+        with self._done:
+            for job_id in self._pending:
+                self._answers[job_id] = {"error": message, "timed_out": timed_out}
+            self._pending.clear()
+            self._done.notify_all()
