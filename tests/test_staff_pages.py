@@ -5,8 +5,10 @@ import csv
 import io
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pytest
@@ -70,15 +72,22 @@ def class_database(tmp_path_factory) -> Path:
     return root / "instance" / "grader.sqlite"
 
 
-@pytest.fixture
-def course_app(class_database, settings):
+@contextmanager
+def app_on_copy(database: Path, settings: Settings) -> Iterator:
+    """An app on a fresh copy of a graded class's database, so each test may change it freely."""
     settings.instance_dir.mkdir(parents=True)
-    shutil.copy(class_database, settings.instance_dir / "grader.sqlite")
+    shutil.copy(database, settings.instance_dir / "grader.sqlite")
     app = create_app(settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def course_app(class_database, settings):
+    with app_on_copy(class_database, settings) as app:
+        yield app
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ in the same section, so it runs before the grader exports the answer.
 from __future__ import annotations
 
 import copy
+import shutil
 
 import nbformat
 import pytest
+import yaml
 from nbformat import v4
 
 from engine.conftest import SANDBOX
@@ -71,3 +73,26 @@ def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6):
     model = question(grade_notebook(nb, lab6, SANDBOX).report, "b_q1_multilayer")
     assert model.status == "error" and model.score == 0
     assert "Lambda layer" in model.message and "built-in layers" in model.message
+
+
+@pytest.fixture(scope="module")
+def lab6_fitted(tmp_path_factory):
+    """Lab 6 with one more question: the KerasClassifier the student fitted in Group Exercise B, as it is."""
+    root = tmp_path_factory.mktemp("lab6-fitted") / "lab6"
+    shutil.copytree(LAB6, root, ignore=shutil.ignore_patterns("scenarios", "*.py"))
+    rubric = yaml.safe_load((root / "rubric.yaml").read_text())
+    rubric["questions"].append({
+        "key": "b_q1_fitted", "title": "Group Exercise B, Question 1: the model you trained", "points": 2,
+        "locator": {"section": "Group Exercise B / Question 1"}, "kind": "model",
+        "params": {"estimator": "model", "refit": False, "dataset": "complex", "target": 0.9}})
+    (root / "rubric.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))
+    return load_assignment(root)
+
+
+@pytest.mark.parametrize("notebook, status", [(LAB6 / "solution.ipynb", "passed"),
+                                              (SCENARIOS / "weak-linear-model.ipynb", "failed")])
+def test_a_fitted_keras_model_is_scored_as_the_student_trained_it(lab6_fitted, notebook, status):
+    report = grade_notebook(nbformat.read(notebook, as_version=4), lab6_fitted, SANDBOX).report
+    fitted = question(report, "b_q1_fitted")
+    assert fitted.status == status, fitted.message
+    assert fitted.message.startswith("Scored as you fitted it. Held-out accuracy")
