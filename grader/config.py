@@ -55,9 +55,10 @@ class Settings:
         )
 
     @property
-    def scoring_cache_dir(self) -> Path:
-        """Retrained models' answers, kept per machine: a cache only, so nothing is lost without it."""
-        return self.instance_dir / "scoring-cache"
+    def result_cache_dir(self) -> Path:
+        """Retrained models' answers and reusable gradings, kept per machine: a cache only, nothing is lost
+        without it."""
+        return self.instance_dir / "result-cache"
 
     @property
     def uses_filesystem_broker(self) -> bool:

@@ -13,7 +13,7 @@ import nbformat
 from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
-from grader.engine.scoring_cache import ScoringCache
+from grader.engine.result_cache import ResultCache
 from grader.engine.validation import check_package
 from grader.notebooks import NotebookRejected, parse_notebook
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
@@ -43,11 +43,11 @@ def _sandbox(mode: str) -> Sandbox:
 
 
 def _grade(path: Path, package: AssignmentPackage, sandbox: Sandbox, quiet: bool,
-           cache: Optional[ScoringCache]) -> GradeResult:
+           cache: Optional[ResultCache]) -> GradeResult:
     def progress(done: int, total: int) -> None:
         if not quiet:
             click.echo(f"\r{path.name}: cell {done} of {total}", nl=done == total, err=True)
-    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress, scoring_cache=cache)
+    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress, cache=cache)
 
 
 def default_cache_dir() -> Path:
@@ -85,14 +85,18 @@ def register(cli: click.Group) -> None:
                   help="Save the executed notebook here.")
     @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=default_cache_dir,
                   show_default="~/.cache/grader/scoring",
-                  help="Keep retrained models' results here: grading an unchanged model again skips retraining.")
-    @click.option("--no-cache", is_flag=True, help="Retrain every model, and keep nothing.")
+                  help="Keep results here: an unchanged notebook is not run again, an unchanged model not "
+                       "retrained.")
+    @click.option("--no-cache", is_flag=True, help="Run the notebook and retrain every model; keep nothing.")
     @SANDBOX_OPTION
     def grade(notebook: Path, assignment_dir: str, as_json: bool, plots: Optional[Path],
               executed: Optional[Path], cache_dir: Path, no_cache: bool, sandbox_mode: str) -> None:
         """Grade NOTEBOOK against an assignment package and print the result."""
-        cache = None if no_cache else ScoringCache(cache_dir)
+        cache = None if no_cache else ResultCache(cache_dir)
         result = _grade(notebook, _package(assignment_dir), _sandbox(sandbox_mode), quiet=as_json, cache=cache)
+        if result.reused and not as_json:
+            click.echo(f"(An identical notebook was graded before; its result is reused. --no-cache runs it.)",
+                       err=True)
         if plots:
             plots.mkdir(parents=True, exist_ok=True)
             for question in result.report.questions:

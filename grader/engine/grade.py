@@ -16,14 +16,15 @@ from grader.engine.answers import imported_modules
 from grader.engine.assignment import AssignmentPackage
 from grader.engine.checks import CHECKS
 from grader.engine.checks.base import Evidence, ProbeContext, kernel_call
-from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ExecutionResult, ProbeResult,
-                                   ProgressCallback, Probe, run_with_probes)
+from grader.engine import reuse
+from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ProbeResult, ProgressCallback, Probe,
+                                   run_with_probes)
 from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
 from grader.engine.locator import headings, locate
 from grader.engine.report import Report
 from grader.engine.rubric import RuntimeOptions
 from grader.engine.scorer import missing_definitions, read_export, score_question
-from grader.engine.scoring_cache import ScoringCache
+from grader.engine.result_cache import ResultCache
 from grader.engine.scoring_kernel import ScoringKernel
 from grader.engine.tamper import TAMPER_PROBE, TAMPER_PROBE_SECONDS, tamper_notes
 from grader.runtime import KERNEL_PACKAGE_DIR
@@ -42,22 +43,32 @@ KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DE
 class GradeResult:
     report: Report
     executed: nbformat.NotebookNode
-    execution: ExecutionResult
     execution_seconds: float = 0.0
     scoring_seconds: float = 0.0
     warm_kernel: bool = False
-    # Questions whose retrained model's answer came from the scoring cache (nothing was trained for them).
+    # Questions whose retrained model's answer came from the cache (nothing was trained for them).
     from_cache: list[str] = field(default_factory=list)
+    # The whole grading was that of an identical notebook graded before: nothing ran.
+    reused: bool = False
 
 
 def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
                    on_progress: Optional[ProgressCallback] = None, kernels: Optional[KernelPool] = None,
-                   scoring_cache: Optional[ScoringCache] = None) -> GradeResult:
+                   cache: Optional[ResultCache] = None) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
     With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits). Models are
-    retrained in a separate scoring kernel while the notebook goes on; `scoring_cache` keeps its answers.
+    retrained in a separate scoring kernel while the notebook goes on. `cache` keeps the retrained models'
+    answers, and whole gradings: an unchanged notebook graded before against the same package is not run again.
     """
+    key = reuse.grading_key(notebook, package, sandbox.label) if cache else None
+    stored = reuse.load(cache, key) if key else None
+    if stored is not None:
+        report, executed = stored
+        if on_progress:
+            code_cells = sum(cell.cell_type == "code" for cell in executed.cells)
+            on_progress(code_cells, code_cells)
+        return GradeResult(report=report, executed=executed, reused=True)
     rubric = package.rubric
     boundaries = [heading.key for heading in headings(package.template)]
     evidence = {}
@@ -69,10 +80,11 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
     probes = [probe for item in evidence.values() if (probe := _probe_for(item, rubric.runtime)) is not None]
     probes.append(Probe(name=TAMPER_PROBE, after_cell=_last_code_cell(notebook), source=kernel_call("tamper_report"),
                         timeout=TAMPER_PROBE_SECONDS))
+    models = sum(CHECKS[item.question.kind].uses_scoring_kernel for item in evidence.values())
     started = time.perf_counter()
     with ScoringKernel(sandbox, rubric.runtime.limits, kernel_environment(), scoring_settings(package),
-                       scoring_cache) as scoring:
-        if any(CHECKS[item.question.kind].uses_scoring_kernel for item in evidence.values()):
+                       cache) as scoring:
+        if models:
             scoring.start()  # imports its libraries while the notebook starts, at a low CPU share
 
         def on_probe(name: str, result: ProbeResult) -> None:
@@ -88,7 +100,8 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
                 setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
                 on_progress=on_progress, on_probe=on_probe, warm_kernel=warm_kernel))
         executed = time.perf_counter()
-        retrained = scoring.results(timeout=rubric.runtime.probe_timeout)
+        # Each model may take one probe_timeout to retrain; most were done while the notebook still ran.
+        retrained = scoring.results(timeout=rubric.runtime.probe_timeout * max(1, models))
     questions = []
     for item in evidence.values():
         item.notebook = execution.notebook
@@ -98,9 +111,11 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
     report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
                     cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label,
                     tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)))
-    return GradeResult(report=report, executed=execution.notebook, execution=execution,
-                       execution_seconds=executed - started, scoring_seconds=time.perf_counter() - executed,
-                       warm_kernel=warm_kernel is not None, from_cache=list(scoring.cached))
+    if key and reuse.reusable(report, execution.timed_out_cells) and not scoring.failed:
+        reuse.store(cache, key, report, execution.notebook)
+    return GradeResult(report=report, executed=execution.notebook, execution_seconds=executed - started,
+                       scoring_seconds=time.perf_counter() - executed, warm_kernel=warm_kernel is not None,
+                       from_cache=list(scoring.cached))
 
 
 def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:

@@ -31,6 +31,13 @@ class QuestionReport:
             data["plot_png_base64"] = base64.b64encode(self.plot_png).decode()
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "QuestionReport":
+        """The inverse of `to_dict(include_plot=True)`."""
+        plot = data.get("plot_png_base64")
+        fields = {key: value for key, value in data.items() if key not in ("has_plot", "plot_png_base64")}
+        return cls(**fields, plot_png=base64.b64decode(plot) if plot else None)
+
 
 @dataclass
 class Report:
@@ -63,3 +70,10 @@ class Report:
                 "sandbox_warning": self.sandbox_warning, "tamper": self.tamper,
                 "cell_errors": self.cell_errors,
                 "questions": [q.to_dict(include_plots) for q in self.questions]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """The inverse of `to_dict(include_plots=True)`; totals are recomputed from the questions."""
+        return cls(assignment=data["assignment"], questions=[QuestionReport.from_dict(q) for q in data["questions"]],
+                   stopped_reason=data["stopped_reason"], cell_errors=data["cell_errors"],
+                   sandbox_warning=data["sandbox_warning"], tamper=data["tamper"])

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
-from grader.engine.scoring_cache import ScoringCache
+from grader.engine.result_cache import ResultCache
 from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
 from grader.sandbox import Sandbox, SandboxLimits
 from grader.sandbox.bubblewrap import HOME as SANDBOX_HOME
@@ -37,11 +37,13 @@ class ScoringKernel:
     """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits for them."""
 
     def __init__(self, sandbox: Sandbox, limits: SandboxLimits, env: dict[str, str], settings: dict,
-                 cache: Optional[ScoringCache] = None):
+                 cache: Optional[ResultCache] = None):
         self.sandbox, self.limits, self.env, self.settings, self.cache = sandbox, limits, env, settings, cache
         self._answers: dict[str, dict] = {}
-        # Jobs answered from the cache, in the order they came.
+        # Jobs answered from the cache, in the order they came; and whether any job failed on our side
+        # (a timeout, the process dying), which a later grading should not inherit.
         self.cached: list[str] = []
+        self.failed = False
         self._pending: dict[str, str] = {}  # job id -> cache key
         self._done = threading.Condition()
         self._resources = ExitStack()
@@ -155,6 +157,7 @@ class ScoringKernel:
 
     def _fail_pending(self, message: str, timed_out: bool = False) -> None:
         with self._done:
+            self.failed = self.failed or bool(self._pending)
             for job_id in self._pending:
                 self._answers[job_id] = {"error": message, "timed_out": timed_out}
             self._pending.clear()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from grader.config import Settings
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.kernel_pool import KernelPool
-from grader.engine.scoring_cache import ScoringCache
+from grader.engine.result_cache import ResultCache
 from grader.extensions import db
 from grader.models import GradingRun, QuestionResult, RunStatus
 from grader.rendering import notebook_to_html
@@ -58,7 +58,7 @@ def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None
                 _heartbeat(run_id):
             result = grade_notebook(notebook, package, sandbox_from_mode(settings.sandbox_mode),
                                     on_progress=lambda done, total: _record_progress(run_id, done, total),
-                                    kernels=kernels, scoring_cache=ScoringCache(settings.scoring_cache_dir))
+                                    kernels=kernels, cache=ResultCache(settings.result_cache_dir))
     except OperationalError:
         db.session.rollback()
         raise  # the database is away for a moment: the task is retried, and the run is still ours

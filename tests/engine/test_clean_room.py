@@ -16,7 +16,7 @@ from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
 from grader.engine import plots
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
-from grader.engine.scoring_cache import ScoringCache
+from grader.engine.result_cache import ResultCache
 
 WEAK = {**SOLUTION_ANSWERS, "Question 2": "from sklearn.linear_model import LogisticRegression\n"
                                           "model = LogisticRegression()"}
@@ -160,13 +160,29 @@ def test_features_from_trains_on_the_students_columns_once_checked(fitted_packag
         assert chosen.details["features"] == ["feature1"]
 
 
-def test_a_cached_model_is_not_retrained_and_scores_identically(mini_package, tmp_path, solution_report):
-    cache = ScoringCache(tmp_path)
-    first = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, scoring_cache=cache)
-    second = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, scoring_cache=cache)
-    assert first.from_cache == [] and second.from_cache == ["model"]
-    assert [q.to_dict() for q in second.report.questions] == [q.to_dict() for q in first.report.questions]
+def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_nothing(mini_package, tmp_path,
+                                                                                     solution_report):
+    cache = ResultCache(tmp_path)
+    first = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
+    again = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
+    assert not first.reused and first.from_cache == []
+    assert again.reused and again.report.to_dict(include_plots=True) == first.report.to_dict(include_plots=True)
+    assert again.executed == first.executed
+    # Only the written answer changed: the notebook runs again, the unchanged model is not retrained.
+    rewritten = {**SOLUTION_ANSWERS, "Question 5": "FILLME\nThe classes form a band; a line cannot split it."}
+    changed = grade_notebook(notebook(rewritten), mini_package, SANDBOX, cache=cache)
+    assert not changed.reused and changed.from_cache == ["model"]
     assert [q.to_dict() for q in first.report.questions] == [q.to_dict() for q in solution_report.questions]
+    assert [q.to_dict() for q in changed.report.questions if q.key != "explain"] == \
+        [q.to_dict() for q in first.report.questions if q.key != "explain"]
+
+
+def test_a_grading_that_timed_out_is_never_reused(mini_package, tmp_path):
+    cache = ResultCache(tmp_path)
+    slow = notebook({**SOLUTION_ANSWERS, "Question 3": "import time\ntime.sleep(60)\nanswer = 42"})
+    first = grade_notebook(slow, mini_package, SANDBOX, cache=cache)
+    assert first.report.questions[2].status == "timed_out"
+    assert not grade_notebook(slow, mini_package, SANDBOX, cache=cache).reused
 
 
 def test_pictures_draw_public_points_only(mini_package, monkeypatch):

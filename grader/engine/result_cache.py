@@ -1,9 +1,10 @@
-"""Answers of the scoring kernel, kept by a hash of everything that determines them.
+"""Results kept by a hash of everything that determines them: the scoring kernel's answers, and whole gradings.
 
-A job holds the model's description, the rows it trains on and predicts, its fit parameters and seed; the
-key adds the versions of the libraries that train it and of our own training code. The same inputs always
-give the same answer, so a resubmission or re-grade with an unchanged model is answered from here, with an
-identical score. Only the trusted side writes this folder.
+A scoring job holds the model's description, the rows it trains on and predicts, its fit parameters and
+seed; its key adds the versions of the libraries that train it and of our own training code. The same
+inputs always give the same answer, so a resubmission or re-grade with an unchanged model is answered from
+here, with an identical score. `reuse` keeps whole gradings here the same way. Only the trusted side writes
+this folder.
 """
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
 TRAINING_LIBRARIES = ("tensorflow", "tf-keras", "keras", "scikit-learn", "skops", "numpy", "pandas")
 
 
-class ScoringCache:
-    """A folder of answers, one JSON file per key; safe for several processes to share."""
+class ResultCache:
+    """A folder of results, one JSON file per key; safe for several processes to share."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
 
     def key(self, job: dict) -> str:
+        """The key of a scoring job's answer."""
         material = json.dumps({"job": job, "code": code_fingerprint()}, sort_keys=True, default=str)
         return hashlib.sha256(material.encode()).hexdigest()
 
