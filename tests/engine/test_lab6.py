@@ -79,6 +79,8 @@ def test_regrading_the_solution_in_a_warm_kernel_gives_identical_results(lab6, r
 @pytest.mark.parametrize("scenario", sorted(p.name for p in SCENARIOS.glob("*tamper*.ipynb")))
 def test_tampering_scores_exactly_what_the_solution_scores(reports, scenario):
     assert scores(reports(SCENARIOS / scenario)) == scores(reports(LAB6 / "solution.ipynb"))
+    assert reports(SCENARIOS / scenario).tamper, "staff are shown what the notebook rebound"
+    assert reports(LAB6 / "solution.ipynb").tamper == []
 
 
 # What each behaviour scenario should change relative to the solution.
