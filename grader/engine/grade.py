@@ -33,7 +33,8 @@ from grader.sandbox import Sandbox
 RUNTIME_DIR = ".grader"
 DATA_DIR, HELDOUT_DIR = "data", f"{RUNTIME_DIR}/heldout"
 # Deterministic, quiet numerics in the kernel; the same notebook always gets the same score.
-# Libraries the scoring kernel may import ahead of its first job.
+# Libraries the scoring kernel may import ahead of its first job, and the time it may take to start.
+SCORING_START_SECONDS = 60
 TRAINING_MODULES = ("numpy", "pandas", "sklearn", "tensorflow", "tf_keras", "keras")
 KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
                       "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -100,8 +101,10 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
                 setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
                 on_progress=on_progress, on_probe=on_probe, warm_kernel=warm_kernel))
         executed = time.perf_counter()
-        # Each model may take one probe_timeout to retrain; most were done while the notebook still ran.
-        retrained = scoring.results(timeout=rubric.runtime.probe_timeout * max(1, models))
+        # Each model may take one probe_timeout to retrain (most were done while the notebook still ran), plus
+        # the scoring kernel's own start on a busy machine.
+        budget = rubric.runtime.probe_timeout * max(1, models) + SCORING_START_SECONDS
+        retrained = scoring.results(timeout=budget)
     questions = []
     for item in evidence.values():
         item.notebook = execution.notebook
