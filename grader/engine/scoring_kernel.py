@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 RUNTIME_DIR = ".grader"
 # The answer stream carries predictions for a grid of points, not much more.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+READER_JOIN_SECONDS = 10
 _BOOTSTRAP = ("import sys; sys.path[:0] = [{runtime!r}]\n"
               "from scoring_kernel.serve import main; main()")
 
@@ -110,18 +111,20 @@ class ScoringKernel:
     def close(self) -> None:
         """Stop the process and remove its sandbox, cgroup and folders."""
         process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+        # Removing the sandbox's cgroup kills every process in it, so nothing can hold the answer pipe open
+        # and the reader thread sees its end.
+        self._resources.close()
         if process is not None:
-            if process.poll() is None:
-                process.kill()
             process.wait()
             if self._reader is not None:
-                self._reader.join()
+                self._reader.join(timeout=READER_JOIN_SECONDS)
             for stream in (process.stdin, process.stdout):
                 try:
                     stream.close()
                 except OSError:  # the pipe broke when the process died; nothing is left to flush
                     pass
-        self._resources.close()
 
     def __enter__(self) -> "ScoringKernel":
         return self
