@@ -104,7 +104,7 @@ def add_burst_lab(env: dict[str, str], package_root: Path) -> None:
 def prepare(env: dict[str, str], package_root: Path) -> str:
     """Migrate, load the demo course, add the burst lab to it; return a student's API token."""
     run_grader(env, "db", "upgrade")
-    run_grader(env, "demo")
+    run_grader(env, "demo", "--force")  # a throwaway database
     add_burst_lab(env, package_root)
     return run_grader(env, "tokens", "create", STUDENT).strip().splitlines()[-1]
 

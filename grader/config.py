@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 
 def _env(name: str, default: str) -> str:
@@ -14,6 +15,29 @@ def default_instance_dir() -> Path:
     return Path(_env("INSTANCE_DIR", str(Path.cwd() / "instance"))).resolve()
 
 
+# What the key is when GRADER_SECRET_KEY is unset: fine for tests and commands that serve no requests.
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+# Keys this project published (code, compose file, docs): anyone could sign session cookies with them.
+PUBLISHED_SECRET_KEYS = frozenset({DEV_SECRET_KEY, "change-me-before-deploying", "change-me", "changeme"})
+MIN_SECRET_KEY_BYTES = 32
+GENERATE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class InsecureSecretKey(RuntimeError):
+    """The secret key would let anyone forge a session cookie, so the service refuses to start with it."""
+
+
+def secret_key_problem(key: str) -> Optional[str]:
+    """Why `key` cannot sign cookies on a real deployment, or None when it can."""
+    if key == DEV_SECRET_KEY:
+        return "GRADER_SECRET_KEY is not set"
+    if key.strip().lower() in PUBLISHED_SECRET_KEYS:
+        return "GRADER_SECRET_KEY is a published default"
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"GRADER_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes"
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the web app, the worker and the CLI need to know about their surroundings."""
@@ -22,7 +46,7 @@ class Settings:
     database_url: str = ""
     broker_url: str = ""
     queue_name: str = "grading"
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = DEV_SECRET_KEY
     max_upload_bytes: int = 20 * 1024 * 1024
     sandbox_mode: str = "bubblewrap"
     # Kernels each worker process keeps started ahead of time (0: start one per notebook).
@@ -34,6 +58,22 @@ class Settings:
     # ...and runs whose worker has not written a heartbeat for this long (it died).
     stale_after_seconds: int = 90
     sweep_interval_seconds: int = 30
+    # A grading task may run this long beyond its rubric's notebook and check time limits (kernel start,
+    # setup, recording the result); then it is stopped and its run failed.
+    grading_margin_seconds: int = 600
+    # Session and remember cookies only over https; `grader serve` (plain http on localhost) turns it off.
+    secure_cookies: bool = True
+    # A sign-in lasts this long, however active the session is.
+    session_hours: int = 12
+    # Throttles, in Flask-Limiter's notation ("30/minute", "20 per hour").
+    login_limit_per_address: str = "30/minute"
+    login_limit_per_account: str = "5/minute"
+    upload_limit: str = "20/hour"
+    # Where the throttles count; empty: the Redis broker when there is one, else this process's memory.
+    ratelimit_storage_url: str = ""
+    # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to believe (0: none, so a
+    # client cannot pick its own address for the per-address throttle).
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -44,7 +84,8 @@ class Settings:
             database_url=_env("DATABASE_URL", f"sqlite:///{instance_dir / 'grader.sqlite'}"),
             broker_url=_env("BROKER_URL", f"filesystem://{instance_dir / 'broker'}"),
             queue_name=_env("QUEUE", "grading"),
-            secret_key=_env("SECRET_KEY", "dev-only-secret-change-me"),
+            # Set but empty counts as unset, as it does for compose's ${GRADER_SECRET_KEY:?}.
+            secret_key=_env("SECRET_KEY", "") or DEV_SECRET_KEY,
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             sandbox_mode=_env("SANDBOX", "bubblewrap"),
             warm_kernels=int(_env("WARM_KERNELS", "1")),
@@ -52,13 +93,35 @@ class Settings:
             requeue_after_seconds=int(_env("REQUEUE_AFTER_SECONDS", "600")),
             stale_after_seconds=int(_env("STALE_AFTER_SECONDS", "90")),
             sweep_interval_seconds=int(_env("SWEEP_INTERVAL_SECONDS", "30")),
+            grading_margin_seconds=int(_env("GRADING_MARGIN_SECONDS", "600")),
+            secure_cookies=_env("SECURE_COOKIES", "1").strip().lower() not in ("0", "false", "no", "off"),
+            session_hours=int(_env("SESSION_HOURS", "12")),
+            login_limit_per_address=_env("LOGIN_LIMIT_PER_ADDRESS", "30/minute"),
+            login_limit_per_account=_env("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
+            upload_limit=_env("UPLOAD_LIMIT", "20/hour"),
+            ratelimit_storage_url=_env("RATELIMIT_STORAGE_URL", ""),
+            proxy_hops=int(_env("PROXY_HOPS", "0")),
         )
+
+    def require_production_secret(self) -> None:
+        """Refuse to serve requests (web, worker, beat) with a key anyone could know or guess."""
+        problem = secret_key_problem(self.secret_key)
+        if problem:
+            raise InsecureSecretKey(f"Refusing to start: {problem}. Generate one with {GENERATE_SECRET_KEY} "
+                                    "and give the same value to the web app, every worker and beat.")
 
     @property
     def result_cache_dir(self) -> Path:
         """Retrained models' answers and reusable gradings, kept per machine: a cache only, nothing is lost
         without it."""
         return self.instance_dir / "result-cache"
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """Where throttles count: shared by every web process through Redis, or per process in memory."""
+        if self.ratelimit_storage_url:
+            return self.ratelimit_storage_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else "memory://"
 
     @property
     def uses_filesystem_broker(self) -> bool:

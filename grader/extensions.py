@@ -1,4 +1,6 @@
 """Unbound Flask extensions, so models and services import these and never the app."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Configured per app from its settings (storage, headers) in grader.web.throttles; by address unless a
+# limit says otherwise.
+limiter = Limiter(get_remote_address)

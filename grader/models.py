@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Any, Optional
 
@@ -14,6 +15,10 @@ from grader.extensions import db
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 # Every timestamp is UTC and says so, on SQLite and PostgreSQL alike.
@@ -64,6 +69,13 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     # None until the person sets a password (a roster import creates accounts without one).
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    # Part of every session cookie; replaced on sign-out and password change, which ends every session.
+    # A row written outside the app gets an empty token, which signs no one in.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, server_default="")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
 
 
 class ApiToken(db.Model):
@@ -75,6 +87,9 @@ class ApiToken(db.Model):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    expires_at: Mapped[Timestamp]
+    revoked_at: Mapped[Optional[Timestamp]]
+    last_used_at: Mapped[Optional[Timestamp]]
     user: Mapped["User"] = relationship()
 
 

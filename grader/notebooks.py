@@ -9,6 +9,13 @@ from nbformat.v4.rwbase import rejoin_lines
 from nbformat.validator import ValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
+# What the worker reads of a notebook costs time in proportion to its sources, so they are capped where
+# no honest notebook comes near (the Lab 6 solution has 97 cells, none over 800 characters, no line over
+# 120). Outputs are not capped here: they are cleared before grading.
+MAX_CELLS = 10_000
+MAX_CELL_SOURCE_CHARS = 1_000_000
+MAX_LINE_CHARS = 100_000
+
 
 class NotebookRejected(ValueError):
     """The upload is not a notebook we can grade; the message is meant for the person who sent it."""
@@ -55,6 +62,10 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     if version != 4:
         raise NotebookRejected(f"The notebook format version is {version!r}; only version 4 notebooks "
                                "are accepted. Open it in a current Jupyter or Colab and save it again.")
+    cells = content.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:  # before validation, which takes time per cell
+        raise NotebookRejected(f"The notebook has {len(cells):,} cells; the limit is {MAX_CELLS:,} cells. "
+                               "Merge or delete cells and upload again.")
     try:
         notebook = nbformat.from_dict(_with_cell_ids(content))
         nbformat.validate(notebook)
@@ -69,7 +80,21 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
         # nbformat's own helpers trip over some malformed shapes before the schema can name them.
         raise NotebookRejected("The notebook does not match the Jupyter format: its cells are not "
                                "cell objects.") from None
+    _check_sources(notebook)
     return notebook
+
+
+def _check_sources(notebook: nbformat.NotebookNode) -> None:
+    """Reject a cell whose source, or one of its lines, is longer than the worker will read."""
+    for number, cell in enumerate(notebook.cells, start=1):
+        if len(cell.source) > MAX_CELL_SOURCE_CHARS:
+            raise NotebookRejected(f"Cell #{number} is {len(cell.source):,} characters long; the limit is "
+                                   f"{MAX_CELL_SOURCE_CHARS:,} characters per cell. Split it or load large "
+                                   "data from a file instead.")
+        longest = max(cell.source.splitlines() or [""], key=len)
+        if len(longest) > MAX_LINE_CHARS:
+            raise NotebookRejected(f"Cell #{number} has a line of {len(longest):,} characters; the limit is "
+                                   f"{MAX_LINE_CHARS:,} characters per line.")
 
 
 def _with_cell_ids(content: dict) -> dict:

@@ -7,6 +7,7 @@ from celery import Celery, Task
 from flask import Flask, current_app
 
 from grader.config import Settings
+from grader.services.grading import time_limits
 
 GRADE_TASK = "grader.grade_submission"
 VALIDATE_TASK = "grader.validate_package"
@@ -72,8 +73,12 @@ def enqueue_grading(run_id: int) -> bool:
     The run is committed already, so a broker that is away loses nothing: the sweeper sends the run
     once the broker is back. Returns whether it was sent now.
     """
+    # The time limits travel in the message's headers, which both the filesystem broker and Redis carry;
+    # the worker's pool enforces them (the hard one by killing the process, even when the trusted side is
+    # stuck inside C code, which no in-process alarm can interrupt). They come from the rubric, which the
+    # worker knows only after the task has started: too late to set them there.
     try:
-        _send(GRADE_TASK, run_id)
+        _send(GRADE_TASK, run_id, **time_limits(run_id, current_app.config["GRADER"]))
     except Exception:  # kombu raises a variety of connection errors, depending on the transport
         log.warning("could not send grading run %s now; the sweeper will", run_id, exc_info=True,
                     extra={"run_id": run_id})
@@ -86,9 +91,9 @@ def enqueue_validation(validation_id: int) -> None:
     _send(VALIDATE_TASK, validation_id)
 
 
-def _send(task_name: str, row_id: int) -> None:
+def _send(task_name: str, row_id: int, **options) -> None:
     celery_app: Celery = current_app.extensions["celery"]
-    celery_app.send_task(task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name)
+    celery_app.send_task(task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name, **options)
 
 
 def broker_problem() -> str | None:

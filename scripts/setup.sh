@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# bubblewrap isolates notebooks; setpriv and prlimit come with util-linux.
-packages=(bubblewrap)
+# bubblewrap isolates notebooks; setpriv and prlimit come with util-linux; libseccomp2 builds the sandbox's
+# seccomp filter (through the pyseccomp package).
+packages=(bubblewrap libseccomp2)
 if [ "${1:-}" = "--dev" ]; then
   # Chromium for the browser tests, docker-compose to validate docker-compose.yml without an engine.
   packages+=(chromium docker-compose)

@@ -1,6 +1,8 @@
 """Shared fixtures: a fresh app and database per test, notebooks built in code, real services."""
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from grader.services.demo import DEMO_PASSWORD, load_demo
 from grader.web import create_app
 
 REPO = Path(__file__).resolve().parents[1]
+# The web servers and workers that tests start refuse a missing or default key, as in production.
+os.environ["GRADER_SECRET_KEY"] = secrets.token_urlsafe(48)
 
 
 def notebook_bytes(*sources: str) -> bytes:

@@ -35,8 +35,9 @@ def service(tmp_path: Path, database_url: str, broker_url: str = REDIS_URL) -> I
     """A migrated database with the demo course, and the environment every process of the setup shares."""
     env = {"GRADER_DATABASE_URL": database_url, "GRADER_BROKER_URL": broker_url,
            "GRADER_QUEUE": f"test-{uuid.uuid4().hex}", "GRADER_INSTANCE_DIR": str(tmp_path / "instance"),
-           **FAST_RECOVERY}
-    for step in (("db", "upgrade"), ("demo",)):
+           # The tests' browser session speaks plain http to gunicorn, so cookies must not be Secure-only.
+           "GRADER_SECURE_COOKIES": "0", **FAST_RECOVERY}
+    for step in (("db", "upgrade"), ("demo", "--force")):
         subprocess.run(grader_command(*step), env={**os.environ, **env}, check=True, capture_output=True,
                        timeout=120)
     yield {**env, "TOKEN": api_token(env)}

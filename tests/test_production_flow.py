@@ -23,7 +23,7 @@ def production_env(tmp_path):
     with fresh_postgres_database() as database_url:
         env = {"GRADER_DATABASE_URL": database_url, "GRADER_BROKER_URL": REDIS_URL,
                "GRADER_QUEUE": f"test-{uuid.uuid4().hex}", "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
-        for step in (("db", "upgrade"), ("demo",)):
+        for step in (("db", "upgrade"), ("demo", "--force")):
             subprocess.run(grader_command(*step), env={**os.environ, **env}, check=True,
                            capture_output=True, timeout=120)
         yield {**env, "TOKEN": api_token(env)}

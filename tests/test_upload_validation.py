@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from conftest import make_app, notebook_bytes, queued_messages, signed_in
+from conftest import REPO, make_app, notebook_bytes, queued_messages, signed_in
 from grader.extensions import db
 from grader.models import Assignment, Blob, GradingRun, RunStatus, Submission
+from grader.notebooks import MAX_CELL_SOURCE_CHARS, MAX_CELLS, MAX_LINE_CHARS, parse_notebook
 
 NB3 = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}).encode()
 MISSING_CELL_TYPE = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
@@ -84,6 +85,33 @@ def test_request_body_far_over_the_cap_is_refused_before_reading(settings, api):
     assert "larger than the 2.0 kB limit" in body
     assert (response.mimetype == "application/json") == api
     assert stored_counts(app) == (0, 0, 0)
+
+
+OVERSIZED_SOURCES = {
+    "too many cells": (lambda: notebook_bytes(*["x"] * (MAX_CELLS + 1)),
+                       f"has {MAX_CELLS + 1:,} cells; the limit is {MAX_CELLS:,} cells"),
+    "too long a line": (lambda: notebook_bytes("x = 1", "s = '" + "a" * MAX_LINE_CHARS + "'"),
+                        f"Cell #2 has a line of {MAX_LINE_CHARS + 6:,} characters; the limit is "
+                        f"{MAX_LINE_CHARS:,} characters per line"),
+    "too large a cell": (lambda: notebook_bytes("# padding\n" * (MAX_CELL_SOURCE_CHARS // 10 + 1)),
+                         f"the limit is {MAX_CELL_SOURCE_CHARS:,} characters per cell"),
+}
+
+
+@pytest.mark.parametrize("case", OVERSIZED_SOURCES, ids=list(OVERSIZED_SOURCES))
+def test_oversized_sources_get_400_naming_the_limit(settings, case):
+    make, expected = OVERSIZED_SOURCES[case]
+    app = make_app(replace(settings, max_upload_bytes=20_000_000))
+    response = post(signed_in(app), make(), api=True)
+    response.request.environ["wsgi.input"].close()  # Werkzeug's test client spools a body this large to a file
+    assert response.status_code == 400
+    assert expected in response.get_json()["error"]
+    assert stored_counts(app) == (0, 0, 0)
+
+
+def test_the_lab6_solution_is_within_every_source_limit(settings):
+    solution = (REPO / "fixtures" / "lab6" / "solution.ipynb").read_bytes()
+    assert len(parse_notebook(solution, settings.max_upload_bytes).cells) > 50
 
 
 def test_missing_file_field(app, client):

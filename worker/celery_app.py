@@ -4,6 +4,7 @@ import threading
 
 from celery.signals import setup_logging, worker_init, worker_process_init, worker_process_shutdown
 
+from grader.config import InsecureSecretKey, Settings
 from grader.logs import configure_logging
 from grader.sandbox import SandboxUnavailable, sandbox_from_mode
 from grader.sandbox.selfcheck import isolation_problems
@@ -12,7 +13,13 @@ from grader.web import create_app
 from worker import kernels
 from worker.identity import worker_name
 
-flask_app = create_app()
+settings = Settings.from_env()
+try:
+    settings.require_production_secret()
+except InsecureSecretKey as exc:
+    # One line for the operator (of `grader worker`, `grader beat`, `celery -A`), not Celery's traceback.
+    raise SystemExit(str(exc)) from None
+flask_app = create_app(settings)
 app = flask_app.extensions["celery"]
 app.conf.imports = ("worker.tasks",)
 log = logging.getLogger(__name__)
@@ -52,8 +59,9 @@ def start_process(**_) -> None:
 
 @worker_process_shutdown.connect
 def stop_process(**_) -> None:
-    kernels.stop()
+    """On a warm shutdown: close the warm kernels (sandbox, cgroups, folders) and stop reporting alive."""
     _stopping.set()
+    kernels.stop()
     with flask_app.app_context():
         workers.forget(worker_name())
 

@@ -17,11 +17,14 @@ DATABASE_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "ret
                   "retry_jitter": True, "max_retries": 30}
 
 
-@shared_task(name=GRADE_TASK, **DATABASE_RETRY)
-def grade_submission(run_id: int) -> str | None:
+# Its soft and hard time limits come with each message (grader.queue.enqueue_grading), from the run's rubric.
+@shared_task(name=GRADE_TASK, bind=True, **DATABASE_RETRY)
+def grade_submission(self, run_id: int) -> str | None:
     """Execute and grade the submission behind grading run `run_id`."""
     settings = current_app.config["GRADER"]
-    status = grade_run(run_id, settings, kernels=kernels.start(settings), worker=worker_name())
+    _hard, soft = self.request.timelimit or (None, None)
+    status = grade_run(run_id, settings, kernels=kernels.start(settings), worker=worker_name(),
+                       time_limit=soft)
     return status.value if status else None
 
 

@@ -189,6 +189,8 @@ class KernelPool:
         with self._lock:
             pending, self._pending = self._pending, []
         for entry in pending:
+            # A kernel still warming up holds up the worker's shutdown: let it finish at a full CPU share.
+            entry.kernel.launch.set_background(False)
             self._discard(entry)
         self._starter.shutdown(wait=True)
 

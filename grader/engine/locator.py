@@ -1,23 +1,27 @@
-"""Finding a question's answer cells by heading path, cell id or marker, however the notebook was edited."""
+"""Finding a question's answer cells by heading path, cell id or marker, however the notebook was edited.
+
+Notebooks are attacker data read by the trusted worker, so headings are found by single passes with string
+methods (no backtracking regular expressions) and only the start of a long heading's text is kept.
+"""
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Iterable, Optional
 
 import nbformat
 
 from grader.engine.rubric import Locator
 
-_MARKDOWN_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_HTML_HEADING = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
+# Titles are compared with the template's, which are a few words: text past this never decides a match.
+MAX_TITLE_CHARS = 300
+_FENCES = ("```", "~~~")
 
 
 def normalize_title(text: str) -> str:
     """Lower-case words only: emoji, punctuation, markup and spacing do not matter."""
-    text = _TAGS.sub(" ", text)
+    text = _without_tags(text)
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in unicodedata.normalize("NFKD", text)]
     return " ".join("".join(kept).lower().split())
 
@@ -28,7 +32,7 @@ class Heading:
     level: int
     title: str
 
-    @property
+    @cached_property
     def key(self) -> str:
         return normalize_title(self.title)
 
@@ -47,21 +51,94 @@ class Location:
 
 def headings(notebook: nbformat.NotebookNode) -> list[Heading]:
     """Every heading in the notebook's markdown cells, in order."""
+    markdown = tuple((index, cell.source) for index, cell in enumerate(notebook.cells)
+                     if cell.cell_type == "markdown")
+    return list(_headings_in(markdown))
+
+
+@lru_cache(maxsize=2)
+def _headings_in(markdown: tuple[tuple[int, str], ...]) -> tuple[Heading, ...]:
+    # Every question locates its answer in the same notebook: read its headings once.
     found = []
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "markdown":
-            continue
+    for index, source in markdown:
         in_fence = False
-        for line in cell.source.splitlines():
-            if line.lstrip().startswith(("```", "~~~")):
+        for line in source.splitlines():
+            if line.lstrip().startswith(_FENCES):
                 in_fence = not in_fence  # a `# comment` pasted inside a code block is not a heading
                 continue
-            match = None if in_fence else _MARKDOWN_HEADING.match(line)
-            if match:
-                found.append(Heading(index, len(match.group(1)), match.group(2)))
-        for match in _HTML_HEADING.finditer(cell.source):
-            found.append(Heading(index, int(match.group(1)), match.group(2)))
+            heading = None if in_fence else markdown_heading(line)
+            if heading:
+                found.append(Heading(index, heading[0], heading[1][:MAX_TITLE_CHARS]))
+        found += [Heading(index, level, title[:MAX_TITLE_CHARS]) for level, title in html_headings(source)]
+    return tuple(found)
+
+
+def markdown_heading(line: str) -> Optional[tuple[int, str]]:
+    """The level and title of an ATX heading line (`## Title ##`), or None.
+
+    The same reading as the pattern `^\\s{0,3}(#{1,6})\\s+(.+?)\\s*#*\\s*$`, in one pass: that pattern
+    backtracks cubically on a heading full of spaces.
+    """
+    text = line.lstrip()
+    indent = len(line) - len(text)
+    level = len(text) - len(text.lstrip("#"))
+    if indent > 3 or not 1 <= level <= 6 or not text[level:level + 1].isspace():
+        return None
+    rest = text[level:]
+    title_start = len(rest) - len(rest.lstrip())
+    if title_start == len(rest):
+        # Only spaces after the hashes: the pattern takes one of them as the title, if two or more are there.
+        return (level, rest[-1]) if len(rest) >= 2 else None
+    # The closing sequence is spaces, then hashes, then spaces; the title keeps at least one character.
+    closing = len(rest.rstrip().rstrip("#").rstrip())
+    return level, rest[title_start:max(title_start + 1, closing)]
+
+
+def html_headings(source: str) -> list[tuple[int, str]]:
+    """Levels and inner text of `<hN ...>...</hN>` elements, as `re.finditer` found them, in linear time."""
+    lowered = source.replace("H", "h")  # the tags are case-insensitive; same length, so the positions hold
+    tag_ends = _ForwardFinder(lowered, ">")
+    closings = {level: _ForwardFinder(lowered, f"</h{level}>") for level in range(1, 7)}
+    found = []
+    position = lowered.find("<h")
+    while position != -1:
+        level = lowered[position + 2:position + 3]
+        tag_end = tag_ends.find(position + 3) if level in ("1", "2", "3", "4", "5", "6") else -1
+        close = closings[int(level)].find(tag_end + 1) if tag_end != -1 else -1
+        if close == -1:
+            position = lowered.find("<h", position + 1)
+            continue
+        found.append((int(level), source[tag_end + 1:close]))
+        position = lowered.find("<h", close + len("</hN>"))
     return found
+
+
+class _ForwardFinder:
+    """`text.find(needle, start)` for starts that never decrease: each stretch of text is searched once."""
+
+    def __init__(self, text: str, needle: str):
+        self.text, self.needle, self.found = text, needle, -2
+
+    def find(self, start: int) -> int:
+        if self.found == -2 or -1 < self.found < start:
+            self.found = self.text.find(self.needle, start)
+        return self.found
+
+
+def _without_tags(text: str) -> str:
+    """`text` with each `<...>` tag replaced by a space (what `re.sub(r"<[^>]+>", " ", text)` gives)."""
+    parts, start = [], 0
+    opening = text.find("<")
+    while opening != -1:
+        closing = text.find(">", opening + 1)
+        if closing == -1:
+            break
+        if closing > opening + 1:  # `<>` is not a tag
+            parts += [text[start:opening], " "]
+            start = closing + 1
+        opening = text.find("<", closing + 1)
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def locate(notebook: nbformat.NotebookNode, locator: Locator, boundaries: Iterable[str] = ()) -> Location:
@@ -108,7 +185,7 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
 
 def _has_text_below_heading(cell) -> bool:
     lines = [line for line in cell.source.splitlines() if line.strip()]
-    return any(not _MARKDOWN_HEADING.match(line) for line in lines)
+    return any(markdown_heading(line) is None for line in lines)
 
 
 def _from_marker(notebook, indices: list[int], marker: Optional[str], reason: Optional[str] = None) -> Location:

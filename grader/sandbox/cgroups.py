@@ -1,4 +1,5 @@
-"""Control groups for one kernel: a memory ceiling TensorFlow tolerates, a process cap, and a kill switch.
+"""Control groups for one kernel: a memory ceiling TensorFlow tolerates, a process cap, a CPU quota and a
+kill switch.
 
 RLIMIT_AS would be simpler, but TensorFlow reserves large virtual ranges for thread stacks and its
 allocator, so it fails at import under any useful address-space limit. A memory cgroup limits
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000
 
 
 class CgroupsUnavailable(RuntimeError):
@@ -33,10 +35,18 @@ def _own_path(controller: str) -> Optional[Path]:
     return None
 
 
-class KernelCgroup:
-    """A fresh cgroup (v1 memory + pids, or v2) that the sandboxed kernel joins before it starts."""
+def _write_controlled(group: Path, name: str, value: str) -> None:
+    """Write a cgroup v2 control file, naming the controller the operator must delegate when it is absent."""
+    if not (group / name).exists():
+        raise OSError(f"the {name.split('.')[0]} controller is not enabled for the grader's cgroup "
+                      f"(add it to {group.parent / 'cgroup.subtree_control'})")
+    (group / name).write_text(value)
 
-    def __init__(self, memory_bytes: int, max_processes: int):
+
+class KernelCgroup:
+    """A fresh cgroup (v1 memory + pids + cpu, or v2) that the sandboxed kernel joins before it starts."""
+
+    def __init__(self, memory_bytes: int, max_processes: int, cpus: int):
         self.name = f"grader-{uuid.uuid4().hex[:12]}"
         self.dirs: list[Path] = []
         self.unified = (CGROUP_ROOT / "cgroup.controllers").exists()
@@ -46,6 +56,7 @@ class KernelCgroup:
                 (group / "memory.max").write_text(str(memory_bytes))
                 (group / "memory.swap.max").write_text("0")
                 (group / "pids.max").write_text(str(max_processes))
+                _write_controlled(group, "cpu.max", f"{cpus * CPU_PERIOD_US} {CPU_PERIOD_US}")
             else:
                 memory = self._make(_own_path("memory"))
                 (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
@@ -53,9 +64,9 @@ class KernelCgroup:
                 if swap.exists():
                     swap.write_text(str(memory_bytes))
                 (self._make(_own_path("pids")) / "pids.max").write_text(str(max_processes))
-                cpu = _own_path("cpu")
-                if cpu is not None and cpu.exists():  # optional: only used to warm kernels in the background
-                    self._make(cpu)
+                cpu = self._make(_own_path("cpu"))
+                (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (cpu / "cpu.cfs_quota_us").write_text(str(cpus * CPU_PERIOD_US))
         except OSError as exc:
             self.remove()
             raise CgroupsUnavailable(f"cannot create a cgroup here: {exc}") from exc
@@ -72,6 +83,17 @@ class KernelCgroup:
     def procs_files(self) -> list[str]:
         """Files a launcher writes its own pid into, to put itself and its children in the group."""
         return [str(group / "cgroup.procs") for group in self.dirs]
+
+    def cpu_quota(self) -> Optional[float]:
+        """How many CPUs the group may use at most; None when it has no quota."""
+        for group in self.dirs:
+            if (group / "cpu.max").exists():
+                quota, period = (group / "cpu.max").read_text().split()
+                return None if quota == "max" else int(quota) / int(period)
+            if (group / "cpu.cfs_quota_us").exists():
+                quota = int((group / "cpu.cfs_quota_us").read_text())
+                return None if quota < 0 else quota / int((group / "cpu.cfs_period_us").read_text())
+        return None
 
     def oom_killed(self) -> bool:
         for group in self.dirs:

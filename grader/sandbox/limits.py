@@ -10,7 +10,8 @@ class SandboxLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
     memory_mb: int = Field(3072, ge=256, le=65536, description="RAM for the kernel and all its children.")
     processes: int = Field(256, ge=16, le=4096, description="Processes and threads, all counted together.")
-    threads: int = Field(2, ge=1, le=64, description="Threads TensorFlow, OpenMP and BLAS may each use.")
+    threads: int = Field(2, ge=1, le=64, description="Threads TensorFlow, OpenMP and BLAS may each use; "
+                                                     "also the CPUs the kernel's CPU quota allows.")
     scratch_mb: int = Field(256, ge=16, le=16384, description="Files the notebook may write.")
     open_files: int = Field(1024, ge=64, le=65536)
     max_file_mb: int = Field(128, ge=1, le=16384, description="Largest single file the notebook may write.")

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +14,9 @@ from typing import Iterator, Optional
 from grader.sandbox.bubblewrap import SANDBOX_UID, bwrap_command
 from grader.sandbox.cgroups import CgroupsUnavailable, KernelCgroup
 from grader.sandbox.limits import SandboxLimits
+from grader.sandbox.seccomp import SeccompUnavailable, filter_program
 
+MIN_BWRAP = (0, 8)
 UNSAFE_LABEL = "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
 
 
@@ -26,6 +31,19 @@ def thread_environment(limits: SandboxLimits) -> dict[str, str]:
                                        "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
 
 
+def _bwrap_version() -> tuple[int, ...]:
+    done = subprocess.run(["bwrap", "--version"], capture_output=True, text=True, timeout=10)
+    found = re.search(r"(\d+)\.(\d+)", done.stdout)
+    return tuple(int(part) for part in found.groups()) if found else (0, 0)
+
+
+def _seccomp_program() -> bytes:
+    try:
+        return filter_program()
+    except SeccompUnavailable as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+
+
 @dataclass
 class KernelLaunch:
     """How to start one kernel: the command wrapper and what to clean up afterwards."""
@@ -36,6 +54,7 @@ class KernelLaunch:
     shared_dir: Path
     env: dict[str, str]
     cgroup: Optional[KernelCgroup] = None
+    seccomp_file: Optional[Path] = None
 
     def wrap(self, kernel_cmd: list[str], connection_file: Optional[str] = None) -> list[str]:
         if not self.sandbox.enforced:
@@ -46,7 +65,8 @@ class KernelLaunch:
                 os.chown(path, SANDBOX_UID, SANDBOX_UID)
         return bwrap_command(kernel_cmd, limits=self.limits, readonly_entries=self.readonly_entries,
                              shared_dir=self.shared_dir, env=self.env,
-                             cgroup_procs=self.cgroup.procs_files if self.cgroup else [])
+                             cgroup_procs=self.cgroup.procs_files if self.cgroup else [],
+                             seccomp_file=self.seccomp_file)
 
     def out_of_memory(self) -> bool:
         return bool(self.cgroup and self.cgroup.oom_killed())
@@ -72,18 +92,23 @@ class Sandbox:
     @contextmanager
     def kernel(self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path,
                env: dict[str, str]) -> Iterator[KernelLaunch]:
-        """Resources for one kernel (its cgroup), released however the kernel ends."""
+        """Resources for one kernel (its cgroup and seccomp program), released however the kernel ends."""
         env = {**env, **thread_environment(limits)}
+        if not self.enforced:
+            yield KernelLaunch(self, limits, readonly_entries, shared_dir, env)
+            return
         cgroup = None
-        if self.enforced:
-            try:
-                cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes)
-            except CgroupsUnavailable as exc:
-                if self.require_cgroups:
-                    raise SandboxUnavailable(str(exc)) from exc
-        launch = KernelLaunch(self, limits, readonly_entries, shared_dir, env, cgroup)
         try:
-            yield launch
+            cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes, limits.threads)
+        except CgroupsUnavailable as exc:
+            if self.require_cgroups:
+                raise SandboxUnavailable(str(exc)) from exc
+        try:
+            with tempfile.NamedTemporaryFile(prefix="grader-seccomp-", suffix=".bpf") as program:
+                program.write(_seccomp_program())
+                program.flush()
+                yield KernelLaunch(self, limits, readonly_entries, shared_dir, env, cgroup,
+                                   seccomp_file=Path(program.name))
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -98,6 +123,11 @@ def sandbox_from_mode(mode: str) -> Sandbox:
     missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
     if missing:
         raise SandboxUnavailable(f"missing {', '.join(missing)}: install bubblewrap and util-linux")
+    version = _bwrap_version()
+    if version < MIN_BWRAP:
+        raise SandboxUnavailable(f"bubblewrap {'.'.join(map(str, version))} is too old: "
+                                 f"{'.'.join(map(str, MIN_BWRAP))} or newer is needed for --disable-userns")
+    _seccomp_program()
     if os.geteuid() != 0:
         raise SandboxUnavailable("the bubblewrap sandbox needs root to drop notebooks to an unprivileged "
                                  "user; run the worker as root in its container, or set GRADER_SANDBOX=off")

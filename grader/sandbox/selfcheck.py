@@ -6,39 +6,62 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from grader.sandbox.limits import SandboxLimits
-from grader.sandbox.policy import Sandbox
+from grader.sandbox.policy import KernelLaunch, Sandbox
 
-_PROBE = """
-import json, os, socket, sys
-found = {"uid": os.getuid(), "readable": [p for p in sys.argv[1:] if os.access(p, os.R_OK)]}
-s = socket.socket()
-s.settimeout(2)
-found["network"] = s.connect_ex(("1.1.1.1", 53)) == 0
-try:
-    socket.getaddrinfo("example.com", 80)
-    found["dns"] = True
-except OSError:
-    found["dns"] = False
-print(json.dumps(found))
-"""
+_PROBE = Path(__file__).with_name("isolation_probe.py")
+PROBE_TIMEOUT = 60
 
 
 def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
-    """What a sandboxed process could do that it must not; empty when isolation holds."""
+    """What a sandboxed process could do that it must not, or lacks that it needs; empty when all holds."""
+    limits = SandboxLimits()
     with tempfile.TemporaryDirectory() as visible, tempfile.TemporaryDirectory() as shared, \
-            sandbox.kernel(SandboxLimits(), Path(visible), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch:
-        command = launch.wrap([sys.executable, "-c", _PROBE, "/etc/shadow", *secret_paths])
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=visible)
-            found = json.loads(done.stdout.strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
-            return [f"the sandbox probe did not run ({exc}); stderr: {getattr(done, 'stderr', '')[-500:]}"]
+            sandbox.kernel(limits, Path(visible), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch:
+        command = launch.wrap([sys.executable, "-c", _PROBE.read_text(), "/etc/shadow", *secret_paths])
+        found, failure = _run_probe(command, visible)
+        if found is None:
+            return [failure]
+        return _found_problems(found) + _cgroup_problems(launch, limits)
+
+
+def _run_probe(command: list[str], cwd: str) -> tuple[Optional[dict], str]:
+    """The probe's findings, or why there are none."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return None, f"the sandbox probe did not finish within {PROBE_TIMEOUT} seconds"
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1]), ""
+    except (ValueError, IndexError) as exc:
+        return None, f"the sandbox probe did not run ({exc}); stderr: {done.stderr[-500:]}"
+
+
+def _found_problems(found: dict) -> list[str]:
     problems = []
     if found["uid"] == 0:
         problems.append("notebooks would run as root")
     if found["network"] or found["dns"]:
         problems.append("notebooks could reach the network")
     problems += [f"notebooks could read {path}" for path in found["readable"]]
+    if "allowed" in (found["user_namespace"], found["clone_user_namespace"]):
+        problems.append("notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)")
+    if found["mount"] == "allowed":
+        problems.append("notebooks could mount file systems")
+    if found["ptrace"] == "allowed":
+        problems.append("notebooks could trace other processes with ptrace")
+    if (found["seccomp_mode"], found["unshare_nothing"], found["clone3"]) != ("2", "EPERM", "ENOSYS"):
+        problems.append("the grader's seccomp filter is not active in the sandbox")
+    if found["shared_memory"] != "allowed":
+        problems.append(f"/dev/shm is not writable in the sandbox ({found['shared_memory']}): "
+                        "joblib and multiprocessing would fail or run serially")
     return problems
+
+
+def _cgroup_problems(launch: KernelLaunch, limits: SandboxLimits) -> list[str]:
+    quota = launch.cgroup.cpu_quota() if launch.cgroup else None
+    if quota != limits.threads:
+        return [f"kernels have no CPU quota (cgroup cpu.max or cpu.cfs_quota_us; found {quota})"]
+    return []

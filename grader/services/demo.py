@@ -20,8 +20,20 @@ DEMO_PEOPLE = [("student@example.edu", "Demo Student", Role.STUDENT),
                ("instructor@example.edu", "Demo Instructor", Role.INSTRUCTOR)]
 
 
-def load_demo() -> Course:
-    """Create the demo course, its assignments and people; running it again changes nothing."""
+class DemoRefused(Exception):
+    """The demo's published passwords would make anyone an instructor on a database other people use."""
+
+
+def load_demo(force: bool = False) -> Course:
+    """Create the demo course, its assignments and people; running it again changes nothing.
+
+    Only into the embedded setup's SQLite database unless `force`d: on a shared one it would be a way in.
+    """
+    backend = db.engine.url.get_backend_name()
+    if backend != "sqlite" and not force:
+        raise DemoRefused(f"refusing to load the demo course into a {backend} database: its accounts, "
+                          f"instructor included, have the published password {DEMO_PASSWORD!r}, so anyone "
+                          "could sign in; it is meant for `grader serve` on SQLite")
     code, title = DEMO_COURSE
     course = db.session.scalar(select(Course).where(Course.code == code))
     if course is None:

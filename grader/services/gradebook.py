@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Optional
+import re
+from typing import Iterable, Optional
 
 from grader.models import User
 from grader.services.class_results import StudentResult, question_columns, student_results
@@ -11,6 +12,9 @@ from grader.services.manual_grading import staff_assignment
 
 HEADER = ["email", "name", "submission", "status"]
 TOTALS = ["total", "late", "days_late", "penalty_percent", "total_after_penalty"]
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[+-]\d+)?")
 
 
 def gradebook_csv(actor: User, assignment_id: int) -> str:
@@ -19,9 +23,15 @@ def gradebook_csv(actor: User, assignment_id: int) -> str:
     keys = [column.key for column in question_columns(results)]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*HEADER, *keys, *TOTALS])
-    writer.writerows(_row(result, keys) for result in results)
+    writer.writerow(_inert([*HEADER, *keys, *TOTALS]))
+    writer.writerows(_inert(_row(result, keys)) for result in results)
     return out.getvalue()
+
+
+def _inert(cells: Iterable[object]) -> list[object]:
+    """The cells with any text a spreadsheet would run as a formula quoted by a leading apostrophe."""
+    return [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS)
+            and not PLAIN_NUMBER.fullmatch(cell) else cell for cell in cells]
 
 
 def _row(result: StudentResult, keys: list[str]) -> list:

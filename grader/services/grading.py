@@ -8,19 +8,23 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 import nbformat
-from sqlalchemy import case, delete, or_, update
+import yaml
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from grader.config import Settings
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.kernel_pool import KernelPool
+from grader.engine.rubric import Rubric, parse_rubric
 from grader.engine.result_cache import ResultCache
 from grader.extensions import db
-from grader.models import GradingRun, QuestionResult, RunStatus
+from grader.models import Assignment, GradingRun, QuestionResult, RunStatus, Submission
 from grader.rendering import notebook_to_html
 from grader.sandbox import sandbox_from_mode
 from grader.services.blobs import get_blob, put_blob
 from grader.services.packages import open_package
+from grader.services.rubric_editor import export_rubric
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +34,23 @@ NO_RUBRIC = "This assignment has no rubric yet, so it cannot be graded. Staff ha
 TOO_MANY_ATTEMPTS = ("Grading this notebook stopped the grader {} times (it may crash the machine it runs on), so "
                      "it was not tried again. Check for code that exits, kills processes or uses all memory, "
                      "and upload again.")
+TOO_LONG = ("Grading took longer than {} and was stopped. Look for cells that run for a very long time, and "
+            "upload again.")
 HEARTBEAT_SECONDS = 5
+# After the soft time limit, the time left to stop the kernels and record the failure before the task's
+# process is killed.
+HARD_LIMIT_GRACE_SECONDS = 60
+# Packages never change (they are addressed by their hash), so neither does their budget.
+_budgets: dict[tuple[str, int], int] = {}
 
 
 def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None,
-              worker: str = "") -> RunStatus | None:
+              worker: str = "", time_limit: float | None = None) -> RunStatus | None:
     """Grade run `run_id` unless it is finished, missing or being graded by a live worker; return its status.
 
     `kernels` is the worker's pool of kernels started ahead of time, if it keeps one; `worker` names the
-    worker process, for staff and logs.
+    worker process, for staff and logs; `time_limit` is the task's soft time limit, named to the student
+    when it stops the grading.
     """
     run = _claim(run_id, settings, worker)
     if run is None:
@@ -62,6 +74,14 @@ def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None
     except OperationalError:
         db.session.rollback()
         raise  # the database is away for a moment: the task is retried, and the run is still ours
+    except SoftTimeLimitExceeded:
+        # Raised wherever grading was; unwinding through grade_notebook stopped both kernels.
+        log.warning("grading run %s went over its time limit", run_id, extra={"run_id": run_id})
+        db.session.rollback()
+        run = db.session.get(GradingRun, run_id)
+        limit = f"{time_limit:.0f} seconds" if time_limit else "its time limit"
+        _finish(run, RunStatus.FAILED, TOO_LONG.format(limit))
+        return run.status
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
@@ -69,6 +89,26 @@ def grade_run(run_id: int, settings: Settings, kernels: KernelPool | None = None
         raise
     _record_result(run, result)
     return run.status
+
+
+def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
+    """Celery's soft and hard time limits for grading run `run_id`, from its assignment's rubric, if any."""
+    assignment = db.session.scalar(select(Assignment).join(Submission).join(GradingRun)
+                                   .where(GradingRun.id == run_id))
+    if assignment is None or assignment.package_sha256 is None:
+        return {}
+    key = (assignment.package_sha256, settings.grading_margin_seconds)
+    if key not in _budgets:
+        rubric = parse_rubric(yaml.safe_load(export_rubric(assignment)))
+        _budgets[key] = time_budget(rubric, settings.grading_margin_seconds)
+    return {"soft_time_limit": _budgets[key], "time_limit": _budgets[key] + HARD_LIMIT_GRACE_SECONDS}
+
+
+def time_budget(rubric: Rubric, margin_seconds: int) -> int:
+    """Seconds grading a notebook for `rubric` may take: the notebook's limit, every answer's check and the
+    wait for retrained models, and the margin for starting kernels and recording the result."""
+    runtime = rubric.runtime
+    return runtime.notebook_timeout + runtime.probe_timeout * (len(rubric.questions) + 1) + margin_seconds
 
 
 def _claim(run_id: int, settings: Settings, worker: str) -> GradingRun | None:

@@ -46,6 +46,8 @@ def set_manual_score(actor: User, submission_id: int, question_key: str, score: 
         raise ScoreRejected(f"the score must be between 0 and {points:g}")
     if not reason.strip():
         raise ScoreRejected("give a reason; students and other TAs see it")
+    if not _storable(reason):
+        raise ScoreRejected("the reason holds a character that cannot be stored (NUL or a lone surrogate)")
     manual = db.session.scalar(select(ManualScore).where(ManualScore.submission_id == submission.id,
                                                          ManualScore.question_key == question_key))
     previous = manual.score if manual else result.auto_score
@@ -58,6 +60,15 @@ def set_manual_score(actor: User, submission_id: int, question_key: str, score: 
                                new_score=score, reason=reason.strip(), actor_id=actor.id))
     db.session.commit()
     return manual
+
+
+def _storable(text: str) -> bool:
+    # PostgreSQL's text cannot hold NUL, and a lone surrogate is not UTF-8 to either database.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def request_regrade(actor: User, submission_id: int) -> int:

@@ -8,9 +8,10 @@ from typing import Optional
 from sqlalchemy import select
 
 from grader.extensions import db
-from grader.models import Assignment, Enrollment, Role, RunStatus, Submission, User
+from grader.models import Assignment, Role, RunStatus, Submission, User
+from grader.services.access import visible_assignments
 from grader.services.feedback import SubmissionView, submission_view
-from grader.services.policy import ScoredAttempt, as_utc, attempts_left, counting_attempt, is_released, now
+from grader.services.policy import ScoredAttempt, as_utc, attempts_left, counting_attempt, now
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,7 @@ def standing(assignment: Assignment, role: Role, student_id: int) -> Standing:
 
 def standings_for(user: User) -> list[Standing]:
     """The user's assignments, soonest due first; students see only released ones."""
-    rows = db.session.execute(select(Assignment, Enrollment.role).join(
-        Enrollment, Enrollment.course_id == Assignment.course_id).where(Enrollment.user_id == user.id)).all()
-    visible = [(assignment, role) for assignment, role in rows if role != Role.STUDENT or is_released(assignment)]
+    visible = visible_assignments(user)
     far_future = datetime.max.replace(tzinfo=timezone.utc)
     visible.sort(key=lambda row: (as_utc(row[0].due_at) or far_future, row[0].id))
     return [standing(assignment, role, user.id) for assignment, role in visible]

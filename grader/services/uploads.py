@@ -4,17 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, select
 
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, Submission, User
 from grader.notebooks import NotebookRejected, parse_notebook
-from grader.services.access import STAFF
-from grader.services.accounts import role_in
-from grader.services.policy import is_released
+from grader.services.access import is_course_staff, visible_assignments
 from grader.services.blobs import put_blob
 
 MAX_FILENAME_LENGTH = 255
+# Assignment ids are 32-bit integers on PostgreSQL.
+MAX_ID = 2**31 - 1
+MAX_ID_DIGITS = len(str(MAX_ID))
+UNKNOWN_ASSIGNMENT = ("There is no assignment with that id or slug in your courses. "
+                      "Send the id or slug (field 'assignment') of one listed on your upload page.")
 
 
 @dataclass(frozen=True)
@@ -23,19 +26,32 @@ class AcceptedUpload:
     run_id: int
 
 
-def find_assignment(reference: str) -> Assignment:
-    """Look an assignment up by numeric id or by slug; raise NotebookRejected if there is no such one."""
+def find_assignment(reference: str, user: User) -> Assignment:
+    """The assignment with this id or slug among those `user` may see; raise NotebookRejected otherwise."""
     reference = (reference or "").strip()
     if not reference:
         raise NotebookRejected("Choose the assignment this notebook is for (field 'assignment').")
-    if reference.isdigit():
-        assignment = db.session.get(Assignment, int(reference))
-    else:
-        matches = db.session.scalars(select(Assignment).where(Assignment.slug == reference)).all()
-        assignment = matches[0] if len(matches) == 1 else None
-    if assignment is None:
-        raise NotebookRejected(f"There is no assignment {reference[:80]!r}.", http_status=404)
-    return assignment
+    matches = visible_assignments(user, _named_by(reference))
+    if not matches:
+        # Another course's assignment, an unreleased one and one that does not exist all get this same
+        # answer, so it tells nothing about what exists outside the caller's courses.
+        raise NotebookRejected(UNKNOWN_ASSIGNMENT, http_status=404)
+    if len(matches) > 1:
+        choices = ", ".join(f"{assignment.id} ({assignment.course.code})" for assignment, _ in matches)
+        raise NotebookRejected(f"Several of your courses have an assignment {reference!r}: send its id "
+                               f"instead, one of {choices}.")
+    return matches[0][0]
+
+
+def _named_by(reference: str) -> ColumnElement[bool]:
+    if "\x00" in reference:
+        return false()  # no slug holds a NUL, and PostgreSQL refuses one even in a comparison
+    if not (reference.isascii() and reference.isdigit()):
+        return Assignment.slug == reference
+    # A number past the id column's range names nothing, and the database would reject it as an error.
+    if len(reference) > MAX_ID_DIGITS or int(reference) > MAX_ID:
+        return false()
+    return Assignment.id == int(reference)
 
 
 def accept_upload(*, assignment_ref: str, student: User, filename: Optional[str], data: bytes,
@@ -44,7 +60,9 @@ def accept_upload(*, assignment_ref: str, student: User, filename: Optional[str]
     filename = (filename or "").strip()
     if not filename.lower().endswith(".ipynb"):
         raise NotebookRejected(f"Upload a Jupyter notebook (.ipynb); got {filename[:80] or 'no file'!r}.")
-    assignment = find_assignment(assignment_ref)
+    if "\x00" in filename:  # PostgreSQL's text cannot hold it
+        raise NotebookRejected("The file name holds a NUL character; rename the file and upload it again.")
+    assignment = find_assignment(assignment_ref, student)
     _check_may_submit(student, assignment)
     parse_notebook(data, max_bytes)
     try:
@@ -60,15 +78,9 @@ def accept_upload(*, assignment_ref: str, student: User, filename: Optional[str]
 
 
 def _check_may_submit(student: User, assignment: Assignment) -> None:
-    """Enrolled, released, attempts left; staff may always submit (to try the assignment out)."""
-    role = role_in(student, assignment.course_id)
-    if role is None:
-        raise NotebookRejected(f"You are not enrolled in {assignment.course.code}, so you cannot submit "
-                               f"{assignment.title}.", http_status=403)
-    if role in STAFF:
+    """Attempts left (enrolment and release were settled by `find_assignment`); staff may always submit."""
+    if is_course_staff(student, assignment.course_id):
         return
-    if not is_released(assignment):
-        raise NotebookRejected(f"There is no assignment {assignment.slug!r}.", http_status=404)
     if assignment.max_attempts is not None:
         used = db.session.scalar(select(func.count(Submission.id)).where(
             Submission.assignment_id == assignment.id, Submission.student_id == student.id))

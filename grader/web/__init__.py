@@ -1,16 +1,19 @@
 """Flask application factory: configuration, extensions, blueprints, CLI; nothing else."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from grader.config import Settings
 from grader.extensions import csrf, db, migrate
 from grader.queue import celery_init_app
+from grader.web import throttles
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -30,17 +33,23 @@ def create_app(settings: Optional[Settings] = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
     )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
+    throttles.register(app, settings)
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     celery_init_app(app, settings)
     register_blueprints(app)
     return app
 
 
 def register_blueprints(app: Flask) -> None:
-    from grader.web import api, auth, errors, health, instructor, pages, staff
+    from grader.web import api, auth, errors, health, instructor, pages, security_headers, staff
 
     auth.register(app)
     app.register_blueprint(auth.bp)
@@ -52,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
+    security_headers.register(app)
 
 
 @event.listens_for(Engine, "connect")

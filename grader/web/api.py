@@ -1,4 +1,4 @@
-"""JSON API: upload a notebook and read its grading status."""
+"""JSON API: upload a notebook and read its grading status (described in openapi.yaml)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
@@ -8,17 +8,31 @@ from flask_login import current_user, login_required
 from grader.notebooks import NotebookRejected
 from grader.queue import enqueue_grading
 from grader.services import feedback, manual_grading, review
+from grader.services.policy import as_utc
+from grader.services.uploads import MAX_ID
+from grader.web.auth import require_bearer_token
+from grader.web.openapi import openapi_document
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# An id past the database's integer range names nothing: routing answers 404 before the driver overflows.
+SUBMISSION = f"/submissions/<int(min=1, max={MAX_ID}):submission_id>"
+SCORE_BODY = 'send JSON {"score": number, "reason": text}'
 
 
 @bp.before_request
 def require_token():
+    if request.endpoint == "api.openapi":
+        return None  # the description of the API is public; it holds nothing of anyone's
     # Only bearer tokens, never the session cookie: the API takes no CSRF token, so a cookie must not
     # be enough for another site to submit in a student's name.
-    if not request.headers.get("Authorization", "").startswith("Bearer ") or not current_user.is_authenticated:
-        return jsonify(error="Send 'Authorization: Bearer <token>' (create one with `grader tokens create EMAIL`)."), 401
+    # A bearer token, when sent, is checked even with a valid cookie; the answer says why it was refused.
+    return require_bearer_token()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
 
 
 @bp.post("/submissions")
@@ -35,17 +49,15 @@ def create_submission():
     return jsonify(body), 201, {"Location": body["url"]}
 
 
-@bp.post("/submissions/<int:submission_id>/questions/<question_key>/score")
+@bp.post(SUBMISSION + "/questions/<question_key>/score")
 @login_required
 def give_score(submission_id: int, question_key: str):
-    body = request.get_json(silent=True) or {}
     try:
-        score = float(body.get("score"))
-        manual_grading.set_manual_score(current_user._get_current_object(), submission_id, question_key, score,
-                                        str(body.get("reason", "")))
-    except (TypeError, ValueError) as exc:
-        message = str(exc) if isinstance(exc, manual_grading.ScoreRejected) else "send JSON {\"score\": number, \"reason\": text}"
-        return jsonify(error=message), 400
+        score, reason = _score_body(request.get_json(silent=True))
+        manual_grading.set_manual_score(current_user._get_current_object(), submission_id, question_key,
+                                        score, reason)
+    except manual_grading.ScoreRejected as exc:
+        return jsonify(error=str(exc)), 400
     except manual_grading.GradingForbidden as exc:
         return jsonify(error=str(exc)), 403
     except feedback.NotFound:
@@ -53,7 +65,7 @@ def give_score(submission_id: int, question_key: str):
     return submission_status(submission_id)
 
 
-@bp.post("/submissions/<int:submission_id>/regrade")
+@bp.post(SUBMISSION + "/regrade")
 @login_required
 def regrade(submission_id: int):
     try:
@@ -66,7 +78,7 @@ def regrade(submission_id: int):
     return jsonify(submission_id=submission_id, run_id=run_id, status="queued"), 202
 
 
-@bp.get("/submissions/<int:submission_id>")
+@bp.get(SUBMISSION)
 @login_required
 def submission_status(submission_id: int):
     user = current_user._get_current_object()
@@ -79,11 +91,25 @@ def submission_status(submission_id: int):
     # Tamper flags are evidence for staff: a student's answer has no such key at all.
     staff_only = {"tamper": staff.tamper} if staff else {}
     return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
-                   created_at=view.created_at.isoformat(), cell_errors=view.cell_errors, score=view.score,
-                   max_score=view.max_score, manual_pending=view.manual_pending, final_score=view.final_total,
-                   points=view.points_total, awaiting_ta=view.awaiting_ta,
+                   created_at=as_utc(view.created_at).isoformat(), cell_errors=view.cell_errors,
+                   score=view.score, max_score=view.max_score, manual_pending=view.manual_pending,
+                   final_score=view.final_total, points=view.points_total, awaiting_ta=view.awaiting_ta,
                    sandbox_warning=view.sandbox_warning, late_days=view.lateness.days,
                    late_penalty_percent=view.lateness.penalty_percent,
                    total_after_penalty=view.total_after_penalty,
                    questions=[question.to_dict() for question in view.questions], **staff_only,
                    **view.run.to_dict())
+
+
+def _score_body(body: object) -> tuple[float, str]:
+    """The score and reason of a score body; raise ScoreRejected unless it is exactly {score, reason}."""
+    if not isinstance(body, dict) or set(body) != {"score", "reason"}:
+        raise manual_grading.ScoreRejected(SCORE_BODY)
+    score, reason = body["score"], body["reason"]
+    # JSON true is an int to Python, but it is no score.
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not isinstance(reason, str):
+        raise manual_grading.ScoreRejected(SCORE_BODY)
+    try:
+        return float(score), reason
+    except OverflowError:  # an integer of hundreds of digits
+        raise manual_grading.ScoreRejected("the score is out of range") from None

@@ -1,17 +1,28 @@
 """Signing in and out with a password (HTML), and API tokens (JSON): who is asking."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, request, url_for
+import secrets
+import time
+from typing import Optional
+
+from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, EqualTo
 
 from grader.extensions import db, login_manager
 from grader.models import User
-from grader.services.accounts import authenticate, user_for_token
+from grader.services.accounts import (AccountError, TokenRejected, authenticate, change_password,
+                                      end_sessions, user_for_token)
+from grader.web.throttles import login_per_account, login_per_address
 
 bp = Blueprint("auth", __name__)
+
+SEND_TOKEN = "Send 'Authorization: Bearer <token>' (create one with `grader tokens create EMAIL`)."
+# When this session signed in (epoch seconds): a sign-in lasts GRADER_SESSION_HOURS however busy it is.
+SIGNED_IN_AT = "signed_in_at"
 
 
 class LoginForm(FlaskForm):
@@ -19,13 +30,22 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField("New password again",
+                            validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")])
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@login_per_address
+@login_per_account
 def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            _start_session(user)
             target = request.args.get("next", "")
             # Only local paths: an open redirect would let a phishing link bounce through our login.
             return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("pages.index"))
@@ -33,11 +53,71 @@ def login():
     return render_template("login.html", form=form), 200 if request.method == "GET" or form.errors == {} else 401
 
 
+@bp.errorhandler(429)
+def too_many_attempts(exc):
+    # The sign-in form again, with the e-mail kept and the reason above the button.
+    return render_template("login.html", form=LoginForm(), notice=exc.description), 429
+
+
 @bp.post("/logout")
 @login_required
 def logout():
+    # Ends every session of this account, so a copied cookie is worthless from now on.
+    end_sessions(current_user._get_current_object())
+    db.session.commit()
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            change_password(user, form.current.data, form.new.data)
+        except AccountError as exc:
+            form.new.errors.append(str(exc))
+        else:
+            db.session.commit()
+            # Every other session has ended; this one goes on with the new session token.
+            login_user(user)
+            flash("Your password is changed, and you are signed out everywhere else.", "success")
+            return redirect(url_for("pages.index"))
+    status = 400 if form.errors else 200
+    return render_template("account_password.html", form=form), status
+
+
+def _start_session(user: User) -> None:
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    session[SIGNED_IN_AT] = int(time.time())
+
+
+def bearer_token(req) -> Optional[str]:
+    """The token of an 'Authorization: Bearer' header, or None when there is no such header."""
+    header = req.headers.get("Authorization", "")
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+
+
+def require_bearer_token():
+    """For the API before each request: a JSON 401 saying why unless a valid bearer token signed in."""
+    if bearer_token(request) is None or not current_user.is_authenticated:
+        return _token_needed()
+    return None
+
+
+def _token_needed():
+    return jsonify(error=g.get("token_rejected", SEND_TOKEN)), 401
+
+
+def _session_is_current(user: User, token: str) -> bool:
+    lifetime = current_app.config["GRADER"].session_hours * 3600
+    return (secrets.compare_digest(user.session_token.encode(), token.encode())
+            and time.time() - session.get(SIGNED_IN_AT, 0) < lifetime)
 
 
 def register(app: Flask) -> None:
@@ -45,21 +125,29 @@ def register(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_id: str) -> Optional[User]:
+        # A bearer token, when sent, decides alone: a valid cookie must not cover for a bad token.
+        if bearer_token(request) is not None:
+            return None
+        user_id, _, token = session_id.partition(":")
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() and token else None
+        return user if user is not None and _session_is_current(user, token) else None
 
     @login_manager.request_loader
-    def load_user_from_token(req):
-        header = req.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            return user_for_token(header.removeprefix("Bearer ").strip())
-        return None
+    def load_user_from_token(req) -> Optional[User]:
+        token = bearer_token(req)
+        if token is None:
+            return None
+        try:
+            return user_for_token(token)
+        except TokenRejected as exc:
+            g.token_rejected = str(exc)
+            return None
 
     @login_manager.unauthorized_handler
     def unauthorized():
         if request.path.startswith("/api/"):
-            return jsonify(error="Sign in first: send 'Authorization: Bearer <token>' "
-                                 "(create one with `grader tokens create EMAIL`)."), 401
+            return _token_needed()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
     @app.context_processor

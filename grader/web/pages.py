@@ -16,8 +16,11 @@ from grader.web.uploads import accept_from_request
 bp = Blueprint("pages", __name__)
 
 # The rendered notebook holds the student's own outputs, which may include HTML and scripts. It is
-# served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site.
-NOTEBOOK_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+# served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site. Only our
+# own submission page may frame it; the app-wide headers leave these in place.
+NOTEBOOK_CSP = ("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                "frame-ancestors 'self'")
+NOTEBOOK_HEADERS = {"Content-Security-Policy": NOTEBOOK_CSP, "X-Frame-Options": "SAMEORIGIN"}
 
 
 @bp.get("/")
@@ -54,7 +57,7 @@ def status(submission_id: int):
 @login_required
 def notebook_html(submission_id: int):
     body = _or_404(feedback.executed_notebook_html, submission_id)
-    return Response(body, mimetype="text/html", headers={"Content-Security-Policy": NOTEBOOK_CSP})
+    return Response(body, mimetype="text/html", headers=NOTEBOOK_HEADERS)
 
 
 @bp.get("/submissions/<int:submission_id>/plots/<question_key>.png")

@@ -7,8 +7,10 @@ from flask_login import current_user
 from grader.queue import enqueue_grading
 from grader.services.uploads import AcceptedUpload, accept_upload
 from grader.notebooks import NotebookRejected
+from grader.web.throttles import uploads_per_person
 
 
+@uploads_per_person
 def accept_from_request() -> AcceptedUpload:
     """Validate and store the request's notebook, then enqueue its grading; raise NotebookRejected."""
     settings = current_app.config["GRADER"]

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 import yaml
 from nbformat import v4
 
+from engine.conftest import SANDBOX
 from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
 from grader.engine.assignment import load_assignment
+from grader.engine.grade import GradeResult, grade_notebook
 
 LIMITS = {"memory_mb": 768, "processes": 64, "scratch_mb": 32, "max_file_mb": 16, "output_kb": 64,
           "cpu_seconds": 300}
 RUNTIME = {**RUBRIC["runtime"], "cell_timeout": 4, "notebook_timeout": 90, "limits": LIMITS}
+FULL = {"feature": 2.0, "model": 3.0, "answer": 1.0, "chart": 1.0, "explain": 1.0}
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +40,19 @@ def sandbox_processes() -> list[str]:
     """Processes still running as the sandbox's user: a survivor means the sandbox leaked."""
     done = subprocess.run(["ps", "-u", "65534", "-o", "pid=,args="], capture_output=True, text=True)
     return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def grade(package, nb) -> GradeResult:
+    """Grade in the real sandbox, checking that it ends in time and leaves no process behind."""
+    already_running = set(sandbox_processes())  # another test run's kernels are not ours to judge
+    started = time.monotonic()
+    result = grade_notebook(nb, package, SANDBOX)
+    assert time.monotonic() - started < 120, "grading must end within the notebook's limits"
+    survivors = [p for p in sandbox_processes() if p not in already_running]
+    assert survivors == [], "nothing the notebook started may outlive its grading"
+    return result
+
+
+def last_cell_text(result: GradeResult) -> str:
+    return "".join(str(out.get("text", "")) + str(out.get("evalue", "")) + str(out.get("data", ""))
+                   for out in result.executed.cells[-1].outputs)

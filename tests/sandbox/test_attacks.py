@@ -9,27 +9,12 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from engine.conftest import SANDBOX, scores, statuses
-from grader.engine.grade import grade_notebook
-from sandbox.conftest import sandbox_processes, with_attack
+from engine.conftest import scores, statuses
+from grader.engine.answers import defined_names
+from grader.engine.locator import headings, locate
+from sandbox.conftest import FULL, grade, last_cell_text, with_attack
 
-FULL = {"feature": 2.0, "model": 3.0, "answer": 1.0, "chart": 1.0, "explain": 1.0}
 BEFORE_Q3 = {"feature": 2.0, "model": 3.0}
-
-
-def grade(package, nb):
-    already_running = set(sandbox_processes())  # another test run's kernels are not ours to judge
-    started = time.monotonic()
-    result = grade_notebook(nb, package, SANDBOX)
-    assert time.monotonic() - started < 120, "grading must end within the notebook's limits"
-    survivors = [p for p in sandbox_processes() if p not in already_running]
-    assert survivors == [], "nothing the notebook started may outlive its grading"
-    return result
-
-
-def last_cell_text(result) -> str:
-    return "".join(str(out.get("text", "")) + str(out.get("evalue", "")) + str(out.get("data", ""))
-                   for out in result.executed.cells[-1].outputs)
 
 
 # Attacks in a section of their own after the answers: every answer is still graded in full.
@@ -173,3 +158,26 @@ def test_ten_thousand_cells_end_with_a_clear_message(attack_package):
     result = grade(attack_package, nb)
     assert scores(result.report) == FULL
     assert result.report.stopped_reason is None or "limit" in result.report.stopped_reason
+
+
+def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds(attack_package, monkeypatch):
+    """6,000 spaces in a heading and 20,000 lines of `a: int` in an answer held a worker for minutes."""
+    spent = []
+
+    def timed(function):
+        def measured(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - started)
+        return measured
+
+    monkeypatch.setattr("grader.engine.grade.headings", timed(headings))
+    monkeypatch.setattr("grader.engine.grade.locate", timed(locate))
+    monkeypatch.setattr("grader.engine.scorer.defined_names", timed(defined_names))
+    nb = with_attack("\n".join(["a: int"] * 20_000), where="question 3")
+    nb.cells.append(v4.new_markdown_cell("# a" + " " * 6000 + "b"))
+    result = grade(attack_package, nb)
+    assert len(spent) > 10 and sum(spent) < 2, f"static analysis took {sum(spent):.1f} s"
+    assert scores(result.report) == FULL

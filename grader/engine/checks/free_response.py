@@ -8,6 +8,7 @@ from pydantic import Field
 from grader.engine.checks import register
 from grader.engine.checks.base import Check, Evidence, Outcome, Params
 
+# One character class, repeated: each character of a student's answer is looked at once (no backtracking).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
