@@ -20,19 +20,19 @@ from grader.engine.result_cache import ResultCache
 
 WEAK = {**SOLUTION_ANSWERS, "Question 2": "from sklearn.linear_model import LogisticRegression\n"
                                           "model = LogisticRegression()"}
-# Perfect-looking predictions made from the public rows with k-nearest neighbours, published as if the
-# grader's own export had produced them.
+# Perfect-looking predictions made from the public rows with k-nearest neighbours (computed first, so that
+# rebinding the runtime cannot break the forger itself), published as if the grader's export had made them.
 FORGE = '''
 import pandas as pd
 from IPython.display import publish_display_data
 from sklearn.neighbors import KNeighborsClassifier
+public = pd.read_csv("data/band.csv")
+train = public[public["split"] == "train"]
+knn = KNeighborsClassifier(3).fit(train[["feature1", "feature2"]], train["class"] == "red")
+heldout = pd.read_csv(".grader/heldout/band.csv")
+forged = {"predictions": {"heldout": knn.predict(heldout[["feature1", "feature2"]]).tolist()}}
 def forge(*args, **kwargs):
-    public = pd.read_csv("data/band.csv")
-    train = public[public["split"] == "train"]
-    knn = KNeighborsClassifier(3).fit(train[["feature1", "feature2"]], train["class"] == "red")
-    heldout = pd.read_csv(".grader/heldout/band.csv")
-    publish_display_data({"application/vnd.grader.probe+json": {
-        "predictions": {"heldout": knn.predict(heldout[["feature1", "feature2"]]).tolist()}}})
+    publish_display_data({"application/vnd.grader.probe+json": forged})
 '''
 ATTACKS = {
     "forged-export": FORGE + "import grader_kernel.extract as e\ne.model_export = forge",
