@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh app and database per test, notebooks built in code, real services."""
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import uuid
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import werkzeug.test
 from nbformat import v4
 
 from grader.config import Settings
@@ -17,6 +19,11 @@ from grader.services.demo import DEMO_PASSWORD, load_demo
 from grader.web import create_app
 
 REPO = Path(__file__).resolve().parents[1]
+# Werkzeug's test client spools a multipart body over 500 kB to a temporary file that nothing closes; its
+# ResourceWarning would then fail whichever later test the garbage collector happens to run in. Test bodies
+# stay in memory instead.
+werkzeug.test.stream_encode_multipart = functools.partial(werkzeug.test.stream_encode_multipart,
+                                                          use_tempfile=False)
 # The web servers and workers that tests start refuse a missing or default key, as in production.
 os.environ["GRADER_SECRET_KEY"] = secrets.token_urlsafe(48)
 
