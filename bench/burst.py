@@ -23,6 +23,7 @@ so the 2-worker ratio stays below 2 on a 2-core machine. Each warm kernel serves
 the assignment's template imports (here only pandas), so the first notebook of a round starts cold and the rest
 find a kernel waiting; run once more with GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,16 +40,29 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 import psycopg
 import redis
 import requests
-
-from burst_setup import (ANSWERS, FULL_MARKS, SLUG, build_package, free_port, fresh_database, grader, gunicorn,
-                         lab_notebook, prepare, process, wait_for, web_up, workers_ready)
+from burst_setup import (
+    ANSWERS,
+    FULL_MARKS,
+    SLUG,
+    build_package,
+    free_port,
+    fresh_database,
+    grader,
+    gunicorn,
+    lab_notebook,
+    prepare,
+    process,
+    wait_for,
+    web_up,
+    workers_ready,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -56,6 +70,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 @dataclass
 class Burst:
     """What the clients saw: 201 latencies, the accepted submissions, and every refusal or error verbatim."""
+
     latencies_ms: list[float] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -75,9 +90,12 @@ def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
         began = time.perf_counter()
         try:
             response = local.session.post(
-                f"{base_url}/api/submissions", data={"assignment": SLUG}, timeout=120,
+                f"{base_url}/api/submissions",
+                data={"assignment": SLUG},
+                timeout=120,
                 files={"file": (f"burst-{index}.ipynb", bodies[index], "application/x-ipynb+json")},
-                headers={"Authorization": f"Bearer {token}"})
+                headers={"Authorization": f"Bearer {token}"},
+            )
         except requests.RequestException as exc:
             with burst.lock:
                 burst.refused.append(f"upload {index}: {type(exc).__name__}: {exc}")
@@ -100,22 +118,32 @@ def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
 def database_counts(database_url: str) -> dict:
     """What the database says about the round: rows, statuses, attempts, scores and timings."""
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+
         def one(sql: str):
             return connection.execute(sql).fetchone()[0]
+
         return {
             "submissions": one("SELECT count(*) FROM submissions"),
             "runs": one("SELECT count(*) FROM grading_runs"),
-            "submissions_without_one_run": one("SELECT count(*) FROM submissions s WHERE (SELECT count(*) FROM "
-                                               "grading_runs r WHERE r.submission_id = s.id) <> 1"),
+            "submissions_without_one_run": one(
+                "SELECT count(*) FROM submissions s WHERE (SELECT count(*) FROM "
+                "grading_runs r WHERE r.submission_id = s.id) <> 1"
+            ),
             "finished": one("SELECT count(*) FROM grading_runs WHERE status IN ('graded', 'failed')"),
             "graded": one("SELECT count(*) FROM grading_runs WHERE status = 'graded'"),
-            "full_marks": one("SELECT count(*) FROM grading_runs WHERE status = 'graded' AND score = max_score "
-                              "AND max_score > 0"),
-            "unfinished_ids": one("SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM grading_runs "
-                                  "WHERE status NOT IN ('graded', 'failed')"),
+            "full_marks": one(
+                "SELECT count(*) FROM grading_runs WHERE status = 'graded' AND score = max_score "
+                "AND max_score > 0"
+            ),
+            "unfinished_ids": one(
+                "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM grading_runs "
+                "WHERE status NOT IN ('graded', 'failed')"
+            ),
             "redelivered": one("SELECT count(*) FROM grading_runs WHERE attempts > 1"),
             "warm": one("SELECT count(*) FROM grading_runs WHERE warm_kernel"),
-            "exec_p50": one("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_seconds) FROM grading_runs"),
+            "exec_p50": one(
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_seconds) FROM grading_runs"
+            ),
             "exec_max": one("SELECT max(execution_seconds) FROM grading_runs"),
             "last_finished": one("SELECT max(finished_at) FROM grading_runs"),
         }
@@ -141,28 +169,40 @@ def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
     problems = []
     with requests.Session() as session:
         for item in accepted:
-            status = session.get(item["status_url"], headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+            status = session.get(
+                item["status_url"], headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ).json()
             if not (status["finished"] and status["status"] == "graded" and status["score"] == FULL_MARKS):
-                problems.append(f"submission {item['submission_id']}: {status['status']}, score {status['score']}"
-                                f"/{status['max_score']}, error {status['error_message']!r}")
+                problems.append(
+                    f"submission {item['submission_id']}: {status['status']}, score {status['score']}"
+                    f"/{status['max_score']}, error {status['error_message']!r}"
+                )
     return problems
 
 
 def log_trouble(logs: Path) -> list[str]:
     """Lines in the round's logs that report errors, with the file they come from."""
-    return [f"{log.name}: {line.strip()}" for log in sorted(logs.glob("*.log"))
-            for line in log.read_text(errors="replace").splitlines()
-            if any(word in line for word in ("ERROR", "CRITICAL", "Traceback", "WORKER TIMEOUT"))]
+    return [
+        f"{log.name}: {line.strip()}"
+        for log in sorted(logs.glob("*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if any(word in line for word in ("ERROR", "CRITICAL", "Traceback", "WORKER TIMEOUT"))
+    ]
 
 
 def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: Path) -> dict:
     """One round with `workers` worker processes; returns its figures and the problems found."""
     with fresh_database() as database_url, contextlib.ExitStack() as stack:
         queue = f"burst-{uuid.uuid4().hex}"
-        env = {"GRADER_DATABASE_URL": database_url, "GRADER_BROKER_URL": REDIS_URL, "GRADER_QUEUE": queue,
-               "GRADER_INSTANCE_DIR": str(logs / "instance"), "GRADER_SECRET_KEY": secrets.token_urlsafe(48),
-               # One token stands for the whole class here, so the per-person upload limit must not bite.
-               "GRADER_UPLOAD_LIMIT": "1000000/hour"}
+        env = {
+            "GRADER_DATABASE_URL": database_url,
+            "GRADER_BROKER_URL": REDIS_URL,
+            "GRADER_QUEUE": queue,
+            "GRADER_INSTANCE_DIR": str(logs / "instance"),
+            "GRADER_SECRET_KEY": secrets.token_urlsafe(48),
+            # One token stands for the whole class here, so the per-person upload limit must not bite.
+            "GRADER_UPLOAD_LIMIT": "1000000/hour",
+        }
         stack.callback(redis.Redis.from_url(REDIS_URL).delete, queue)
         token = prepare(env, package_root)
         port = free_port()
@@ -174,29 +214,54 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
         wait_for(lambda: workers_ready(started, worker_logs), 300, "the workers to say they are ready")
         say(f"  {workers} worker(s) ready; sending {args.uploads} uploads from {args.clients} clients")
         burst = send_burst(base_url, token, args.uploads, args.clients)
-        began_at = datetime.now(timezone.utc).timestamp() - (time.perf_counter() - burst.started)
-        say(f"  {len(burst.accepted)} accepted in {burst.last_accepted - burst.started:.1f}s; waiting for grading")
-        counts = wait_for_grading(database_url, len(burst.accepted), args.grading_timeout,
-                                  lambda: workers_ready(started, worker_logs))
+        began_at = datetime.now(UTC).timestamp() - (time.perf_counter() - burst.started)
+        say(
+            f"  {len(burst.accepted)} accepted in {burst.last_accepted - burst.started:.1f}s; waiting for grading"
+        )
+        counts = wait_for_grading(
+            database_url,
+            len(burst.accepted),
+            args.grading_timeout,
+            lambda: workers_ready(started, worker_logs),
+        )
         problems = list(burst.refused) + check_reports(base_url, token, burst.accepted)
         queue_left = redis.Redis.from_url(REDIS_URL).llen(queue)
-    expected = {"submissions": args.uploads, "runs": args.uploads, "submissions_without_one_run": 0,
-                "graded": args.uploads, "full_marks": args.uploads}
-    problems += [f"database: {key} is {counts[key]}, expected {value}" for key, value in expected.items()
-                 if counts[key] != value]
+    expected = {
+        "submissions": args.uploads,
+        "runs": args.uploads,
+        "submissions_without_one_run": 0,
+        "graded": args.uploads,
+        "full_marks": args.uploads,
+    }
+    problems += [
+        f"database: {key} is {counts[key]}, expected {value}"
+        for key, value in expected.items()
+        if counts[key] != value
+    ]
     if counts["unfinished_ids"]:
-        problems.append(f"database: runs still unfinished after {args.grading_timeout:.0f}s: {counts['unfinished_ids']}")
+        problems.append(
+            f"database: runs still unfinished after {args.grading_timeout:.0f}s: {counts['unfinished_ids']}"
+        )
     if queue_left:
         problems.append(f"redis: {queue_left} message(s) left in the queue")
     drained = (counts["last_finished"].timestamp() - began_at) if counts["last_finished"] else float("nan")
     latencies = sorted(burst.latencies_ms) or [float("nan")]
-    return {"workers": workers, "accepted": len(burst.accepted), "graded": counts["graded"],
-            "p50": statistics.median(latencies), "p99": percentile_99(latencies),
-            "uploads_per_s": len(burst.accepted) / max(burst.last_accepted - burst.started, 1e-9),
-            "graded_per_min": counts["graded"] / drained * 60, "drained_s": drained,
-            "exec_p50": counts["exec_p50"] or float("nan"), "exec_max": counts["exec_max"] or float("nan"),
-            "warm_pct": 100 * counts["warm"] / max(counts["runs"], 1), "redelivered": counts["redelivered"],
-            "problems": problems, "log_trouble": log_trouble(logs)}
+    return {
+        "workers": workers,
+        "accepted": len(burst.accepted),
+        "graded": counts["graded"],
+        "p50": statistics.median(latencies),
+        "p99": percentile_99(latencies),
+        "uploads_per_s": len(burst.accepted) / max(burst.last_accepted - burst.started, 1e-9),
+        "graded_per_min": counts["graded"] / drained * 60,
+        "drained_s": drained,
+        "exec_p50": counts["exec_p50"] or float("nan"),
+        "exec_max": counts["exec_max"] or float("nan"),
+        "warm_pct": 100 * counts["warm"] / max(counts["runs"], 1),
+        "redelivered": counts["redelivered"],
+        "problems": problems,
+        "log_trouble": log_trouble(logs),
+    }
 
 
 def percentile_99(values: list[float]) -> float:
@@ -209,14 +274,43 @@ def say(message: str) -> None:
 
 def print_table(rounds: list[dict], args: argparse.Namespace) -> None:
     base = next((r["graded_per_min"] for r in rounds if r["workers"] == 1), rounds[0]["graded_per_min"])
-    print(f"\nBurst: {args.uploads} uploads from {args.clients} clients, gunicorn --workers 2, "
-          f"{os.cpu_count()} CPU cores, GRADER_WARM_KERNELS={os.environ.get('GRADER_WARM_KERNELS', '1')}")
-    header = ("workers", "accepted", "graded", "upload p50 ms", "upload p99 ms", "uploads/s", "graded/min",
-              "ratio", "drained s", "exec s p50", "exec s max", "warm %", "redelivered")
-    rows = [(r["workers"], r["accepted"], r["graded"], f"{r['p50']:.0f}", f"{r['p99']:.0f}",
-             f"{r['uploads_per_s']:.1f}", f"{r['graded_per_min']:.1f}", f"{r['graded_per_min'] / base:.2f}",
-             f"{r['drained_s']:.0f}", f"{r['exec_p50']:.2f}", f"{r['exec_max']:.2f}", f"{r['warm_pct']:.0f}",
-             r["redelivered"]) for r in rounds]
+    print(
+        f"\nBurst: {args.uploads} uploads from {args.clients} clients, gunicorn --workers 2, "
+        f"{os.cpu_count()} CPU cores, GRADER_WARM_KERNELS={os.environ.get('GRADER_WARM_KERNELS', '1')}"
+    )
+    header = (
+        "workers",
+        "accepted",
+        "graded",
+        "upload p50 ms",
+        "upload p99 ms",
+        "uploads/s",
+        "graded/min",
+        "ratio",
+        "drained s",
+        "exec s p50",
+        "exec s max",
+        "warm %",
+        "redelivered",
+    )
+    rows = [
+        (
+            r["workers"],
+            r["accepted"],
+            r["graded"],
+            f"{r['p50']:.0f}",
+            f"{r['p99']:.0f}",
+            f"{r['uploads_per_s']:.1f}",
+            f"{r['graded_per_min']:.1f}",
+            f"{r['graded_per_min'] / base:.2f}",
+            f"{r['drained_s']:.0f}",
+            f"{r['exec_p50']:.2f}",
+            f"{r['exec_max']:.2f}",
+            f"{r['warm_pct']:.0f}",
+            r["redelivered"],
+        )
+        for r in rounds
+    ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
@@ -230,22 +324,43 @@ def report(rounds: list[dict]) -> bool:
         for line in result["log_trouble"][:20]:
             print(f"log ({result['workers']} worker(s)): {line}")
     ok = not any(result["problems"] for result in rounds)
-    print("\nOK: every upload accepted and graded with full marks; one submission and one graded run per upload; "
-          "nothing left in the queue." if ok else "\nFAILED: see the problems above.")
+    print(
+        "\nOK: every upload accepted and graded with full marks; one submission and one graded run per upload; "
+        "nothing left in the queue."
+        if ok
+        else "\nFAILED: see the problems above."
+    )
     return ok
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--uploads", type=int, default=200, help="notebooks uploaded per round (default: 200)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--uploads", type=int, default=200, help="notebooks uploaded per round (default: 200)"
+    )
     parser.add_argument("--clients", type=int, default=20, help="concurrent uploading clients (default: 20)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], metavar="N",
-                        help="one round per worker count, each with a fresh database (default: 1 2)")
-    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
-                        help="keep each round's gunicorn and worker logs in DIR/workers-N/ (default: discarded)")
-    parser.add_argument("--grading-timeout", type=float, default=3600,
-                        help="seconds a round may take to grade its uploads before the rest count as lost "
-                             "(default: 3600)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        metavar="N",
+        help="one round per worker count, each with a fresh database (default: 1 2)",
+    )
+    parser.add_argument(
+        "--keep-logs",
+        type=Path,
+        metavar="DIR",
+        help="keep each round's gunicorn and worker logs in DIR/workers-N/ (default: discarded)",
+    )
+    parser.add_argument(
+        "--grading-timeout",
+        type=float,
+        default=3600,
+        help="seconds a round may take to grade its uploads before the rest count as lost (default: 3600)",
+    )
     return parser.parse_args(argv)
 
 

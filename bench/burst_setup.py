@@ -1,4 +1,5 @@
 """What a burst round needs before the burst: a fresh database, a small fast lab, and the service's processes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,8 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import nbformat
 import psycopg
@@ -22,9 +23,9 @@ from sqlalchemy import select
 from grader.config import Settings
 from grader.extensions import db
 from grader.models import Course
-from grader.services.assignments import upsert_assignment
+from grader.services.assignments.catalog import upsert_assignment
 from grader.services.demo import DEMO_COURSE
-from grader.web import create_app
+from grader.web import create_web_app
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -35,15 +36,29 @@ RUBRIC = {
     "title": "Burst lab",
     "runtime": {"cell_timeout": 20, "notebook_timeout": 120, "probe_timeout": 30, "legacy_keras": False},
     "questions": [
-        {"key": "total", "title": "The sum of the numbers", "points": 2, "kind": "value",
-         "locator": {"section": "Exercise / Question 1"}, "params": {"name": "total", "expected": 78}},
-        {"key": "shown", "title": "Print the total", "points": 1, "kind": "output",
-         "locator": {"section": "Exercise / Question 2"}, "params": {"expect": "text"}},
+        {
+            "key": "total",
+            "title": "The sum of the numbers",
+            "points": 2,
+            "kind": "value",
+            "locator": {"section": "Exercise / Question 1"},
+            "params": {"name": "total", "expected": 78},
+        },
+        {
+            "key": "shown",
+            "title": "Print the total",
+            "points": 1,
+            "kind": "output",
+            "locator": {"section": "Exercise / Question 2"},
+            "params": {"expect": "text"},
+        },
     ],
 }
 FULL_MARKS = sum(question["points"] for question in RUBRIC["questions"])
-ANSWERS = {"Question 1": 'import csv\ntotal = sum(int(row["n"]) for row in csv.DictReader(open("data/numbers.csv")))',
-           "Question 2": "print(total)"}
+ANSWERS = {
+    "Question 1": 'import csv\ntotal = sum(int(row["n"]) for row in csv.DictReader(open("data/numbers.csv")))',
+    "Question 2": "print(total)",
+}
 
 
 def lab_notebook(answers: dict[str, str], note: str = "") -> nbformat.NotebookNode:
@@ -83,8 +98,9 @@ def grader(*args: str) -> list[str]:
 
 def run_grader(env: dict[str, str], *args: str) -> str:
     """Run one `grader` command to completion and return its output; its own output explains a failure."""
-    done = subprocess.run(grader(*args), env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        grader(*args), env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     if done.returncode != 0:
         raise RuntimeError(f"grader {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return done.stdout
@@ -92,9 +108,13 @@ def run_grader(env: dict[str, str], *args: str) -> str:
 
 def add_burst_lab(env: dict[str, str], package_root: Path) -> None:
     """Register the burst lab in the demo course, through the same service the instructor pages use."""
-    settings = Settings(instance_dir=Path(env["GRADER_INSTANCE_DIR"]), database_url=env["GRADER_DATABASE_URL"],
-                        broker_url=env["GRADER_BROKER_URL"], queue_name=env["GRADER_QUEUE"])
-    with create_app(settings).app_context():
+    settings = Settings(
+        instance_dir=Path(env["GRADER_INSTANCE_DIR"]),
+        database_url=env["GRADER_DATABASE_URL"],
+        broker_url=env["GRADER_BROKER_URL"],
+        queue_name=env["GRADER_QUEUE"],
+    )
+    with create_web_app(settings).app_context():
         course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
         upsert_assignment(course.id, SLUG, RUBRIC["title"], package_root)
         db.session.commit()
@@ -113,8 +133,14 @@ def prepare(env: dict[str, str], package_root: Path) -> str:
 def process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     """Run `command` in its own process group for the block; then SIGTERM the group, and SIGKILL what is left."""
     with open(log_path, "wb") as log:
-        child = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=REPO, start_new_session=True)
+        child = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
         try:
             yield child
         finally:
@@ -129,7 +155,16 @@ def process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator
 
 
 def gunicorn(port: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "grader.wsgi:app"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "grader.wsgi:app",
+    ]
 
 
 def free_port() -> int:
@@ -161,5 +196,7 @@ def workers_ready(started: list[subprocess.Popen], logs: list[Path]) -> bool:
     """True once every worker has logged that it is ready; raise if one has exited."""
     for child, log in zip(started, logs):
         if child.poll() is not None:
-            raise RuntimeError(f"{log.name}: the worker exited early:\n{log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{log.name}: the worker exited early:\n{log.read_text(errors='replace')[-2000:]}"
+            )
     return all(" ready." in log.read_text(errors="replace") for log in logs)

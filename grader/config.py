@@ -1,10 +1,10 @@
 """Settings read from GRADER_* environment variables, each with a laptop-friendly default."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 
 def _env(name: str, default: str) -> str:
@@ -27,7 +27,7 @@ class InsecureSecretKey(RuntimeError):
     """The secret key would let anyone forge a session cookie, so the service refuses to start with it."""
 
 
-def secret_key_problem(key: str) -> Optional[str]:
+def secret_key_problem(key: str) -> str | None:
     """Why `key` cannot sign cookies on a real deployment, or None when it can."""
     if key == DEV_SECRET_KEY:
         return "GRADER_SECRET_KEY is not set"
@@ -76,7 +76,7 @@ class Settings:
     proxy_hops: int = 0
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """Read the settings from the environment, filling in defaults under the instance folder."""
         instance_dir = default_instance_dir()
         return cls(
@@ -107,8 +107,10 @@ class Settings:
         """Refuse to serve requests (web, worker, beat) with a key anyone could know or guess."""
         problem = secret_key_problem(self.secret_key)
         if problem:
-            raise InsecureSecretKey(f"Refusing to start: {problem}. Generate one with {GENERATE_SECRET_KEY} "
-                                    "and give the same value to the web app, every worker and beat.")
+            raise InsecureSecretKey(
+                f"Refusing to start: {problem}. Generate one with {GENERATE_SECRET_KEY} "
+                "and give the same value to the web app, every worker and beat."
+            )
 
     @property
     def result_cache_dir(self) -> Path:

@@ -1,4 +1,5 @@
 """Unbound Flask extensions, so models and services import these and never the app."""
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager

@@ -3,6 +3,7 @@
 `log.info("...", extra={"run_id": run_id})` puts `"run_id": 17` in the line, so `grep '"run_id": 17'`
 or any log system follows one submission through the web app, the queue and the worker.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,13 @@ def configure_logging() -> None:
     if os.environ.get("GRADER_LOG_FORMAT", "json") == "text":
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     else:
-        handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                                           rename_fields={"asctime": "time", "levelname": "level"}))
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level"},
+            )
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("GRADER_LOG_LEVEL", "INFO"))

@@ -1,20 +1,21 @@
 """Typed SQLAlchemy 2 models: courses, people, assignments, submissions and their grading runs."""
+
 from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime, timezone
-from typing import Annotated, Any, Optional
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from flask_login import UserMixin
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grader.extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_session_token() -> str:
@@ -44,14 +45,21 @@ class RunStatus(str, enum.Enum):
 
 class ScorePolicy(str, enum.Enum):
     """Which of a student's graded submissions counts for the assignment."""
+
     BEST = "best"
     LAST = "last"
 
 
 def _enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
     # Stored as VARCHAR plus a CHECK constraint: portable, and readable in psql.
-    return Enum(enum_cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e],
-                create_constraint=True, length=16)
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        values_callable=lambda e: [m.value for m in e],
+        create_constraint=True,
+        length=16,
+    )
 
 
 class Course(db.Model):
@@ -59,7 +67,7 @@ class Course(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
-    assignments: Mapped[list["Assignment"]] = relationship(back_populates="course")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="course")
 
 
 class User(UserMixin, db.Model):
@@ -68,7 +76,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     # None until the person sets a password (a roster import creates accounts without one).
-    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     # Part of every session cookie; replaced on sign-out and password change, which ends every session.
     # A row written outside the app gets an empty token, which signs no one in.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, server_default="")
@@ -88,9 +96,9 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     expires_at: Mapped[Timestamp]
-    revoked_at: Mapped[Optional[Timestamp]]
-    last_used_at: Mapped[Optional[Timestamp]]
-    user: Mapped["User"] = relationship()
+    revoked_at: Mapped[Timestamp | None]
+    last_used_at: Mapped[Timestamp | None]
+    user: Mapped[User] = relationship()
 
 
 class Enrollment(db.Model):
@@ -112,17 +120,18 @@ class Assignment(db.Model):
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     # The assignment package (rubric, template, data, hidden data) as a zip blob, so any worker can fetch it.
-    package_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
+    package_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     # Students neither see nor submit before the release; None means released.
-    release_at: Mapped[Optional[Timestamp]]
-    due_at: Mapped[Optional[Timestamp]]
+    release_at: Mapped[Timestamp | None]
+    due_at: Mapped[Timestamp | None]
     # Each started day late costs this percentage of the score, up to the cap.
     late_penalty_percent_per_day: Mapped[float] = mapped_column(default=0.0, server_default="0")
     late_penalty_cap_percent: Mapped[float] = mapped_column(default=100.0, server_default="100")
     # None: unlimited uploads.
-    max_attempts: Mapped[Optional[int]]
-    score_policy: Mapped[ScorePolicy] = mapped_column(_enum_column(ScorePolicy, "score_policy"),
-                                                      default=ScorePolicy.BEST, server_default="best")
+    max_attempts: Mapped[int | None]
+    score_policy: Mapped[ScorePolicy] = mapped_column(
+        _enum_column(ScorePolicy, "score_policy"), default=ScorePolicy.BEST, server_default="best"
+    )
     course: Mapped[Course] = relationship(back_populates="assignments")
 
 
@@ -146,7 +155,7 @@ class Submission(db.Model):
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     assignment: Mapped[Assignment] = relationship()
     student: Mapped[User] = relationship()
-    runs: Mapped[list["GradingRun"]] = relationship(back_populates="submission", order_by="GradingRun.number")
+    runs: Mapped[list[GradingRun]] = relationship(back_populates="submission", order_by="GradingRun.number")
 
 
 class GradingRun(db.Model):
@@ -161,32 +170,33 @@ class GradingRun(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     # When its task was last sent: the sweeper sends it again if the message seems lost.
-    enqueued_at: Mapped[Optional[Timestamp]] = mapped_column(default=utcnow)
-    started_at: Mapped[Optional[Timestamp]]
+    enqueued_at: Mapped[Timestamp | None] = mapped_column(default=utcnow)
+    started_at: Mapped[Timestamp | None]
     # Written every few seconds while a worker grades it; a silent running run has lost its worker.
-    heartbeat_at: Mapped[Optional[Timestamp]]
-    worker: Mapped[Optional[str]] = mapped_column(String(200))
-    finished_at: Mapped[Optional[Timestamp]]
-    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    heartbeat_at: Mapped[Timestamp | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    finished_at: Mapped[Timestamp | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
     cells_total: Mapped[int] = mapped_column(default=0)
     cells_done: Mapped[int] = mapped_column(default=0)
     cell_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    executed_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
-    executed_html_sha256: Mapped[Optional[str]] = mapped_column(ForeignKey("blobs.sha256"))
-    score: Mapped[Optional[float]]
-    max_score: Mapped[Optional[float]]
-    manual_pending: Mapped[Optional[float]]
+    executed_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    executed_html_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    score: Mapped[float | None]
+    max_score: Mapped[float | None]
+    manual_pending: Mapped[float | None]
     # Set when the run was not isolated (the unsafe local mode), so every page can say so.
-    sandbox_warning: Mapped[Optional[str]] = mapped_column(Text)
+    sandbox_warning: Mapped[str | None] = mapped_column(Text)
     # Seconds spent executing the notebook and scoring it, and whether its kernel was started ahead of time.
-    execution_seconds: Mapped[Optional[float]]
-    scoring_seconds: Mapped[Optional[float]]
-    warm_kernel: Mapped[Optional[bool]]
+    execution_seconds: Mapped[float | None]
+    scoring_seconds: Mapped[float | None]
+    warm_kernel: Mapped[bool | None]
     # What the notebook rebound or forged (e.g. "numpy.mean"): evidence for staff only, never used to score.
     tamper: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     submission: Mapped[Submission] = relationship(back_populates="runs")
-    question_results: Mapped[list["QuestionResult"]] = relationship(back_populates="run",
-                                                                    order_by="QuestionResult.id")
+    question_results: Mapped[list[QuestionResult]] = relationship(
+        back_populates="run", order_by="QuestionResult.id"
+    )
 
 
 class WorkerHeartbeat(db.Model):
@@ -219,7 +229,7 @@ class ScoreChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     question_key: Mapped[str] = mapped_column(String(128))
-    old_score: Mapped[Optional[float]]
+    old_score: Mapped[float | None]
     new_score: Mapped[float]
     reason: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -233,15 +243,17 @@ class PackageValidation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
     package_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
-    requested_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "validation_status"), default=RunStatus.QUEUED)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[RunStatus] = mapped_column(
+        _enum_column(RunStatus, "validation_status"), default=RunStatus.QUEUED
+    )
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
-    finished_at: Mapped[Optional[Timestamp]]
+    finished_at: Mapped[Timestamp | None]
     # Per notebook ("solution", "template"): its total, maximum and per-question scores and messages.
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What stands in the way of release, in words, e.g. "the solution loses 2 points on b_q1".
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
-    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
 
 
 class QuestionResult(db.Model):

@@ -1,4 +1,5 @@
 """Parsing and validating uploaded notebooks before anything is stored."""
+
 from __future__ import annotations
 
 import json
@@ -40,32 +41,44 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     if len(data) > max_bytes:
         raise NotebookRejected(
             f"The file is {human_size(len(data))}; the limit is {human_size(max_bytes)}. "
-            "Clear large outputs (Edit → Clear all outputs) and upload again.", http_status=413)
+            "Clear large outputs (Edit → Clear all outputs) and upload again.",
+            http_status=413,
+        )
     if not data.strip():
         raise NotebookRejected("The file is empty. Upload the .ipynb file saved from Jupyter or Colab.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise NotebookRejected("The file is not text. A notebook is a JSON text file ending in .ipynb; "
-                               "did you upload a PDF, an image or a zip by mistake?") from None
+        raise NotebookRejected(
+            "The file is not text. A notebook is a JSON text file ending in .ipynb; "
+            "did you upload a PDF, an image or a zip by mistake?"
+        ) from None
     try:
         content = json.loads(text)
     except RecursionError:
         raise NotebookRejected("The file's JSON is nested too deeply to be a notebook.") from None
     except json.JSONDecodeError as exc:
-        raise NotebookRejected(f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                               f"{exc.msg}). Download the notebook again with File → Download .ipynb.") from None
+        raise NotebookRejected(
+            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}). Download the notebook again with File → Download .ipynb."
+        ) from None
     if not isinstance(content, dict):
-        raise NotebookRejected(f"The file holds a JSON {type(content).__name__}, not a notebook "
-                               "(a notebook is a JSON object with 'cells' and 'nbformat').")
+        raise NotebookRejected(
+            f"The file holds a JSON {type(content).__name__}, not a notebook "
+            "(a notebook is a JSON object with 'cells' and 'nbformat')."
+        )
     version = content.get("nbformat")
     if version != 4:
-        raise NotebookRejected(f"The notebook format version is {version!r}; only version 4 notebooks "
-                               "are accepted. Open it in a current Jupyter or Colab and save it again.")
+        raise NotebookRejected(
+            f"The notebook format version is {version!r}; only version 4 notebooks "
+            "are accepted. Open it in a current Jupyter or Colab and save it again."
+        )
     cells = content.get("cells")
     if isinstance(cells, list) and len(cells) > MAX_CELLS:  # before validation, which takes time per cell
-        raise NotebookRejected(f"The notebook has {len(cells):,} cells; the limit is {MAX_CELLS:,} cells. "
-                               "Merge or delete cells and upload again.")
+        raise NotebookRejected(
+            f"The notebook has {len(cells):,} cells; the limit is {MAX_CELLS:,} cells. "
+            "Merge or delete cells and upload again."
+        )
     try:
         notebook = nbformat.from_dict(_with_cell_ids(content))
         nbformat.validate(notebook)
@@ -74,12 +87,14 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
         raise NotebookRejected("The notebook's JSON is nested too deeply to be valid.") from None
     except ValidationError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "top level"
-        raise NotebookRejected(f"The notebook does not match the Jupyter format at {where}: "
-                               f"{exc.message[:300]}") from None
+        raise NotebookRejected(
+            f"The notebook does not match the Jupyter format at {where}: {exc.message[:300]}"
+        ) from None
     except (TypeError, AttributeError, KeyError):
         # nbformat's own helpers trip over some malformed shapes before the schema can name them.
-        raise NotebookRejected("The notebook does not match the Jupyter format: its cells are not "
-                               "cell objects.") from None
+        raise NotebookRejected(
+            "The notebook does not match the Jupyter format: its cells are not cell objects."
+        ) from None
     _check_sources(notebook)
     return notebook
 
@@ -88,13 +103,17 @@ def _check_sources(notebook: nbformat.NotebookNode) -> None:
     """Reject a cell whose source, or one of its lines, is longer than the worker will read."""
     for number, cell in enumerate(notebook.cells, start=1):
         if len(cell.source) > MAX_CELL_SOURCE_CHARS:
-            raise NotebookRejected(f"Cell #{number} is {len(cell.source):,} characters long; the limit is "
-                                   f"{MAX_CELL_SOURCE_CHARS:,} characters per cell. Split it or load large "
-                                   "data from a file instead.")
+            raise NotebookRejected(
+                f"Cell #{number} is {len(cell.source):,} characters long; the limit is "
+                f"{MAX_CELL_SOURCE_CHARS:,} characters per cell. Split it or load large "
+                "data from a file instead."
+            )
         longest = max(cell.source.splitlines() or [""], key=len)
         if len(longest) > MAX_LINE_CHARS:
-            raise NotebookRejected(f"Cell #{number} has a line of {len(longest):,} characters; the limit is "
-                                   f"{MAX_LINE_CHARS:,} characters per line.")
+            raise NotebookRejected(
+                f"Cell #{number} has a line of {len(longest):,} characters; the limit is "
+                f"{MAX_LINE_CHARS:,} characters per line."
+            )
 
 
 def _with_cell_ids(content: dict) -> dict:

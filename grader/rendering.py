@@ -1,4 +1,5 @@
 """Turning an executed notebook into HTML for the feedback page."""
+
 from __future__ import annotations
 
 import nbformat

@@ -1,11 +1,12 @@
 """Browser-test helpers: `grader serve` as the README starts it, and headless Chromium driven by Playwright."""
+
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from processes import free_port, grader_command, running, wait_for_http
 
 from grader.services.demo import DEMO_PASSWORD
-from processes import free_port, grader_command, running, wait_for_http
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -33,7 +34,9 @@ def sign_in(page, base_url: str, email: str = "student@example.edu", password: s
 @pytest.fixture
 def page():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser.new_page()
         browser.close()

@@ -1,4 +1,5 @@
 """Shared fixtures: a fresh app and database per test, notebooks built in code, real services."""
+
 from __future__ import annotations
 
 import functools
@@ -14,16 +15,17 @@ from nbformat import v4
 
 from grader.config import Settings
 from grader.extensions import db
-from grader.services.accounts import create_api_token, find_user
 from grader.services.demo import DEMO_PASSWORD, load_demo
-from grader.web import create_app
+from grader.services.people.accounts import create_api_token, find_user
+from grader.web import create_web_app
 
 REPO = Path(__file__).resolve().parents[1]
 # Werkzeug's test client spools a multipart body over 500 kB to a temporary file that nothing closes; its
 # ResourceWarning would then fail whichever later test the garbage collector happens to run in. Test bodies
 # stay in memory instead.
-werkzeug.test.stream_encode_multipart = functools.partial(werkzeug.test.stream_encode_multipart,
-                                                          use_tempfile=False)
+werkzeug.test.stream_encode_multipart = functools.partial(
+    werkzeug.test.stream_encode_multipart, use_tempfile=False
+)
 # The web servers and workers that tests start refuse a missing or default key, as in production.
 os.environ["GRADER_SECRET_KEY"] = secrets.token_urlsafe(48)
 
@@ -37,9 +39,13 @@ def notebook_bytes(*sources: str) -> bytes:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     instance = tmp_path / "instance"
-    return Settings(instance_dir=instance, database_url=f"sqlite:///{instance / 'grader.sqlite'}",
-                    broker_url=f"filesystem://{instance / 'broker'}", queue_name=f"test-{uuid.uuid4().hex}",
-                    max_upload_bytes=200_000)
+    return Settings(
+        instance_dir=instance,
+        database_url=f"sqlite:///{instance / 'grader.sqlite'}",
+        broker_url=f"filesystem://{instance / 'broker'}",
+        queue_name=f"test-{uuid.uuid4().hex}",
+        max_upload_bytes=200_000,
+    )
 
 
 @pytest.fixture
@@ -79,7 +85,7 @@ def api_headers(app):
 
 def make_app(settings: Settings):
     """An app on a fresh schema with the demo course loaded."""
-    app = create_app(settings)
+    app = create_web_app(settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     with app.app_context():
         db.create_all()
@@ -89,10 +95,12 @@ def make_app(settings: Settings):
 
 def add_mini_assignment(app, root: Path, **runtime) -> str:
     """Add the fast, TensorFlow-free mini package to the demo course (runtime options overridden); return its slug."""
-    from engine.mini_package import RUBRIC, build
     import yaml
+    from engine.mini_package import RUBRIC, build
+
     from grader.models import Course
-    from grader.services.assignments import upsert_assignment
+    from grader.services.assignments.catalog import upsert_assignment
+
     package = build(root)
     rubric = {**RUBRIC, "runtime": {**RUBRIC["runtime"], **runtime}}
     (package / "rubric.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))

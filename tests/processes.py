@@ -1,4 +1,5 @@
 """Helpers for tests that run the real service: web servers, Celery workers, PostgreSQL databases."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import psycopg
 import requests
@@ -43,7 +44,10 @@ def fresh_postgres_database() -> Iterator[str]:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+        yield (
+            POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+            + f"/{name}"
+        )
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -53,8 +57,14 @@ def fresh_postgres_database() -> Iterator[str]:
 def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     """Run `command` for the duration of the block, with output in `log_path`; stop it afterwards."""
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=REPO, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
         try:
             yield process
         finally:
@@ -79,27 +89,42 @@ def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, timeout: 
             return requests.get(url, timeout=5).status_code < 500
         except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing the app
             return False
+
     wait_until(up, timeout, f"{url} to answer")
 
 
 def api_token(env: dict[str, str], email: str = "student@example.edu") -> str:
     """A new API token from `grader tokens create`, as an instructor would make one."""
-    done = subprocess.run(grader_command("tokens", "create", email), env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        grader_command("tokens", "create", email),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
 def upload(base_url: str, token: str, notebook: bytes, assignment: str = "lab6") -> dict:
-    response = requests.post(f"{base_url}/api/submissions", data={"assignment": assignment},
-                             files={"file": ("lab.ipynb", notebook, "application/x-ipynb+json")},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    response = requests.post(
+        f"{base_url}/api/submissions",
+        data={"assignment": assignment},
+        files={"file": ("lab.ipynb", notebook, "application/x-ipynb+json")},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def wait_until_finished(base_url: str, token: str, submission_id: int, timeout: float = 120) -> dict:
     def finished():
-        status = requests.get(f"{base_url}/api/submissions/{submission_id}", timeout=30,
-                              headers={"Authorization": f"Bearer {token}"}).json()
+        status = requests.get(
+            f"{base_url}/api/submissions/{submission_id}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
         return status if status["finished"] else None
+
     return wait_until(finished, timeout, f"submission {submission_id} to finish", interval=0.5)

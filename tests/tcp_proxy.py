@@ -1,10 +1,11 @@
 """A TCP proxy a test can cut and restore: a real network outage of a real server, without stopping it for everyone."""
+
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from processes import free_port
 

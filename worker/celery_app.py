@@ -1,15 +1,16 @@
 """Celery entry point (`celery -A worker.celery_app worker`): the Flask app's Celery, with our tasks."""
+
 import logging
 import threading
 
 from celery.signals import setup_logging, worker_init, worker_process_init, worker_process_shutdown
 
+from grader.app import create_app
 from grader.config import InsecureSecretKey, Settings
 from grader.logs import configure_logging
 from grader.sandbox import SandboxUnavailable, sandbox_from_mode
 from grader.sandbox.selfcheck import isolation_problems
-from grader.services import workers
-from grader.web import create_app
+from grader.services.grading import workers
 from worker import kernels
 from worker.identity import worker_name
 

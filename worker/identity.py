@@ -1,4 +1,5 @@
 """This worker process's name in the database: host and pid, unique while it lives."""
+
 import os
 import socket
 

@@ -1,8 +1,8 @@
 """The worker process's warm kernel pool: started when the process starts, closed when it stops."""
+
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from grader.config import Settings
 from grader.engine.grade import kernel_pool
@@ -10,10 +10,10 @@ from grader.engine.kernel_pool import KernelPool
 from grader.sandbox import sandbox_from_mode
 
 log = logging.getLogger(__name__)
-_pool: Optional[KernelPool] = None
+_pool: KernelPool | None = None
 
 
-def start(settings: Settings) -> Optional[KernelPool]:
+def start(settings: Settings) -> KernelPool | None:
     """The process's pool; it warms kernels for whatever assignment it graded last."""
     global _pool
     if _pool is None and settings.warm_kernels > 0:

@@ -1,30 +1,36 @@
 """Celery tasks: they take ids, call one service function, and own only their retry policy."""
+
 from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from grader.queue import GRADE_TASK, SWEEP_TASK, VALIDATE_TASK, enqueue_grading
-from grader.services.grading import grade_run
-from grader.services.sweeper import requeue_stuck_runs
-from grader.services.validation import run_validation
+from grader.services.assignments.prerelease import run_validation
+from grader.services.grading.runs import grade_run
+from grader.services.grading.sweeper import requeue_stuck_runs
+from grader.task_queue import GRADE_TASK, SWEEP_TASK, VALIDATE_TASK, enqueue_grading
 from worker import kernels
 from worker.identity import worker_name
 
-
 # The database being away for a moment (restart, failover) is retried with growing pauses; the run stays
 # claimed by this worker process, which may take it again.
-DATABASE_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 60,
-                  "retry_jitter": True, "max_retries": 30}
+DATABASE_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 30,
+}
 
 
-# Its soft and hard time limits come with each message (grader.queue.enqueue_grading), from the run's rubric.
+# Its soft and hard time limits come with each message (grader.task_queue.enqueue_grading), from the run's rubric.
 @shared_task(name=GRADE_TASK, bind=True, **DATABASE_RETRY)
 def grade_submission(self, run_id: int) -> str | None:
     """Execute and grade the submission behind grading run `run_id`."""
     settings = current_app.config["GRADER"]
     _hard, soft = self.request.timelimit or (None, None)
-    status = grade_run(run_id, settings, kernels=kernels.start(settings), worker=worker_name(),
-                       time_limit=soft)
+    status = grade_run(
+        run_id, settings, kernels=kernels.start(settings), worker=worker_name(), time_limit=soft
+    )
     return status.value if status else None
 
 

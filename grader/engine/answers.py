@@ -3,11 +3,11 @@
 Cells are attacker data read by the trusted worker: a cell too large to parse cheaply, or one that does
 not parse, is read by a single pass over its lines instead of a backtracking regular expression.
 """
+
 from __future__ import annotations
 
 import ast
 import re
-from typing import Optional
 
 # Honest answer cells are a few kB; parsing much more only costs the worker time and memory.
 MAX_PARSED_CHARS = 100_000
@@ -45,7 +45,7 @@ def _cleaned(source: str) -> str:
     return "\n".join(_without_magic(line) for line in source.splitlines())
 
 
-def _parsed(cleaned: str) -> Optional[ast.Module]:
+def _parsed(cleaned: str) -> ast.Module | None:
     """The cell's syntax tree; None when it is too large to parse or does not parse."""
     if len(cleaned) > MAX_PARSED_CHARS:
         return None
@@ -55,19 +55,19 @@ def _parsed(cleaned: str) -> Optional[ast.Module]:
         return None
 
 
-def _scanned_definition(line: str) -> Optional[str]:
+def _scanned_definition(line: str) -> str | None:
     """The name a line defines, read forgivingly: `def name`, `class name` (at any indent), or `name = ...`,
     `name: type = ...` at the start of the line."""
     stripped = line.lstrip()
     for keyword in ("def", "class"):
-        if stripped.startswith(keyword) and stripped[len(keyword):len(keyword) + 1].isspace():
-            return _leading_name(stripped[len(keyword):].lstrip()) or None
+        if stripped.startswith(keyword) and stripped[len(keyword) : len(keyword) + 1].isspace():
+            return _leading_name(stripped[len(keyword) :].lstrip()) or None
     name = _leading_name(line)
     if not name:
         return None
-    rest = line[len(name):].lstrip()
+    rest = line[len(name) :].lstrip()
     if rest.startswith(":"):
-        rest = rest[rest.find("="):] if "=" in rest else ""
+        rest = rest[rest.find("=") :] if "=" in rest else ""
     return name if rest.startswith("=") and not rest.startswith("==") else None
 
 

@@ -1,4 +1,5 @@
 """Loading an assignment package: a folder (or zip) with rubric.yaml, template, data and hidden data."""
+
 from __future__ import annotations
 
 import tempfile
@@ -6,7 +7,6 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Optional
 
 import nbformat
 import pandas as pd
@@ -27,7 +27,7 @@ class AssignmentPackage:
 
     root: Path
     rubric: Rubric
-    _unpacked: Optional[tempfile.TemporaryDirectory] = field(default=None, repr=False)
+    _unpacked: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -50,7 +50,7 @@ class AssignmentPackage:
         if self._unpacked is not None:
             self._unpacked.cleanup()
 
-    def __enter__(self) -> "AssignmentPackage":
+    def __enter__(self) -> AssignmentPackage:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -78,7 +78,7 @@ def load_assignment(path: str | Path) -> AssignmentPackage:
         raise
 
 
-def _load_folder(root: Path, unpacked: Optional[tempfile.TemporaryDirectory]) -> AssignmentPackage:
+def _load_folder(root: Path, unpacked: tempfile.TemporaryDirectory | None) -> AssignmentPackage:
     for required in ("rubric.yaml", "template.ipynb"):
         if not (root / required).is_file():
             raise AssignmentError(f"the package has no {required} (looked in {root})")
@@ -101,21 +101,30 @@ def _check_tables(root: Path, rubric: Rubric) -> None:
         params = question.typed_params()
         dataset, grid = getattr(params, "dataset", None), getattr(params, "grid", None)
         if grid and not (root / "data" / f"{grid}.csv").is_file():
-            raise AssignmentError(f"question {question.key!r} needs data/{grid}.csv, which is not in the package")
+            raise AssignmentError(
+                f"question {question.key!r} needs data/{grid}.csv, which is not in the package"
+            )
         if not dataset:
             continue
-        columns = [getattr(params, "label", None), *getattr(params, "features", []),
-                   *getattr(params, "base_features", []), *(getattr(params, "columns", None) or [])]
+        columns = [
+            getattr(params, "label", None),
+            *getattr(params, "features", []),
+            *getattr(params, "base_features", []),
+            *(getattr(params, "columns", None) or []),
+        ]
         for folder in ("data", "hidden"):
             path = root / folder / f"{dataset}.csv"
             if not path.is_file():
-                raise AssignmentError(f"question {question.key!r} needs {folder}/{dataset}.csv, "
-                                      "which is not in the package")
+                raise AssignmentError(
+                    f"question {question.key!r} needs {folder}/{dataset}.csv, which is not in the package"
+                )
             header = pd.read_csv(path, nrows=0).columns
             missing = [column for column in dict.fromkeys(columns) if column and column not in header]
             if missing:
-                raise AssignmentError(f"question {question.key!r} names column {missing[0]!r}, which "
-                                      f"{folder}/{dataset}.csv does not have")
+                raise AssignmentError(
+                    f"question {question.key!r} names column {missing[0]!r}, which "
+                    f"{folder}/{dataset}.csv does not have"
+                )
 
 
 def _unzip(archive: Path, target: Path) -> Path:

@@ -3,6 +3,7 @@
 Truncating as output arrives (rather than after the cell) keeps an output flood from filling the
 worker's memory; the stored notebook and the feedback page stay small, and say what was cut.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,14 @@ class BoundedNotebookClient(NotebookClient):
             return super().output(outs, msg, display_id, cell_index)
         if cell_index not in self.truncated_cells:
             self.truncated_cells.add(cell_index)
-            outs.append(new_output("stream", name="stderr", text=(
-                "\n[grader: output truncated here; this cell produced more output than is kept "
-                f"({self.cell_budget // 1024} kB per cell)]\n")))
+            outs.append(
+                new_output(
+                    "stream",
+                    name="stderr",
+                    text=(
+                        "\n[grader: output truncated here; this cell produced more output than is kept "
+                        f"({self.cell_budget // 1024} kB per cell)]\n"
+                    ),
+                )
+            )
         return None

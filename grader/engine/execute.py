@@ -3,6 +3,7 @@
 A probe runs right after a given notebook cell, so it sees the kernel's state at that point of the
 notebook (position-bound capture). Probes and the setup cell never appear in the executed notebook.
 """
+
 from __future__ import annotations
 
 import copy
@@ -10,9 +11,10 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -66,7 +68,7 @@ class Probe:
 class ProbeResult:
     outputs: list[dict] = field(default_factory=list)
     # Why the probe produced nothing usable: it timed out, or the notebook never got that far.
-    problem: Optional[str] = None
+    problem: str | None = None
     timed_out: bool = False
 
 
@@ -77,7 +79,7 @@ class ExecutionResult:
     timed_out_cells: list[int] = field(default_factory=list)
     probes: dict[str, ProbeResult] = field(default_factory=dict)
     # Set when the notebook could not run to the end: why, in words a student understands.
-    stopped_reason: Optional[str] = None
+    stopped_reason: str | None = None
 
 
 @dataclass
@@ -87,15 +89,15 @@ class ExecutionOptions:
     working_dir: str
     sandbox: Sandbox
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    setup_source: Optional[str] = None
+    setup_source: str | None = None
     probes: list[Probe] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
-    on_progress: Optional[ProgressCallback] = None
+    on_progress: ProgressCallback | None = None
     # Called with each probe's result as soon as it is in, while the notebook goes on (answers are scored
     # beside the run rather than after it).
-    on_probe: Optional[Callable[[str, "ProbeResult"], None]] = None
+    on_probe: Callable[[str, ProbeResult], None] | None = None
     # A kernel started ahead of time in `working_dir` (see kernel_pool); None starts one now.
-    warm_kernel: Optional["WarmKernel"] = None
+    warm_kernel: WarmKernel | None = None
 
 
 def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) -> ExecutionResult:
@@ -126,12 +128,18 @@ class _Run:
         self.result = ExecutionResult(notebook=notebook)
         resources = {"metadata": {"path": options.working_dir}}
         self.client = BoundedNotebookClient(
-            notebook, timeout=options.cell_timeout, allow_errors=True,
+            notebook,
+            timeout=options.cell_timeout,
+            allow_errors=True,
             cell_budget_bytes=options.limits.output_kb * 1024,
             notebook_budget_bytes=options.limits.output_kb * 1024 * NOTEBOOK_OUTPUT_CELLS,
-                                     kernel_name="python3", shutdown_kernel="immediate", resources=resources,
-                                     interrupt_on_timeout=True, on_cell_executed=self._note_reply,
-                                     error_on_timeout={"ename": _TIMEOUT_MARK, "evalue": "", "traceback": []})
+            kernel_name="python3",
+            shutdown_kernel="immediate",
+            resources=resources,
+            interrupt_on_timeout=True,
+            on_cell_executed=self._note_reply,
+            error_on_timeout={"ename": _TIMEOUT_MARK, "evalue": "", "traceback": []},
+        )
         self.last_cell_timed_out = False
         self.launch = None
         self.deadline = time.monotonic() + options.notebook_timeout
@@ -144,8 +152,12 @@ class _Run:
         if options.warm_kernel is not None:
             self.launch, self.client.km = options.warm_kernel.launch, options.warm_kernel.km
             return self._run_cells()
-        with tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets, options.sandbox.kernel(
-                options.limits, Path(options.working_dir), Path(sockets), options.kernel_env) as launch:
+        with (
+            tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets,
+            options.sandbox.kernel(
+                options.limits, Path(options.working_dir), Path(sockets), options.kernel_env
+            ) as launch,
+        ):
             self.launch = launch
             self.client.km = sandboxed_kernel_manager(launch, Path(sockets))
             return self._run_cells()
@@ -177,8 +189,10 @@ class _Run:
         """Run one notebook cell; False when the rest of the notebook cannot run."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            self.result.stopped_reason = (f"The notebook ran past its {self.options.notebook_timeout}-second "
-                                          f"limit; cells from #{index + 1} on were not run.")
+            self.result.stopped_reason = (
+                f"The notebook ran past its {self.options.notebook_timeout}-second "
+                f"limit; cells from #{index + 1} on were not run."
+            )
             return False
         cell = self.result.notebook.cells[index]
         self.client.timeout = max(1, min(self.options.cell_timeout, int(remaining)))
@@ -187,25 +201,33 @@ class _Run:
         except CellTimeoutError:
             self.last_cell_timed_out = True
         except DeadKernelError:
-            cause = ("it used more than its memory limit" if self.launch and self.launch.out_of_memory()
-                     else "it may have run out of memory or called exit()")
+            cause = (
+                "it used more than its memory limit"
+                if self.launch and self.launch.out_of_memory()
+                else "it may have run out of memory or called exit()"
+            )
             self.result.stopped_reason = f"The Python kernel died while running cell #{index + 1} ({cause})"
             return False
         except ValueError:
             # jupyter_client could not read the kernel's reply (bad or repeated signature, not JSON): the
             # notebook replaced something the kernel itself uses to talk to us.
-            self.result.stopped_reason = (f"Cell #{index + 1} broke the kernel's connection to the grader (for "
-                                          "example by replacing json.dumps, which Jupyter itself uses); the "
-                                          "cells after it were not run.")
+            self.result.stopped_reason = (
+                f"Cell #{index + 1} broke the kernel's connection to the grader (for "
+                "example by replacing json.dumps, which Jupyter itself uses); the "
+                "cells after it were not run."
+            )
             return False
         if self.last_cell_timed_out:
             seconds = self.client.timeout
             self.result.timed_out_cells.append(index)
-            self.result.cell_errors.append(CellError(index, "TimeoutError", f"cell ran longer than {seconds} s",
-                                                     "", cell.source))
+            self.result.cell_errors.append(
+                CellError(index, "TimeoutError", f"cell ran longer than {seconds} s", "", cell.source)
+            )
             if not self._responsive():
-                self.result.stopped_reason = (f"Cell #{index + 1} ran longer than {seconds} seconds and could "
-                                              "not be stopped; the cells after it were not run.")
+                self.result.stopped_reason = (
+                    f"Cell #{index + 1} ran longer than {seconds} seconds and could "
+                    "not be stopped; the cells after it were not run."
+                )
                 return False
             return True
         self.result.cell_errors.extend(_errors_in(index, cell))
@@ -244,14 +266,18 @@ class _Run:
             self.result.stopped_reason = "The Python kernel died while the grader checked an answer."
             return ProbeResult(problem="the kernel died while checking this answer")
         except ValueError:  # an unreadable reply, as in _run_cell
-            self.result.stopped_reason = "The kernel stopped answering the grader properly while it checked an answer."
+            self.result.stopped_reason = (
+                "The kernel stopped answering the grader properly while it checked an answer."
+            )
             return ProbeResult(problem="the kernel's reply could not be read")
         finally:
             cells.pop()
         if not self.last_cell_timed_out:
             return ProbeResult(outputs=[dict(output) for output in cell.outputs])
         if check_responsive and not self._responsive():
-            self.result.stopped_reason = "The grader's check of an answer ran too long and could not be stopped."
+            self.result.stopped_reason = (
+                "The grader's check of an answer ran too long and could not be stopped."
+            )
         return ProbeResult(problem=f"took longer than {timeout} seconds", timed_out=True)
 
     def _not_reached(self, probe: Probe) -> str:
@@ -270,7 +296,14 @@ def plain_traceback(error_output: dict) -> str:
 
 
 def _errors_in(index: int, cell: nbformat.NotebookNode) -> list[CellError]:
-    return [CellError(cell_index=index, ename=out.get("ename", ""), evalue=out.get("evalue", ""),
-                      traceback=plain_traceback(out),
-                      source=cell.source)
-            for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    return [
+        CellError(
+            cell_index=index,
+            ename=out.get("ename", ""),
+            evalue=out.get("evalue", ""),
+            traceback=plain_traceback(out),
+            source=cell.source,
+        )
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]

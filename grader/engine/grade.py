@@ -1,30 +1,37 @@
 """grade_notebook: the one function the CLI, the worker and the tests call to grade a notebook."""
+
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 import nbformat
 
+from grader.engine import reuse
 from grader.engine.answers import imported_modules
 from grader.engine.assignment import AssignmentPackage
 from grader.engine.checks import CHECKS
 from grader.engine.checks.base import Evidence, ProbeContext, kernel_call
-from grader.engine import reuse
-from grader.engine.execute import (BEFORE_FIRST_CELL, ExecutionOptions, ProbeResult, ProgressCallback, Probe,
-                                   run_with_probes)
+from grader.engine.execute import (
+    BEFORE_FIRST_CELL,
+    ExecutionOptions,
+    Probe,
+    ProbeResult,
+    ProgressCallback,
+    run_with_probes,
+)
 from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
 from grader.engine.locator import headings, locate
 from grader.engine.report import Report
+from grader.engine.result_cache import ResultCache
 from grader.engine.rubric import RuntimeOptions
 from grader.engine.scorer import missing_definitions, read_export, score_question
-from grader.engine.result_cache import ResultCache
 from grader.engine.scoring_kernel import ScoringKernel
 from grader.engine.tamper import TAMPER_PROBE, TAMPER_PROBE_SECONDS, tamper_notes
 from grader.runtime import KERNEL_PACKAGE_DIR
@@ -36,8 +43,13 @@ DATA_DIR, HELDOUT_DIR = "data", f"{RUNTIME_DIR}/heldout"
 # Libraries the scoring kernel may import ahead of its first job, and the time it may take to start.
 SCORING_START_SECONDS = 60
 TRAINING_MODULES = ("numpy", "pandas", "sklearn", "tensorflow", "tf_keras", "keras")
-KERNEL_ENVIRONMENT = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1",
-                      "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+KERNEL_ENVIRONMENT = {
+    "PYTHONHASHSEED": "0",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_DETERMINISTIC_OPS": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
 @dataclass
@@ -53,9 +65,14 @@ class GradeResult:
     reused: bool = False
 
 
-def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox: Sandbox,
-                   on_progress: Optional[ProgressCallback] = None, kernels: Optional[KernelPool] = None,
-                   cache: Optional[ResultCache] = None) -> GradeResult:
+def grade_notebook(
+    notebook: nbformat.NotebookNode,
+    package: AssignmentPackage,
+    sandbox: Sandbox,
+    on_progress: ProgressCallback | None = None,
+    kernels: KernelPool | None = None,
+    cache: ResultCache | None = None,
+) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
     With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits). Models are
@@ -75,16 +92,27 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
     evidence = {}
     for question in rubric.questions:
         evidence[question.key] = Evidence(
-            question=question, params=question.typed_params(), package=package, notebook=notebook,
+            question=question,
+            params=question.typed_params(),
+            package=package,
+            notebook=notebook,
             location=locate(notebook, question.locator, boundaries),
-            template_location=locate(package.template, question.locator, boundaries))
+            template_location=locate(package.template, question.locator, boundaries),
+        )
     probes = [probe for item in evidence.values() if (probe := _probe_for(item, rubric.runtime)) is not None]
-    probes.append(Probe(name=TAMPER_PROBE, after_cell=_last_code_cell(notebook), source=kernel_call("tamper_report"),
-                        timeout=TAMPER_PROBE_SECONDS))
+    probes.append(
+        Probe(
+            name=TAMPER_PROBE,
+            after_cell=_last_code_cell(notebook),
+            source=kernel_call("tamper_report"),
+            timeout=TAMPER_PROBE_SECONDS,
+        )
+    )
     models = sum(CHECKS[item.question.kind].uses_scoring_kernel for item in evidence.values())
     started = time.perf_counter()
-    with ScoringKernel(sandbox, rubric.runtime.limits, kernel_environment(), scoring_settings(package),
-                       cache) as scoring:
+    with ScoringKernel(
+        sandbox, rubric.runtime.limits, kernel_environment(), scoring_settings(package), cache
+    ) as scoring:
         if models:
             scoring.start()  # imports its libraries while the notebook starts, at a low CPU share
 
@@ -95,11 +123,22 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
 
         with _kernel_home(kernels, rubric.runtime, package.template) as (scratch, warm_kernel):
             prepare_scratch(scratch, package)
-            execution = run_with_probes(notebook, ExecutionOptions(
-                cell_timeout=rubric.runtime.cell_timeout, notebook_timeout=rubric.runtime.notebook_timeout,
-                working_dir=str(scratch), sandbox=sandbox, limits=rubric.runtime.limits,
-                setup_source=setup_source(package), probes=probes, kernel_env=kernel_environment(),
-                on_progress=on_progress, on_probe=on_probe, warm_kernel=warm_kernel))
+            execution = run_with_probes(
+                notebook,
+                ExecutionOptions(
+                    cell_timeout=rubric.runtime.cell_timeout,
+                    notebook_timeout=rubric.runtime.notebook_timeout,
+                    working_dir=str(scratch),
+                    sandbox=sandbox,
+                    limits=rubric.runtime.limits,
+                    setup_source=setup_source(package),
+                    probes=probes,
+                    kernel_env=kernel_environment(),
+                    on_progress=on_progress,
+                    on_probe=on_probe,
+                    warm_kernel=warm_kernel,
+                ),
+            )
         executed = time.perf_counter()
         # Each model may take one probe_timeout to retrain (most were done while the notebook still ran), plus
         # the scoring kernel's own start on a busy machine.
@@ -111,14 +150,24 @@ def grade_notebook(notebook: nbformat.NotebookNode, package: AssignmentPackage, 
         item.probe = execution.probes.get(item.question.key)
         item.scored = item.scored or retrained.get(item.question.key)
         questions.append(score_question(item, execution))
-    report = Report(assignment=rubric.title, questions=questions, stopped_reason=execution.stopped_reason,
-                    cell_errors=[error.to_dict() for error in execution.cell_errors], sandbox_warning=sandbox.label,
-                    tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)))
+    report = Report(
+        assignment=rubric.title,
+        questions=questions,
+        stopped_reason=execution.stopped_reason,
+        cell_errors=[error.to_dict() for error in execution.cell_errors],
+        sandbox_warning=sandbox.label,
+        tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)),
+    )
     if key and reuse.reusable(report, execution.timed_out_cells) and not scoring.failed:
         reuse.store(cache, key, report, execution.notebook)
-    return GradeResult(report=report, executed=execution.notebook, execution_seconds=executed - started,
-                       scoring_seconds=time.perf_counter() - executed, warm_kernel=warm_kernel is not None,
-                       from_cache=list(scoring.cached))
+    return GradeResult(
+        report=report,
+        executed=execution.notebook,
+        execution_seconds=executed - started,
+        scoring_seconds=time.perf_counter() - executed,
+        warm_kernel=warm_kernel is not None,
+        from_cache=list(scoring.cached),
+    )
 
 
 def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
@@ -135,8 +184,10 @@ def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
 def scoring_settings(package: AssignmentPackage) -> dict:
     """What the scoring kernel imports ahead: the training libraries the assignment's template imports."""
     preload = kernel_profile(package.rubric.runtime, package.template).preload
-    return {"legacy_keras": package.rubric.runtime.legacy_keras,
-            "preload": [module for module in preload if module in TRAINING_MODULES]}
+    return {
+        "legacy_keras": package.rubric.runtime.legacy_keras,
+        "preload": [module for module in preload if module in TRAINING_MODULES],
+    }
 
 
 def _last_code_cell(notebook: nbformat.NotebookNode) -> int:
@@ -144,16 +195,22 @@ def _last_code_cell(notebook: nbformat.NotebookNode) -> int:
     return code[-1] if code else BEFORE_FIRST_CELL
 
 
-def _probe_for(evidence: Evidence, runtime) -> Optional[Probe]:
+def _probe_for(evidence: Evidence, runtime) -> Probe | None:
     check = CHECKS[evidence.question.kind]
     if not evidence.location.found or missing_definitions(evidence):
         return None
-    context = ProbeContext(data_dir=DATA_DIR, heldout_dir=HELDOUT_DIR, seed=runtime.seed, package=evidence.package)
+    context = ProbeContext(
+        data_dir=DATA_DIR, heldout_dir=HELDOUT_DIR, seed=runtime.seed, package=evidence.package
+    )
     source = check.probe_source(evidence.params, context)
     if source is None:
         return None
-    return Probe(name=evidence.question.key, after_cell=_capture_point(evidence), source=source,
-                 timeout=runtime.probe_timeout)
+    return Probe(
+        name=evidence.question.key,
+        after_cell=_capture_point(evidence),
+        source=source,
+        timeout=runtime.probe_timeout,
+    )
 
 
 def _capture_point(evidence: Evidence) -> int:
@@ -162,13 +219,16 @@ def _capture_point(evidence: Evidence) -> int:
     code = [i for i in evidence.location.cell_indices if cells[i].cell_type == "code"]
     if code:
         return code[-1]
-    before = [i for i in range(min(evidence.location.cell_indices, default=0)) if cells[i].cell_type == "code"]
+    before = [
+        i for i in range(min(evidence.location.cell_indices, default=0)) if cells[i].cell_type == "code"
+    ]
     return before[-1] if before else BEFORE_FIRST_CELL
 
 
 @contextmanager
-def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions, template: nbformat.NotebookNode
-                 ) -> Iterator[tuple[Path, Optional[WarmKernel]]]:
+def _kernel_home(
+    kernels: KernelPool | None, runtime: RuntimeOptions, template: nbformat.NotebookNode
+) -> Iterator[tuple[Path, WarmKernel | None]]:
     """The kernel's working folder, and the warm kernel already running in it if the pool had one."""
     warm = kernels.take(kernel_profile(runtime, template)) if kernels else None
     if warm is None:
@@ -182,13 +242,21 @@ def _kernel_home(kernels: Optional[KernelPool], runtime: RuntimeOptions, templat
 def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> KernelProfile:
     """What a kernel for this assignment is started with, before the submission is known: its runtime, and
     the packages its template notebook imports."""
-    modules = dict.fromkeys(module for cell in template.cells if cell.cell_type == "code"
-                            for module in imported_modules(cell.source))
+    modules = dict.fromkeys(
+        module
+        for cell in template.cells
+        if cell.cell_type == "code"
+        for module in imported_modules(cell.source)
+    )
     if runtime.legacy_keras and "keras" in modules:
         # Under the legacy runtime `keras` means tf_keras; importing Keras 3 early would bypass that alias.
         modules = dict.fromkeys("tf_keras" if module == "keras" else module for module in modules)
-    return KernelProfile(limits=runtime.limits, legacy_keras=runtime.legacy_keras,
-                         environment=tuple(sorted(kernel_environment().items())), preload=tuple(modules))
+    return KernelProfile(
+        limits=runtime.limits,
+        legacy_keras=runtime.legacy_keras,
+        environment=tuple(sorted(kernel_environment().items())),
+        preload=tuple(modules),
+    )
 
 
 def kernel_pool(sandbox: Sandbox, size: int = 1) -> KernelPool:
@@ -200,8 +268,12 @@ def scratch_skeleton(scratch: Path) -> None:
     """The folders a kernel is started with (the sandbox shows them read-only) and the course runtime."""
     (scratch / DATA_DIR).mkdir(exist_ok=True)
     (scratch / HELDOUT_DIR).mkdir(parents=True, exist_ok=True)
-    shutil.copytree(KERNEL_PACKAGE_DIR, scratch / RUNTIME_DIR / "grader_kernel",
-                    ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    shutil.copytree(
+        KERNEL_PACKAGE_DIR,
+        scratch / RUNTIME_DIR / "grader_kernel",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
 
 
 def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
@@ -224,10 +296,15 @@ def heldout_inputs(package: AssignmentPackage) -> dict[str, list[str]]:
 
 
 def setup_source(package: AssignmentPackage) -> str:
-    settings = {"legacy_keras": package.rubric.runtime.legacy_keras, "url_map": package.rubric.urls,
-                "data_dir": DATA_DIR}
-    return (f"__import__('sys').path.insert(0, {RUNTIME_DIR!r})\n"
-            f"__import__('grader_kernel').install({json.dumps(settings)!r})")
+    settings = {
+        "legacy_keras": package.rubric.runtime.legacy_keras,
+        "url_map": package.rubric.urls,
+        "data_dir": DATA_DIR,
+    }
+    return (
+        f"__import__('sys').path.insert(0, {RUNTIME_DIR!r})\n"
+        f"__import__('grader_kernel').install({json.dumps(settings)!r})"
+    )
 
 
 def kernel_environment() -> dict[str, str]:

@@ -5,6 +5,7 @@ the background while the current notebook runs, so a submission finds one ready.
 exactly one submission and is then destroyed with its sandbox, home folder and cgroup: nothing one
 student's code did (variables, patched modules, files) can reach the next student.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from jupyter_client.session import Session
 
@@ -50,15 +50,17 @@ class KernelProfile:
 
 def preload_source(modules: tuple[str, ...]) -> str:
     """Import `modules` into the kernel without leaving a single name in the notebook's namespace."""
-    return ("def _grader_preload(names):\n"
-            "    import importlib\n"
-            "    for name in names:\n"
-            "        try:\n"
-            "            importlib.import_module(name)\n"
-            "        except Exception:\n"
-            "            pass  # a module this machine lacks is simply imported by the notebook, or not\n"
-            f"_grader_preload({list(modules)!r})\n"
-            "del _grader_preload\n")
+    return (
+        "def _grader_preload(names):\n"
+        "    import importlib\n"
+        "    for name in names:\n"
+        "        try:\n"
+        "            importlib.import_module(name)\n"
+        "        except Exception:\n"
+        "            pass  # a module this machine lacks is simply imported by the notebook, or not\n"
+        f"_grader_preload({list(modules)!r})\n"
+        "del _grader_preload\n"
+    )
 
 
 class WarmKernel:
@@ -68,13 +70,17 @@ class WarmKernel:
         self.profile = profile
         self._resources = ExitStack()
         try:
-            self.working_dir = Path(self._resources.enter_context(
-                tempfile.TemporaryDirectory(prefix="grader-scratch-")))
+            self.working_dir = Path(
+                self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scratch-"))
+            )
             # The folders the sandbox shows read-only must exist before it starts; their files come later.
             skeleton(self.working_dir)
-            sockets = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-kernel-")))
+            sockets = Path(
+                self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-kernel-"))
+            )
             self.launch = self._resources.enter_context(
-                sandbox.kernel(profile.limits, self.working_dir, sockets, profile.env))
+                sandbox.kernel(profile.limits, self.working_dir, sockets, profile.env)
+            )
             # Warming happens while another notebook is graded; it must not slow that one down.
             self.launch.set_background(True)
             self.km = sandboxed_kernel_manager(self.launch, sockets)
@@ -86,17 +92,26 @@ class WarmKernel:
         asyncio.run(self._start(self.profile.preload))
 
     async def _start(self, preload: tuple[str, ...]) -> None:
-        await self.km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.launch.env,
-                                   cwd=str(self.working_dir))
+        await self.km.start_kernel(
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.launch.env,
+            cwd=str(self.working_dir),
+        )
         # A session of its own: the notebook's client later shares the manager's session, whose record of
         # seen message signatures must not already hold the preloading's.
-        client = self.km.client(session=Session(key=self.km.session.key,
-                                                signature_scheme=self.km.session.signature_scheme))
+        client = self.km.client(
+            session=Session(key=self.km.session.key, signature_scheme=self.km.session.signature_scheme)
+        )
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=START_TIMEOUT)
-            reply = await client.execute_interactive(preload_source(preload), store_history=False,
-                                                     timeout=START_TIMEOUT, output_hook=lambda _msg: None)
+            reply = await client.execute_interactive(
+                preload_source(preload),
+                store_history=False,
+                timeout=START_TIMEOUT,
+                output_hook=lambda _msg: None,
+            )
             if reply["content"]["status"] != "ok":
                 raise RuntimeError(f"preloading failed: {reply['content'].get('evalue', '')}")
         finally:
@@ -115,7 +130,7 @@ class WarmKernel:
         finally:
             self._resources.close()
 
-    def __enter__(self) -> "WarmKernel":
+    def __enter__(self) -> WarmKernel:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -156,7 +171,7 @@ class KernelPool:
         for entry in stale:
             self._discard(entry)
 
-    def take(self, profile: KernelProfile) -> Optional[WarmKernel]:
+    def take(self, profile: KernelProfile) -> WarmKernel | None:
         """A started kernel for `profile` (waiting for one that is still starting), or None to start cold."""
         with self._lock:
             entry = next((e for e in self._pending if e.kernel.profile == profile), None)

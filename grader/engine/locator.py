@@ -3,12 +3,13 @@
 Notebooks are attacker data read by the trusted worker, so headings are found by single passes with string
 methods (no backtracking regular expressions) and only the start of a long heading's text is kept.
 """
+
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Iterable, Optional
 
 import nbformat
 
@@ -42,7 +43,7 @@ class Location:
     """The cells that hold one question's answer, or why none were found."""
 
     cell_indices: list[int] = field(default_factory=list)
-    reason: Optional[str] = None
+    reason: str | None = None
 
     @property
     def found(self) -> bool:
@@ -51,8 +52,9 @@ class Location:
 
 def headings(notebook: nbformat.NotebookNode) -> list[Heading]:
     """Every heading in the notebook's markdown cells, in order."""
-    markdown = tuple((index, cell.source) for index, cell in enumerate(notebook.cells)
-                     if cell.cell_type == "markdown")
+    markdown = tuple(
+        (index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+    )
     return list(_headings_in(markdown))
 
 
@@ -73,7 +75,7 @@ def _headings_in(markdown: tuple[tuple[int, str], ...]) -> tuple[Heading, ...]:
     return tuple(found)
 
 
-def markdown_heading(line: str) -> Optional[tuple[int, str]]:
+def markdown_heading(line: str) -> tuple[int, str] | None:
     """The level and title of an ATX heading line (`## Title ##`), or None.
 
     The same reading as the pattern `^\\s{0,3}(#{1,6})\\s+(.+?)\\s*#*\\s*$`, in one pass: that pattern
@@ -82,7 +84,7 @@ def markdown_heading(line: str) -> Optional[tuple[int, str]]:
     text = line.lstrip()
     indent = len(line) - len(text)
     level = len(text) - len(text.lstrip("#"))
-    if indent > 3 or not 1 <= level <= 6 or not text[level:level + 1].isspace():
+    if indent > 3 or not 1 <= level <= 6 or not text[level : level + 1].isspace():
         return None
     rest = text[level:]
     title_start = len(rest) - len(rest.lstrip())
@@ -91,7 +93,7 @@ def markdown_heading(line: str) -> Optional[tuple[int, str]]:
         return (level, rest[-1]) if len(rest) >= 2 else None
     # The closing sequence is spaces, then hashes, then spaces; the title keeps at least one character.
     closing = len(rest.rstrip().rstrip("#").rstrip())
-    return level, rest[title_start:max(title_start + 1, closing)]
+    return level, rest[title_start : max(title_start + 1, closing)]
 
 
 def html_headings(source: str) -> list[tuple[int, str]]:
@@ -102,13 +104,13 @@ def html_headings(source: str) -> list[tuple[int, str]]:
     found = []
     position = lowered.find("<h")
     while position != -1:
-        level = lowered[position + 2:position + 3]
+        level = lowered[position + 2 : position + 3]
         tag_end = tag_ends.find(position + 3) if level in ("1", "2", "3", "4", "5", "6") else -1
         close = closings[int(level)].find(tag_end + 1) if tag_end != -1 else -1
         if close == -1:
             position = lowered.find("<h", position + 1)
             continue
-        found.append((int(level), source[tag_end + 1:close]))
+        found.append((int(level), source[tag_end + 1 : close]))
         position = lowered.find("<h", close + len("</hN>"))
     return found
 
@@ -158,15 +160,16 @@ def locate(notebook: nbformat.NotebookNode, locator: Locator, boundaries: Iterab
     return _from_marker(notebook, indices, locator.marker, reason)
 
 
-def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[int], Optional[str]]:
+def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[int], str | None]:
     wanted = [normalize_title(part) for part in section.split("/") if part.strip()]
     all_headings = headings(notebook)
     position = 0
-    match: Optional[Heading] = None
+    match: Heading | None = None
     for step, title in enumerate(wanted):
         remaining = all_headings[position:]
-        match = (next((h for h in remaining if h.key == title), None)
-                 or next((h for h in remaining if h.key.startswith(title + " ")), None))
+        match = next((h for h in remaining if h.key == title), None) or next(
+            (h for h in remaining if h.key.startswith(title + " ")), None
+        )
         if match is None:
             where = " / ".join(part.strip() for part in section.split("/")[: step + 1])
             return [], f"no heading '{where}' was found; keep the assignment's headings when you edit it"
@@ -179,7 +182,11 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
             end = heading.cell_index
             break
     # The heading's own cell counts when it holds more than the heading (an answer typed below it).
-    start = match.cell_index if _has_text_below_heading(notebook.cells[match.cell_index]) else match.cell_index + 1
+    start = (
+        match.cell_index
+        if _has_text_below_heading(notebook.cells[match.cell_index])
+        else match.cell_index + 1
+    )
     return list(range(start, end)), None
 
 
@@ -188,7 +195,7 @@ def _has_text_below_heading(cell) -> bool:
     return any(markdown_heading(line) is None for line in lines)
 
 
-def _from_marker(notebook, indices: list[int], marker: Optional[str], reason: Optional[str] = None) -> Location:
+def _from_marker(notebook, indices: list[int], marker: str | None, reason: str | None = None) -> Location:
     if reason:
         return Location(reason=reason)
     if marker:

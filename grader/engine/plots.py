@@ -3,9 +3,10 @@
 Only public data is drawn. Held-out points (and so held-out labels) never appear in a picture: a student
 could read them back off it.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
@@ -14,17 +15,30 @@ import vl_convert
 CLASS_COLOURS = alt.Scale(domain=["red", "blue"], range=["#e45756", "#4c78a8"])
 
 
-def decision_regions_png(grid: pd.DataFrame, grid_predicted: Sequence[str], public_points: pd.DataFrame,
-                         title: str, x: str = "feature1", y: str = "feature2", label: str = "class") -> bytes:
+def decision_regions_png(
+    grid: pd.DataFrame,
+    grid_predicted: Sequence[str],
+    public_points: pd.DataFrame,
+    title: str,
+    x: str = "feature1",
+    y: str = "feature2",
+    label: str = "class",
+) -> bytes:
     """Grid cells coloured by the predicted class, and the public training points by their class."""
     background = grid[[x, y]].assign(predicted=[str(p) for p in grid_predicted])
     points = public_points[[x, y]].assign(label=public_points[label].astype(str).to_numpy())
     axis_x = alt.X(x, scale=alt.Scale(zero=False, nice=False))
     axis_y = alt.Y(y, scale=alt.Scale(zero=False, nice=False))
-    regions = alt.Chart(background).mark_square(size=90, opacity=0.3).encode(
-        x=axis_x, y=axis_y, color=alt.Color("predicted", scale=CLASS_COLOURS, title="model predicts"))
-    dots = alt.Chart(points).mark_point(filled=True, size=40, strokeWidth=1).encode(
-        x=axis_x, y=axis_y, color=alt.Color("label", scale=CLASS_COLOURS, title="training point"))
+    regions = (
+        alt.Chart(background)
+        .mark_square(size=90, opacity=0.3)
+        .encode(x=axis_x, y=axis_y, color=alt.Color("predicted", scale=CLASS_COLOURS, title="model predicts"))
+    )
+    dots = (
+        alt.Chart(points)
+        .mark_point(filled=True, size=40, strokeWidth=1)
+        .encode(x=axis_x, y=axis_y, color=alt.Color("label", scale=CLASS_COLOURS, title="training point"))
+    )
     chart = (regions + dots).properties(width=280, height=280, title=title).resolve_scale(color="shared")
     return vl_convert.vegalite_to_png(chart.to_json(), scale=1)
 

@@ -6,6 +6,7 @@ inputs always give the same answer, so a resubmission or re-grade with an unchan
 here, with an identical score. `reuse` keeps whole gradings here the same way. Only the trusted side writes
 this folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,6 @@ import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
 
@@ -33,7 +33,7 @@ class ResultCache:
         material = json.dumps({"job": job, "code": code_fingerprint()}, sort_keys=True, default=str)
         return hashlib.sha256(material.encode()).hexdigest()
 
-    def get(self, key: str) -> Optional[dict]:
+    def get(self, key: str) -> dict | None:
         try:
             return json.loads(self._path(key).read_text())
         except (OSError, ValueError):

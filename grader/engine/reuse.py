@@ -7,13 +7,13 @@ Grading is deterministic (fixed seeds, no clock in any score), so the stored rep
 would give. Only gradings that ran to the end without a timeout are stored: a result that depended on how
 busy the machine was must be produced afresh.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import nbformat
 
@@ -24,10 +24,15 @@ from grader.engine.result_cache import ResultCache, code_fingerprint
 GRADER_CODE_DIRS = ("engine", "runtime", "sandbox")
 
 
-def grading_key(notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox_label: Optional[str]) -> str:
+def grading_key(
+    notebook: nbformat.NotebookNode, package: AssignmentPackage, sandbox_label: str | None
+) -> str:
     """The hash of everything that decides this notebook's grading."""
-    digest = hashlib.sha256(json.dumps({"code": code_fingerprint(), "engine": engine_fingerprint(),
-                                        "sandbox": sandbox_label}).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            {"code": code_fingerprint(), "engine": engine_fingerprint(), "sandbox": sandbox_label}
+        ).encode()
+    )
     for cell in notebook.cells:
         digest.update(json.dumps([cell.cell_type, cell.source]).encode())
     for path in sorted(p for p in package.root.rglob("*") if p.is_file()):
@@ -37,11 +42,14 @@ def grading_key(notebook: nbformat.NotebookNode, package: AssignmentPackage, san
 
 def reusable(report: Report, timed_out_cells: list[int]) -> bool:
     """Whether a grading is worth keeping: it ran to the end, and nothing in it depended on time."""
-    return (report.stopped_reason is None and not timed_out_cells
-            and not any(question.status == "timed_out" for question in report.questions))
+    return (
+        report.stopped_reason is None
+        and not timed_out_cells
+        and not any(question.status == "timed_out" for question in report.questions)
+    )
 
 
-def load(cache: ResultCache, key: str) -> Optional[tuple[Report, nbformat.NotebookNode]]:
+def load(cache: ResultCache, key: str) -> tuple[Report, nbformat.NotebookNode] | None:
     """The stored report and executed notebook, or None."""
     stored = cache.get(key)
     if stored is None:

@@ -1,7 +1,8 @@
 """The rubric schema: what each question is worth, where its answer lives, and how it is checked."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -21,12 +22,12 @@ class Strict(BaseModel):
 class Locator(Strict):
     """Where a question's answer lives: a heading path, optionally a cell id and a marker."""
 
-    section: Optional[str] = Field(None, description="Heading path, e.g. 'Group Exercise B / Question 1'.")
-    cell_id: Optional[str] = Field(None, description="Cell id; used when the notebook still has it.")
-    marker: Optional[str] = Field(None, description="The answer starts at the first cell with this text.")
+    section: str | None = Field(None, description="Heading path, e.g. 'Group Exercise B / Question 1'.")
+    cell_id: str | None = Field(None, description="Cell id; used when the notebook still has it.")
+    marker: str | None = Field(None, description="The answer starts at the first cell with this text.")
 
     @model_validator(mode="after")
-    def _somewhere(self) -> "Locator":
+    def _somewhere(self) -> Locator:
         if not (self.section or self.cell_id):
             raise ValueError("give a section (heading path) or a cell_id")
         return self
@@ -53,33 +54,42 @@ class Question(Strict):
     @classmethod
     def _known_kind(cls, kind: str) -> str:
         from grader.engine.checks import CHECKS
+
         if kind not in CHECKS:
             raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(CHECKS))}")
         return kind
 
     @model_validator(mode="after")
-    def _params_fit_kind(self) -> "Question":
+    def _params_fit_kind(self) -> Question:
         from grader.engine.checks import CHECKS
+
         try:
             self.params = CHECKS[self.kind].Params.model_validate(self.params).model_dump()
         except ValidationError as exc:
-            raise ValueError("; ".join(".".join(["params", *map(str, e["loc"])]) + ": "
-                                       + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+            raise ValueError(
+                "; ".join(
+                    ".".join(["params", *map(str, e["loc"])]) + ": " + e["msg"].removeprefix("Value error, ")
+                    for e in exc.errors()
+                )
+            ) from None
         return self
 
     def typed_params(self):
         from grader.engine.checks import CHECKS
+
         return CHECKS[self.kind].Params.model_validate(self.params)
 
 
 class Rubric(Strict):
     title: str
     runtime: RuntimeOptions = Field(default_factory=RuntimeOptions)
-    urls: dict[str, str] = Field(default_factory=dict, description="Dataset URL -> file in the package's data/.")
+    urls: dict[str, str] = Field(
+        default_factory=dict, description="Dataset URL -> file in the package's data/."
+    )
     questions: list[Question] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_keys(self) -> "Rubric":
+    def _unique_keys(self) -> Rubric:
         seen: set[str] = set()
         for question in self.questions:
             if question.key in seen:
@@ -103,8 +113,11 @@ def _describe(error: dict, content: dict) -> str:
     where = ".".join(str(part) for part in location) or "rubric"
     if len(location) >= 2 and location[0] == "questions" and isinstance(location[1], int):
         questions = content.get("questions") or []
-        key = questions[location[1]].get("key") if location[1] < len(questions) and isinstance(
-            questions[location[1]], dict) else None
+        key = (
+            questions[location[1]].get("key")
+            if location[1] < len(questions) and isinstance(questions[location[1]], dict)
+            else None
+        )
         field = ".".join(str(part) for part in location[2:])
         where = f"question {key or '#' + str(location[1] + 1)!r}" + (f", field {field}" if field else "")
     message = error["msg"].removeprefix("Value error, ")

@@ -1,12 +1,19 @@
 """The trusted side: turn what the notebook left behind into a per-question result."""
+
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from grader.engine.answers import code_source, defined_names
 from grader.engine.checks import CHECKS
-from grader.engine.checks.base import ArtifactRejected, Evidence, Outcome, parse_artifact, probe_error, published
+from grader.engine.checks.base import (
+    ArtifactRejected,
+    Evidence,
+    Outcome,
+    parse_artifact,
+    probe_error,
+    published,
+)
 from grader.engine.execute import ExecutionResult, plain_traceback
 from grader.engine.report import QuestionReport
 
@@ -24,9 +31,15 @@ def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionRe
     """Score one question; problems with this answer never affect the others."""
     question = evidence.question
     check = CHECKS[question.kind]
-    report = QuestionReport(key=question.key, title=question.title, score=0.0,
-                            max_score=round(question.points * check.automatic_share(evidence.params), 6),
-                            status="failed", message="", answer_source=code_source(evidence.cells()))
+    report = QuestionReport(
+        key=question.key,
+        title=question.title,
+        score=0.0,
+        max_score=round(question.points * check.automatic_share(evidence.params), 6),
+        status="failed",
+        message="",
+        answer_source=code_source(evidence.cells()),
+    )
     outcome = _outcome(evidence, execution, check)
     report.status, report.message, report.details = outcome.status, outcome.message, outcome.details
     report.score = round(question.points * outcome.fraction, 6)
@@ -35,31 +48,42 @@ def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionRe
     return report
 
 
-def read_export(evidence: Evidence) -> Optional[Outcome]:
+def read_export(evidence: Evidence) -> Outcome | None:
     """Parse the answer's export into `evidence.artifact`; the Outcome to report when nothing usable came."""
     if evidence.artifact is None and evidence.unreadable is None:
         evidence.unreadable = _parse_export(evidence)
     return evidence.unreadable
 
 
-def _parse_export(evidence: Evidence) -> Optional[Outcome]:
+def _parse_export(evidence: Evidence) -> Outcome | None:
     probe = evidence.probe
     if probe is None or probe.problem:
         reason = probe.problem if probe else "it was not reached"
-        return Outcome(0.0, "timed_out" if probe and probe.timed_out else "error",
-                       f"We could not check this answer: {reason.rstrip('.')}.")
+        return Outcome(
+            0.0,
+            "timed_out" if probe and probe.timed_out else "error",
+            f"We could not check this answer: {reason.rstrip('.')}.",
+        )
     error = probe_error(probe.outputs)
     if error:
         if published(probe.outputs):  # our exports publish last; a result followed by an error is not ours
-            evidence.forged.append(f"the answer export of question {evidence.question.key!r} published a result "
-                                   f"and then raised {str(error.get('ename'))[:100]}")
-        return Outcome(0.0, "error", f"Checking your answer raised {error.get('ename')}: "
-                                     f"{error.get('evalue', '')[:300]}", traceback=plain_traceback(error))
+            evidence.forged.append(
+                f"the answer export of question {evidence.question.key!r} published a result "
+                f"and then raised {str(error.get('ename'))[:100]}"
+            )
+        return Outcome(
+            0.0,
+            "error",
+            f"Checking your answer raised {error.get('ename')}: {error.get('evalue', '')[:300]}",
+            traceback=plain_traceback(error),
+        )
     try:
         evidence.artifact = parse_artifact(CHECKS[evidence.question.kind].Artifact, probe.outputs)
     except ArtifactRejected as exc:
-        evidence.forged.append(f"the answer export of question {evidence.question.key!r} was not what the "
-                               f"grader's own code produces ({exc})")
+        evidence.forged.append(
+            f"the answer export of question {evidence.question.key!r} was not what the "
+            f"grader's own code produces ({exc})"
+        )
         return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
     return None
 
@@ -70,12 +94,20 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check) -> Outcome:
         return Outcome(0.0, "not_found", f"Answer not found: {evidence.location.reason}.")
     missing = missing_definitions(evidence)
     if missing:
-        return Outcome(0.0, "not_found", f"Answer not found: no code under '{section}' defines "
-                                         f"`{missing[0]}`. Write your answer in a code cell in that section.")
+        return Outcome(
+            0.0,
+            "not_found",
+            f"Answer not found: no code under '{section}' defines "
+            f"`{missing[0]}`. Write your answer in a code cell in that section.",
+        )
     timed_out = set(evidence.location.cell_indices) & set(execution.timed_out_cells)
     if timed_out:
-        return Outcome(0.0, "timed_out", f"Cell #{min(timed_out) + 1} of this answer ran out of time and was "
-                                         "stopped, so it could not be checked.")
+        return Outcome(
+            0.0,
+            "timed_out",
+            f"Cell #{min(timed_out) + 1} of this answer ran out of time and was "
+            "stopped, so it could not be checked.",
+        )
     if check.Artifact is not None and read_export(evidence) is not None:
         return evidence.unreadable
     try:

@@ -5,6 +5,7 @@ model overlaps the notebook's later cells) and never sees a line of student code
 held-out label. Jobs go in as JSON lines; answers come back the same way. Answers are cached by a hash of
 everything that determines them, so an unchanged model is never trained twice.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional
 
 from grader.engine.result_cache import ResultCache
 from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
@@ -30,15 +30,20 @@ RUNTIME_DIR = ".grader"
 # The answer stream carries predictions for a grid of points, not much more.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 READER_JOIN_SECONDS = 10
-_BOOTSTRAP = ("import sys; sys.path[:0] = [{runtime!r}]\n"
-              "from scoring_kernel.serve import main; main()")
+_BOOTSTRAP = "import sys; sys.path[:0] = [{runtime!r}]\nfrom scoring_kernel.serve import main; main()"
 
 
 class ScoringKernel:
     """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits for them."""
 
-    def __init__(self, sandbox: Sandbox, limits: SandboxLimits, env: dict[str, str], settings: dict,
-                 cache: Optional[ResultCache] = None):
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        limits: SandboxLimits,
+        env: dict[str, str],
+        settings: dict,
+        cache: ResultCache | None = None,
+    ):
         self.sandbox, self.limits, self.env, self.settings, self.cache = sandbox, limits, env, settings, cache
         self._answers: dict[str, dict] = {}
         # Jobs answered from the cache, in the order they came; and whether any job failed on our side
@@ -48,8 +53,8 @@ class ScoringKernel:
         self._pending: dict[str, str] = {}  # job id -> cache key
         self._done = threading.Condition()
         self._resources = ExitStack()
-        self._process: Optional[subprocess.Popen] = None
-        self._reader: Optional[threading.Thread] = None
+        self._process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
         self._launch = None
 
     def start(self) -> None:
@@ -61,15 +66,27 @@ class ScoringKernel:
             runtime = home / RUNTIME_DIR
             for package in (KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR):
                 shutil.copytree(package, runtime / package.name, ignore=shutil.ignore_patterns("__pycache__"))
-            shared = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-io-")))
-            self._launch = self._resources.enter_context(self.sandbox.kernel(self.limits, home, shared, self.env))
+            shared = Path(
+                self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-io-"))
+            )
+            self._launch = self._resources.enter_context(
+                self.sandbox.kernel(self.limits, home, shared, self.env)
+            )
             self._launch.set_background(True)
             home_inside = Path(SANDBOX_HOME) if self.sandbox.enforced else home
             # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user site.
-            command = self._launch.wrap([sys.executable, "-P", "-s", "-c",
-                                         _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR))])
-            self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=subprocess.DEVNULL, cwd=home, env=self._launch.env, text=True)
+            command = self._launch.wrap(
+                [sys.executable, "-P", "-s", "-c", _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR))]
+            )
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=home,
+                env=self._launch.env,
+                text=True,
+            )
             self._process.stdin.write(json.dumps(self.settings) + "\n")
             self._process.stdin.flush()
             self._reader = threading.Thread(target=self._read_answers, name="scoring-answers", daemon=True)
@@ -126,7 +143,7 @@ class ScoringKernel:
                 except OSError:  # the pipe broke when the process died; nothing is left to flush
                     pass
 
-    def __enter__(self) -> "ScoringKernel":
+    def __enter__(self) -> ScoringKernel:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -154,8 +171,11 @@ class ScoringKernel:
                 self.cache.put(key, answer)
         process.wait()
         if self._pending:
-            cause = ("it used more than its memory limit" if self._launch.out_of_memory()
-                     else f"it stopped with exit code {process.returncode}")
+            cause = (
+                "it used more than its memory limit"
+                if self._launch.out_of_memory()
+                else f"it stopped with exit code {process.returncode}"
+            )
             self._fail_pending(f"the scoring kernel stopped while training ({cause})")
 
     def _fail_pending(self, message: str, timed_out: bool = False) -> None:

@@ -5,9 +5,8 @@ Keras/TensorFlow and builtins that the notebook rebound; the scorer notes export
 never produces. Scores never depend on any of it: clean-room scoring already ignores what such tampering
 could change. It is best-effort evidence, since the notebook can also attack the runtime that reports it.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from grader.engine.checks.base import Artifact, ArtifactRejected, Evidence, parse_artifact, probe_error
 from grader.engine.execute import ProbeResult
@@ -18,7 +17,7 @@ TAMPER_PROBE_SECONDS = 60
 MAX_NOTES = 50
 
 
-def tamper_notes(evidence: list[Evidence], final_report: Optional[ProbeResult]) -> list[str]:
+def tamper_notes(evidence: list[Evidence], final_report: ProbeResult | None) -> list[str]:
     """Every distinct note, in the order the notebook produced them."""
     notes: list[str] = []
     for item in evidence:
@@ -28,8 +27,10 @@ def tamper_notes(evidence: list[Evidence], final_report: Optional[ProbeResult]) 
     if final_report is not None and not final_report.problem:
         error = probe_error(final_report.outputs)
         if error:
-            notes.append(f"the grader's final tamper report raised {str(error.get('ename'))[:100]}: the notebook "
-                         "changed the grader's runtime")
+            notes.append(
+                f"the grader's final tamper report raised {str(error.get('ename'))[:100]}: the notebook "
+                "changed the grader's runtime"
+            )
         else:
             try:
                 notes += parse_artifact(Artifact, final_report.outputs).tamper

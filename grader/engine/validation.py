@@ -1,8 +1,9 @@
 """Is a package ready for release? Its solution must get full automatic marks and its template none."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import nbformat
 
@@ -21,7 +22,7 @@ ValidationProgress = Callable[[str, int, int], None]
 class PackageCheck:
     """Both reports (the solution's is None when there is none) and what stands in the way of release."""
 
-    solution: Optional[Report]
+    solution: Report | None
     template: Report
     problems: list[str] = field(default_factory=list)
 
@@ -30,9 +31,14 @@ class PackageCheck:
         return not self.problems
 
 
-def check_package(package: AssignmentPackage, sandbox: Sandbox, solution: Optional[nbformat.NotebookNode],
-                  on_progress: Optional[ValidationProgress] = None) -> PackageCheck:
+def check_package(
+    package: AssignmentPackage,
+    sandbox: Sandbox,
+    solution: nbformat.NotebookNode | None,
+    on_progress: ValidationProgress | None = None,
+) -> PackageCheck:
     """Grade `solution` (if any) and the untouched template, and list the problems a person must fix."""
+
     def grade(notebook: nbformat.NotebookNode, role: str) -> Report:
         progress = (lambda done, total: on_progress(role, done, total)) if on_progress else None
         return grade_notebook(notebook, package, sandbox, on_progress=progress).report
@@ -42,11 +48,20 @@ def check_package(package: AssignmentPackage, sandbox: Sandbox, solution: Option
     return PackageCheck(solution_report, template_report, _problems(solution_report, template_report))
 
 
-def _problems(solution: Optional[Report], template: Report) -> list[str]:
+def _problems(solution: Report | None, template: Report) -> list[str]:
     """Each automatic point the solution misses and each point the template earns, in words."""
-    problems = [NO_SOLUTION] if solution is None else [
-        f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
-        for q in solution.questions if q.score < q.max_score]
-    problems += [f"template: {q.key} scored {q.score:g} but should score 0: {q.message}"
-                 for q in template.questions if q.score > 0]
+    problems = (
+        [NO_SOLUTION]
+        if solution is None
+        else [
+            f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
+            for q in solution.questions
+            if q.score < q.max_score
+        ]
+    )
+    problems += [
+        f"template: {q.key} scored {q.score:g} but should score 0: {q.message}"
+        for q in template.questions
+        if q.score > 0
+    ]
     return problems

@@ -3,6 +3,7 @@
 `grader_kernel` goes into the student's kernel (course runtime, answer exports); `scoring_kernel` into the
 scoring kernel, which rebuilds and retrains the exported models and never runs student code.
 """
+
 from pathlib import Path
 
 KERNEL_PACKAGE_DIR = Path(__file__).resolve().parent / "grader_kernel"

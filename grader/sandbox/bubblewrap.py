@@ -5,6 +5,7 @@ namespace has only loopback), its own PID namespace (killing the sandbox kills e
 notebook started, detached or not), a size-capped writable home, `/tmp` and `/dev/shm`, an
 unprivileged user in a user namespace that cannot create further namespaces, and a seccomp filter.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -34,11 +35,29 @@ def _readonly_bind(path: str) -> list[str]:
     return args + ["--ro-bind", path, path]
 
 
-def bwrap_command(kernel_cmd: list[str], *, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path,
-                  env: dict[str, str], cgroup_procs: list[str], seccomp_file: Path) -> list[str]:
+def bwrap_command(
+    kernel_cmd: list[str],
+    *,
+    limits: SandboxLimits,
+    readonly_entries: Path,
+    shared_dir: Path,
+    env: dict[str, str],
+    cgroup_procs: list[str],
+    seccomp_file: Path,
+) -> list[str]:
     """Wrap `kernel_cmd` so it runs sandboxed; `readonly_entries`' contents appear read-only in the home."""
-    args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    args = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
     for directory in SYSTEM_DIRS:
         args += ["--ro-bind", directory, directory]
     for link, target in MERGED_USR_LINKS.items():
@@ -61,16 +80,40 @@ def bwrap_command(kernel_cmd: list[str], *, limits: SandboxLimits, readonly_entr
     args += ["--bind", str(shared_dir), str(shared_dir), "--chdir", HOME, "--clearenv"]
     for name, value in {**env, "HOME": HOME}.items():
         args += ["--setenv", name, value]
-    drop_privileges = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
-                       "--inh-caps=-all", "--bounding-set=-all", "--"]
+    drop_privileges = [
+        "setpriv",
+        f"--reuid={SANDBOX_UID}",
+        f"--regid={SANDBOX_UID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+    ]
     # A second bubblewrap, started as the unprivileged user, moves the kernel into a user namespace of its
     # own whose further use is disabled, then loads the seccomp filter just before exec. (The outer one runs
     # as root, and a root bubblewrap's --unshare-user would map the sandbox user to the host's root.) It keeps
     # the outer view as it is: --dev-bind, since a plain bind would make /dev/null unusable.
-    lock_in = ["bwrap", "--unshare-user", "--disable-userns", "--assert-userns-disabled",
-               "--dev-bind", "/", "/", "--die-with-parent", "--seccomp", str(SECCOMP_FD), "--"]
-    rlimits = ["prlimit", f"--cpu={limits.cpu_seconds}", f"--nofile={limits.open_files}",
-               f"--fsize={limits.max_file_mb * 1024 * 1024}", "--core=0", "--"]
+    lock_in = [
+        "bwrap",
+        "--unshare-user",
+        "--disable-userns",
+        "--assert-userns-disabled",
+        "--dev-bind",
+        "/",
+        "/",
+        "--die-with-parent",
+        "--seccomp",
+        str(SECCOMP_FD),
+        "--",
+    ]
+    rlimits = [
+        "prlimit",
+        f"--cpu={limits.cpu_seconds}",
+        f"--nofile={limits.open_files}",
+        f"--fsize={limits.max_file_mb * 1024 * 1024}",
+        "--core=0",
+        "--",
+    ]
     sandboxed = args + ["--"] + drop_privileges + lock_in + rlimits + kernel_cmd
     # The launcher joins the kernel's cgroups before exec'ing bubblewrap, so every process inside is counted.
     join = "".join(f"echo $$ > {shlex.quote(path)} && " for path in cgroup_procs)

@@ -5,6 +5,7 @@ RLIMIT_AS would be simpler, but TensorFlow reserves large virtual ranges for thr
 allocator, so it fails at import under any useful address-space limit. A memory cgroup limits
 resident memory instead, for the kernel and every process it starts, together.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ import signal
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
@@ -22,14 +22,20 @@ class CgroupsUnavailable(RuntimeError):
     pass
 
 
-def _own_path(controller: str) -> Optional[Path]:
+def _own_path(controller: str) -> Path | None:
     """Where this process sits in `controller`'s hierarchy (cgroup v1), or in the unified one (v2)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if controller in controllers.split(","):
             return CGROUP_ROOT / controller / path.lstrip("/")
-    unified = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
-                    if line.startswith("0::")), None)
+    unified = next(
+        (
+            line.split(":", 2)[2]
+            for line in Path("/proc/self/cgroup").read_text().splitlines()
+            if line.startswith("0::")
+        ),
+        None,
+    )
     if unified is not None and (CGROUP_ROOT / "cgroup.controllers").exists():
         return CGROUP_ROOT / unified.lstrip("/")
     return None
@@ -38,8 +44,10 @@ def _own_path(controller: str) -> Optional[Path]:
 def _write_controlled(group: Path, name: str, value: str) -> None:
     """Write a cgroup v2 control file, naming the controller the operator must delegate when it is absent."""
     if not (group / name).exists():
-        raise OSError(f"the {name.split('.')[0]} controller is not enabled for the grader's cgroup "
-                      f"(add it to {group.parent / 'cgroup.subtree_control'})")
+        raise OSError(
+            f"the {name.split('.')[0]} controller is not enabled for the grader's cgroup "
+            f"(add it to {group.parent / 'cgroup.subtree_control'})"
+        )
     (group / name).write_text(value)
 
 
@@ -71,7 +79,7 @@ class KernelCgroup:
             self.remove()
             raise CgroupsUnavailable(f"cannot create a cgroup here: {exc}") from exc
 
-    def _make(self, parent: Optional[Path]) -> Path:
+    def _make(self, parent: Path | None) -> Path:
         if parent is None:
             raise OSError("controller not mounted")
         group = parent / self.name
@@ -84,7 +92,7 @@ class KernelCgroup:
         """Files a launcher writes its own pid into, to put itself and its children in the group."""
         return [str(group / "cgroup.procs") for group in self.dirs]
 
-    def cpu_quota(self) -> Optional[float]:
+    def cpu_quota(self) -> float | None:
         """How many CPUs the group may use at most; None when it has no quota."""
         for group in self.dirs:
             if (group / "cpu.max").exists():
@@ -99,8 +107,11 @@ class KernelCgroup:
         for group in self.dirs:
             for name in ("memory.oom_control", "memory.events"):
                 path = group / name
-                if path.exists() and any(line.split()[0] == "oom_kill" and int(line.split()[1]) > 0
-                                         for line in path.read_text().splitlines() if line.strip()):
+                if path.exists() and any(
+                    line.split()[0] == "oom_kill" and int(line.split()[1]) > 0
+                    for line in path.read_text().splitlines()
+                    if line.strip()
+                ):
                     return True
         return False
 
@@ -114,8 +125,12 @@ class KernelCgroup:
     def kill_all(self) -> None:
         """SIGKILL everything in the group, however it detached itself (setsid, double fork)."""
         for _ in range(20):
-            pids = {int(pid) for group in self.dirs if (group / "cgroup.procs").exists()
-                    for pid in (group / "cgroup.procs").read_text().split()}
+            pids = {
+                int(pid)
+                for group in self.dirs
+                if (group / "cgroup.procs").exists()
+                for pid in (group / "cgroup.procs").read_text().split()
+            }
             if not pids:
                 return
             for pid in pids:

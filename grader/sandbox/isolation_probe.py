@@ -3,6 +3,7 @@
 Standard library only, since it runs on the kernel's Python without the grader installed. Each attack
 runs in a child process, so one that succeeds cannot change what the next one sees. Prints one JSON line.
 """
+
 import ctypes
 import errno
 import json
@@ -73,7 +74,8 @@ def trace_a_process() -> None:
 
 
 def seccomp_mode() -> str:
-    status = open("/proc/self/status").read()
+    with open("/proc/self/status") as status_file:
+        status = status_file.read()
     return status.split("Seccomp:")[1].split()[0] if "Seccomp:" in status else "0"
 
 

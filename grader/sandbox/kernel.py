@@ -1,4 +1,5 @@
 """A Jupyter kernel manager whose kernels start inside the sandbox."""
+
 from __future__ import annotations
 
 from jupyter_client.manager import AsyncKernelManager

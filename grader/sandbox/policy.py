@@ -1,4 +1,5 @@
 """Which sandbox a kernel runs in: bubblewrap with limits, or (only when asked for) none at all."""
+
 from __future__ import annotations
 
 import os
@@ -6,10 +7,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 from grader.sandbox.bubblewrap import SANDBOX_UID, bwrap_command
 from grader.sandbox.cgroups import CgroupsUnavailable, KernelCgroup
@@ -17,7 +18,9 @@ from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.seccomp import SeccompUnavailable, filter_program
 
 MIN_BWRAP = (0, 8)
-UNSAFE_LABEL = "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
+UNSAFE_LABEL = (
+    "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -27,8 +30,16 @@ class SandboxUnavailable(RuntimeError):
 def thread_environment(limits: SandboxLimits) -> dict[str, str]:
     """Numeric libraries use as many threads as the limits allow, not one per host core."""
     threads = str(limits.threads)
-    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                       "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    return {
+        name: threads
+        for name in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "TF_NUM_INTRAOP_THREADS",
+            "TF_NUM_INTEROP_THREADS",
+        )
+    }
 
 
 def _bwrap_version() -> tuple[int, ...]:
@@ -48,25 +59,30 @@ def _seccomp_program() -> bytes:
 class KernelLaunch:
     """How to start one kernel: the command wrapper and what to clean up afterwards."""
 
-    sandbox: "Sandbox"
+    sandbox: Sandbox
     limits: SandboxLimits
     readonly_entries: Path
     shared_dir: Path
     env: dict[str, str]
-    cgroup: Optional[KernelCgroup] = None
-    seccomp_file: Optional[Path] = None
+    cgroup: KernelCgroup | None = None
+    seccomp_file: Path | None = None
 
-    def wrap(self, kernel_cmd: list[str], connection_file: Optional[str] = None) -> list[str]:
+    def wrap(self, kernel_cmd: list[str], connection_file: str | None = None) -> list[str]:
         if not self.sandbox.enforced:
             return kernel_cmd
         # The kernel runs as an unprivileged user: it must own its socket folder and read its connection file.
         for path in (self.shared_dir, connection_file):
             if path is not None:
                 os.chown(path, SANDBOX_UID, SANDBOX_UID)
-        return bwrap_command(kernel_cmd, limits=self.limits, readonly_entries=self.readonly_entries,
-                             shared_dir=self.shared_dir, env=self.env,
-                             cgroup_procs=self.cgroup.procs_files if self.cgroup else [],
-                             seccomp_file=self.seccomp_file)
+        return bwrap_command(
+            kernel_cmd,
+            limits=self.limits,
+            readonly_entries=self.readonly_entries,
+            shared_dir=self.shared_dir,
+            env=self.env,
+            cgroup_procs=self.cgroup.procs_files if self.cgroup else [],
+            seccomp_file=self.seccomp_file,
+        )
 
     def out_of_memory(self) -> bool:
         return bool(self.cgroup and self.cgroup.oom_killed())
@@ -86,12 +102,13 @@ class Sandbox:
     problems: list[str] = field(default_factory=list)
 
     @property
-    def label(self) -> Optional[str]:
+    def label(self) -> str | None:
         return None if self.enforced else UNSAFE_LABEL
 
     @contextmanager
-    def kernel(self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path,
-               env: dict[str, str]) -> Iterator[KernelLaunch]:
+    def kernel(
+        self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path, env: dict[str, str]
+    ) -> Iterator[KernelLaunch]:
         """Resources for one kernel (its cgroup and seccomp program), released however the kernel ends."""
         env = {**env, **thread_environment(limits)}
         if not self.enforced:
@@ -107,8 +124,9 @@ class Sandbox:
             with tempfile.NamedTemporaryFile(prefix="grader-seccomp-", suffix=".bpf") as program:
                 program.write(_seccomp_program())
                 program.flush()
-                yield KernelLaunch(self, limits, readonly_entries, shared_dir, env, cgroup,
-                                   seccomp_file=Path(program.name))
+                yield KernelLaunch(
+                    self, limits, readonly_entries, shared_dir, env, cgroup, seccomp_file=Path(program.name)
+                )
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -125,10 +143,14 @@ def sandbox_from_mode(mode: str) -> Sandbox:
         raise SandboxUnavailable(f"missing {', '.join(missing)}: install bubblewrap and util-linux")
     version = _bwrap_version()
     if version < MIN_BWRAP:
-        raise SandboxUnavailable(f"bubblewrap {'.'.join(map(str, version))} is too old: "
-                                 f"{'.'.join(map(str, MIN_BWRAP))} or newer is needed for --disable-userns")
+        raise SandboxUnavailable(
+            f"bubblewrap {'.'.join(map(str, version))} is too old: "
+            f"{'.'.join(map(str, MIN_BWRAP))} or newer is needed for --disable-userns"
+        )
     _seccomp_program()
     if os.geteuid() != 0:
-        raise SandboxUnavailable("the bubblewrap sandbox needs root to drop notebooks to an unprivileged "
-                                 "user; run the worker as root in its container, or set GRADER_SANDBOX=off")
+        raise SandboxUnavailable(
+            "the bubblewrap sandbox needs root to drop notebooks to an unprivileged "
+            "user; run the worker as root in its container, or set GRADER_SANDBOX=off"
+        )
     return Sandbox(enforced=True)

@@ -4,6 +4,7 @@ Each of these is a common first step of a kernel privilege escalation (new names
 capability set, mounts, keyrings, eBPF, userfaultfd and io_uring races, tracing another process,
 loading kernel code). Everything else is allowed: threads, fork, multiprocessing and TensorFlow work.
 """
+
 from __future__ import annotations
 
 import errno
@@ -11,12 +12,36 @@ import tempfile
 from functools import lru_cache
 
 DENIED = (
-    "unshare", "setns", "mount", "umount2", "pivot_root", "mount_setattr",
-    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
-    "keyctl", "add_key", "request_key", "bpf", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open",
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "open_by_handle_at",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "mount_setattr",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "open_by_handle_at",
 )
 # CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET.
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
@@ -32,8 +57,9 @@ def filter_program() -> bytes:
     try:
         import pyseccomp as seccomp
     except (ImportError, OSError) as exc:  # OSError: the binding loads libseccomp.so when imported
-        raise SeccompUnavailable(f"libseccomp is not available ({exc}): install libseccomp2 and pyseccomp") \
-            from exc
+        raise SeccompUnavailable(
+            f"libseccomp is not available ({exc}): install libseccomp2 and pyseccomp"
+        ) from exc
     deny = seccomp.ERRNO(errno.EPERM)
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
     try:

@@ -1,4 +1,5 @@
 """Fail closed: before grading anything, prove that the sandbox really isolates."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.policy import KernelLaunch, Sandbox
@@ -18,8 +18,11 @@ PROBE_TIMEOUT = 60
 def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
     """What a sandboxed process could do that it must not, or lacks that it needs; empty when all holds."""
     limits = SandboxLimits()
-    with tempfile.TemporaryDirectory() as visible, tempfile.TemporaryDirectory() as shared, \
-            sandbox.kernel(limits, Path(visible), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch:
+    with (
+        tempfile.TemporaryDirectory() as visible,
+        tempfile.TemporaryDirectory() as shared,
+        sandbox.kernel(limits, Path(visible), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch,
+    ):
         command = launch.wrap([sys.executable, "-c", _PROBE.read_text(), "/etc/shadow", *secret_paths])
         found, failure = _run_probe(command, visible)
         if found is None:
@@ -27,7 +30,7 @@ def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
         return _found_problems(found) + _cgroup_problems(launch, limits)
 
 
-def _run_probe(command: list[str], cwd: str) -> tuple[Optional[dict], str]:
+def _run_probe(command: list[str], cwd: str) -> tuple[dict | None, str]:
     """The probe's findings, or why there are none."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, cwd=cwd)
@@ -55,8 +58,10 @@ def _found_problems(found: dict) -> list[str]:
     if (found["seccomp_mode"], found["unshare_nothing"], found["clone3"]) != ("2", "EPERM", "ENOSYS"):
         problems.append("the grader's seccomp filter is not active in the sandbox")
     if found["shared_memory"] != "allowed":
-        problems.append(f"/dev/shm is not writable in the sandbox ({found['shared_memory']}): "
-                        "joblib and multiprocessing would fail or run serially")
+        problems.append(
+            f"/dev/shm is not writable in the sandbox ({found['shared_memory']}): "
+            "joblib and multiprocessing would fail or run serially"
+        )
     return problems
 
 

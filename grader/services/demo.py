@@ -1,4 +1,5 @@
 """The demo course the embedded setup starts with, so a new install has something to grade."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,17 +8,19 @@ from sqlalchemy import select
 
 from grader.extensions import db
 from grader.models import Assignment, Course, Role
-from grader.services.accounts import create_user, enroll, find_user, set_password
-from grader.services.assignments import upsert_assignment
+from grader.services.assignments.catalog import upsert_assignment
+from grader.services.people.accounts import create_user, enroll, find_user, set_password
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DEMO_COURSE = ("BT-AI", "Building Tomorrow: AI")
 DEMO_ASSIGNMENTS = [("lab6", "Lab 6 - Deep Learning 1", FIXTURES / "lab6")]
 # Well-known passwords: the demo is for trying the grader on one machine, never for real courses.
 DEMO_PASSWORD = "grader-demo"
-DEMO_PEOPLE = [("student@example.edu", "Demo Student", Role.STUDENT),
-               ("ta@example.edu", "Demo TA", Role.TA),
-               ("instructor@example.edu", "Demo Instructor", Role.INSTRUCTOR)]
+DEMO_PEOPLE = [
+    ("student@example.edu", "Demo Student", Role.STUDENT),
+    ("ta@example.edu", "Demo TA", Role.TA),
+    ("instructor@example.edu", "Demo Instructor", Role.INSTRUCTOR),
+]
 
 
 class DemoRefused(Exception):
@@ -31,9 +34,11 @@ def load_demo(force: bool = False) -> Course:
     """
     backend = db.engine.url.get_backend_name()
     if backend != "sqlite" and not force:
-        raise DemoRefused(f"refusing to load the demo course into a {backend} database: its accounts, "
-                          f"instructor included, have the published password {DEMO_PASSWORD!r}, so anyone "
-                          "could sign in; it is meant for `grader serve` on SQLite")
+        raise DemoRefused(
+            f"refusing to load the demo course into a {backend} database: its accounts, "
+            f"instructor included, have the published password {DEMO_PASSWORD!r}, so anyone "
+            "could sign in; it is meant for `grader serve` on SQLite"
+        )
     code, title = DEMO_COURSE
     course = db.session.scalar(select(Course).where(Course.code == code))
     if course is None:

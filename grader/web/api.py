@@ -1,15 +1,16 @@
 """JSON API: upload a notebook and read its grading status (described in openapi.yaml)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
-
 from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected
-from grader.queue import enqueue_grading
-from grader.services import feedback, manual_grading, review
-from grader.services.policy import as_utc
-from grader.services.uploads import MAX_ID
+from grader.services.assignments.rules import as_utc
+from grader.services.staff import manual_grading, review
+from grader.services.submissions import feedback
+from grader.services.submissions.intake import MAX_ID
+from grader.task_queue import enqueue_grading
 from grader.web.auth import require_bearer_token
 from grader.web.openapi import openapi_document
 from grader.web.uploads import accept_from_request
@@ -42,10 +43,13 @@ def create_submission():
         accepted = accept_from_request()
     except NotebookRejected as exc:
         return jsonify(error=exc.message), exc.http_status
-    body = {"submission_id": accepted.submission_id, "run_id": accepted.run_id, "status": "queued",
-            "url": url_for("pages.submission", submission_id=accepted.submission_id, _external=True),
-            "status_url": url_for("api.submission_status", submission_id=accepted.submission_id,
-                                  _external=True)}
+    body = {
+        "submission_id": accepted.submission_id,
+        "run_id": accepted.run_id,
+        "status": "queued",
+        "url": url_for("pages.submission", submission_id=accepted.submission_id, _external=True),
+        "status_url": url_for("api.submission_status", submission_id=accepted.submission_id, _external=True),
+    }
     return jsonify(body), 201, {"Location": body["url"]}
 
 
@@ -54,8 +58,9 @@ def create_submission():
 def give_score(submission_id: int, question_key: str):
     try:
         score, reason = _score_body(request.get_json(silent=True))
-        manual_grading.set_manual_score(current_user._get_current_object(), submission_id, question_key,
-                                        score, reason)
+        manual_grading.set_manual_score(
+            current_user._get_current_object(), submission_id, question_key, score, reason
+        )
     except manual_grading.ScoreRejected as exc:
         return jsonify(error=str(exc)), 400
     except manual_grading.GradingForbidden as exc:
@@ -90,15 +95,26 @@ def submission_status(submission_id: int):
     staff = review.staff_panel(user, submission_id)
     # Tamper flags are evidence for staff: a student's answer has no such key at all.
     staff_only = {"tamper": staff.tamper} if staff else {}
-    return jsonify(id=view.id, assignment=view.assignment_title, filename=view.original_filename,
-                   created_at=as_utc(view.created_at).isoformat(), cell_errors=view.cell_errors,
-                   score=view.score, max_score=view.max_score, manual_pending=view.manual_pending,
-                   final_score=view.final_total, points=view.points_total, awaiting_ta=view.awaiting_ta,
-                   sandbox_warning=view.sandbox_warning, late_days=view.lateness.days,
-                   late_penalty_percent=view.lateness.penalty_percent,
-                   total_after_penalty=view.total_after_penalty,
-                   questions=[question.to_dict() for question in view.questions], **staff_only,
-                   **view.run.to_dict())
+    return jsonify(
+        id=view.id,
+        assignment=view.assignment_title,
+        filename=view.original_filename,
+        created_at=as_utc(view.created_at).isoformat(),
+        cell_errors=view.cell_errors,
+        score=view.score,
+        max_score=view.max_score,
+        manual_pending=view.manual_pending,
+        final_score=view.final_total,
+        points=view.points_total,
+        awaiting_ta=view.awaiting_ta,
+        sandbox_warning=view.sandbox_warning,
+        late_days=view.lateness.days,
+        late_penalty_percent=view.lateness.penalty_percent,
+        total_after_penalty=view.total_after_penalty,
+        questions=[question.to_dict() for question in view.questions],
+        **staff_only,
+        **view.run.to_dict(),
+    )
 
 
 def _score_body(body: object) -> tuple[float, str]:

@@ -1,12 +1,23 @@
 """Signing in and out with a password (HTML), and API tokens (JSON): who is asking."""
+
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Optional
 
-from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -14,8 +25,14 @@ from wtforms.validators import DataRequired, EqualTo
 
 from grader.extensions import db, login_manager
 from grader.models import User
-from grader.services.accounts import (AccountError, TokenRejected, authenticate, change_password,
-                                      end_sessions, user_for_token)
+from grader.services.people.accounts import (
+    AccountError,
+    TokenRejected,
+    authenticate,
+    change_password,
+    end_sessions,
+    user_for_token,
+)
 from grader.web.throttles import login_per_account, login_per_address
 
 bp = Blueprint("auth", __name__)
@@ -33,8 +50,9 @@ class LoginForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
     new = PasswordField("New password", validators=[DataRequired()])
-    confirm = PasswordField("New password again",
-                            validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")])
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")]
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,9 +66,13 @@ def login():
             _start_session(user)
             target = request.args.get("next", "")
             # Only local paths: an open redirect would let a phishing link bounce through our login.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("pages.index"))
+            return redirect(
+                target if target.startswith("/") and not target.startswith("//") else url_for("pages.index")
+            )
         form.password.errors.append("Wrong e-mail or password.")
-    return render_template("login.html", form=form), 200 if request.method == "GET" or form.errors == {} else 401
+    return render_template(
+        "login.html", form=form
+    ), 200 if request.method == "GET" or form.errors == {} else 401
 
 
 @bp.errorhandler(429)
@@ -97,7 +119,7 @@ def _start_session(user: User) -> None:
     session[SIGNED_IN_AT] = int(time.time())
 
 
-def bearer_token(req) -> Optional[str]:
+def bearer_token(req) -> str | None:
     """The token of an 'Authorization: Bearer' header, or None when there is no such header."""
     header = req.headers.get("Authorization", "")
     return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
@@ -116,8 +138,10 @@ def _token_needed():
 
 def _session_is_current(user: User, token: str) -> bool:
     lifetime = current_app.config["GRADER"].session_hours * 3600
-    return (secrets.compare_digest(user.session_token.encode(), token.encode())
-            and time.time() - session.get(SIGNED_IN_AT, 0) < lifetime)
+    return (
+        secrets.compare_digest(user.session_token.encode(), token.encode())
+        and time.time() - session.get(SIGNED_IN_AT, 0) < lifetime
+    )
 
 
 def register(app: Flask) -> None:
@@ -125,7 +149,7 @@ def register(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def load_user(session_id: str) -> Optional[User]:
+    def load_user(session_id: str) -> User | None:
         # A bearer token, when sent, decides alone: a valid cookie must not cover for a bad token.
         if bearer_token(request) is not None:
             return None
@@ -134,7 +158,7 @@ def register(app: Flask) -> None:
         return user if user is not None and _session_is_current(user, token) else None
 
     @login_manager.request_loader
-    def load_user_from_token(req) -> Optional[User]:
+    def load_user_from_token(req) -> User | None:
         token = bearer_token(req)
         if token is None:
             return None

@@ -1,4 +1,5 @@
 """Error responses: JSON under /api, a friendly page elsewhere."""
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
@@ -6,7 +7,6 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from grader.extensions import db
-
 from grader.notebooks import human_size
 
 FRIENDLY = {
@@ -15,8 +15,10 @@ FRIENDLY = {
 }
 
 
-DATABASE_AWAY = ("The grader cannot reach its database for a moment, so nothing from this request was saved. "
-                 "Please try again in a minute.")
+DATABASE_AWAY = (
+    "The grader cannot reach its database for a moment, so nothing from this request was saved. "
+    "Please try again in a minute."
+)
 
 
 def register(app: Flask) -> None:
@@ -29,15 +31,19 @@ def register(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify(error=DATABASE_AWAY), 503, headers
         # Rendered without the context processors: Flask-Login's would look the user up in the database.
-        page = app.jinja_env.get_template("error.html").render(code=503, message=DATABASE_AWAY, hide_account=True)
+        page = app.jinja_env.get_template("error.html").render(
+            code=503, message=DATABASE_AWAY, hide_account=True
+        )
         return page, 503, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
             limit = human_size(app.config["GRADER"].max_upload_bytes)
-            message = (f"The upload is larger than the {limit} limit. Clear large outputs "
-                       "(Edit → Clear all outputs) and upload again.")
+            message = (
+                f"The upload is larger than the {limit} limit. Clear large outputs "
+                "(Edit → Clear all outputs) and upload again."
+            )
         else:
             message = FRIENDLY.get(exc.code, exc.description)
         # Keep what the error says in its headers (Allow on a 405), not its HTML content type.

@@ -1,12 +1,13 @@
 """GET /health: can this app reach its database and its broker? For load balancers and monitoring."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from grader.extensions import db
-from grader.queue import broker_problem
-from grader.services.workers import live_workers, queue_depth
+from grader.services.grading.workers import live_workers, queue_depth
+from grader.task_queue import broker_problem
 
 bp = Blueprint("health", __name__)
 
@@ -24,4 +25,6 @@ def health():
     problem = broker_problem()
     checks["broker"] = "ok" if problem is None else f"unavailable: {problem}"
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify(status="ok" if healthy else "unavailable", checks=checks, **numbers), 200 if healthy else 503
+    return jsonify(
+        status="ok" if healthy else "unavailable", checks=checks, **numbers
+    ), 200 if healthy else 503

@@ -1,7 +1,6 @@
 """Pages for instructors: creating assignments, their settings, the rubric editor and validation."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -9,17 +8,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from grader.models import Assignment
 from grader.notebooks import human_size
-from grader.queue import enqueue_validation
-from grader.services import authoring, rubric_editor, validation
-from grader.services.authoring import AuthoringError, PackageParts
-from grader.services.feedback import NotFound
+from grader.services.assignments import authoring, prerelease, rubric_editor
+from grader.services.assignments.authoring import AuthoringError, PackageParts
+from grader.services.submissions.feedback import NotFound
+from grader.task_queue import enqueue_validation
 
 bp = Blueprint("instructor", __name__)
 PACKAGE_UPLOADS = {"instructor.new_assignment", "instructor.import_rubric"}
 
 
 @bp.url_value_preprocessor
-def _allow_package_uploads(endpoint: Optional[str], _values) -> None:
+def _allow_package_uploads(endpoint: str | None, _values) -> None:
     # Runs before any before_request hook (CSRF reads the body there), so packages get their own cap.
     if endpoint in PACKAGE_UPLOADS:
         request.max_content_length = authoring.MAX_PACKAGE_UPLOAD_BYTES
@@ -27,8 +26,10 @@ def _allow_package_uploads(endpoint: Optional[str], _values) -> None:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
-    message = (f"The upload is larger than {human_size(authoring.MAX_PACKAGE_UPLOAD_BYTES)}. "
-               "Leave large generated files out of the package.")
+    message = (
+        f"The upload is larger than {human_size(authoring.MAX_PACKAGE_UPLOAD_BYTES)}. "
+        "Leave large generated files out of the package."
+    )
     return render_template("error.html", code=413, message=message), 413
 
 
@@ -36,8 +37,12 @@ def _too_large(_exc):
 @login_required
 def course(course_id: int):
     course = _or_404(authoring.instructor_course, course_id)
-    return render_template("instructor_course.html", course=course,
-                           assignments=authoring.course_assignments(course), release_state=authoring.release_state)
+    return render_template(
+        "instructor_course.html",
+        course=course,
+        assignments=authoring.course_assignments(course),
+        release_state=authoring.release_state,
+    )
 
 
 @bp.route("/courses/<int:course_id>/assignments/new", methods=["GET", "POST"])
@@ -49,12 +54,19 @@ def new_assignment(course_id: int):
     try:
         upload = request.files.get("package")
         package = _read(upload) if upload and upload.filename else _parts()
-        assignment = authoring.create_assignment(course, request.form.get("slug", ""), request.form.get("title", ""),
-                                                 package, filename=upload.filename if upload else "")
+        assignment = authoring.create_assignment(
+            course,
+            request.form.get("slug", ""),
+            request.form.get("title", ""),
+            package,
+            filename=upload.filename if upload else "",
+        )
     except AuthoringError as exc:
         return _new_page(course, str(exc).splitlines()), 400
-    flash(f"Created {assignment.title}. Students cannot see it until you release it below; validate it first.",
-          "info")
+    flash(
+        f"Created {assignment.title}. Students cannot see it until you release it below; validate it first.",
+        "info",
+    )
     return redirect(url_for(".assignment", assignment_id=assignment.id), code=303)
 
 
@@ -93,8 +105,11 @@ def rubric(assignment_id: int):
 @login_required
 def rubric_yaml(assignment_id: int):
     assignment = _or_404(authoring.instructor_assignment, assignment_id)
-    return Response(rubric_editor.export_rubric(assignment), mimetype="application/yaml", headers={
-        "Content-Disposition": f"attachment; filename={assignment.slug}-rubric.yaml"})
+    return Response(
+        rubric_editor.export_rubric(assignment),
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f"attachment; filename={assignment.slug}-rubric.yaml"},
+    )
 
 
 @bp.post("/assignments/<int:assignment_id>/rubric/import")
@@ -104,7 +119,9 @@ def import_rubric(assignment_id: int):
     try:
         rubric_editor.import_rubric(assignment, _read(request.files.get("rubric_file"), "rubric.yaml file"))
     except AuthoringError as exc:
-        return _rubric_page(assignment, rubric_editor.current_rows(assignment), import_errors=str(exc).splitlines()), 400
+        return _rubric_page(
+            assignment, rubric_editor.current_rows(assignment), import_errors=str(exc).splitlines()
+        ), 400
     flash("Rubric imported.", "info")
     return redirect(url_for(".rubric", assignment_id=assignment_id), code=303)
 
@@ -113,7 +130,7 @@ def import_rubric(assignment_id: int):
 @login_required
 def validate(assignment_id: int):
     assignment = _or_404(authoring.instructor_assignment, assignment_id)
-    enqueue_validation(validation.request_validation(assignment, current_user._get_current_object()))
+    enqueue_validation(prerelease.request_validation(assignment, current_user._get_current_object()))
     flash("Validation queued: the solution and the template are being graded.", "info")
     return redirect(url_for(".assignment", assignment_id=assignment_id, _anchor="validation"), code=303)
 
@@ -121,7 +138,7 @@ def validate(assignment_id: int):
 @bp.get("/assignments/<int:assignment_id>/validation.json")
 @login_required
 def validation_status(assignment_id: int):
-    view = validation.latest_validation(_or_404(authoring.instructor_assignment, assignment_id))
+    view = prerelease.latest_validation(_or_404(authoring.instructor_assignment, assignment_id))
     return view.to_dict() if view else {"status": None, "finished": True}
 
 
@@ -142,28 +159,51 @@ def _parts() -> PackageParts:
     """The package as separate files: template, rubric and optional solution, data and hidden files."""
     files = request.files
     solution = files.get("solution")
-    return PackageParts(template=_read(files.get("template"), "template notebook (or a package zip)"),
-                        rubric=_read(files.get("rubric"), "rubric.yaml"),
-                        solution=solution.read() if solution and solution.filename else None,
-                        data=_named("data"), hidden=_named("hidden"))
+    return PackageParts(
+        template=_read(files.get("template"), "template notebook (or a package zip)"),
+        rubric=_read(files.get("rubric"), "rubric.yaml"),
+        solution=solution.read() if solution and solution.filename else None,
+        data=_named("data"),
+        hidden=_named("hidden"),
+    )
 
 
 def _named(field: str) -> dict[str, bytes]:
     return {upload.filename: upload.read() for upload in request.files.getlist(field) if upload.filename}
 
 
-def _new_page(course, errors: Optional[list[str]] = None) -> str:
-    return render_template("instructor_new.html", course=course, form=request.form, errors=errors or [],
-                           limit=human_size(authoring.MAX_PACKAGE_UPLOAD_BYTES))
+def _new_page(course, errors: list[str] | None = None) -> str:
+    return render_template(
+        "instructor_new.html",
+        course=course,
+        form=request.form,
+        errors=errors or [],
+        limit=human_size(authoring.MAX_PACKAGE_UPLOAD_BYTES),
+    )
 
 
-def _settings_page(assignment: Assignment, fields, errors: Optional[list[str]] = None) -> str:
-    return render_template("instructor_settings.html", assignment=assignment, fields=fields, errors=errors or [],
-                           validation=validation.latest_validation(assignment))
+def _settings_page(assignment: Assignment, fields, errors: list[str] | None = None) -> str:
+    return render_template(
+        "instructor_settings.html",
+        assignment=assignment,
+        fields=fields,
+        errors=errors or [],
+        validation=prerelease.latest_validation(assignment),
+    )
 
 
-def _rubric_page(assignment: Assignment, rows, errors: Optional[list[str]] = None,
-                 import_errors: Optional[list[str]] = None) -> str:
-    return render_template("instructor_rubric.html", assignment=assignment, rows=rows, kinds=rubric_editor.KINDS,
-                           kind_fields=rubric_editor.kind_fields(), errors=errors or [],
-                           import_errors=import_errors or [])
+def _rubric_page(
+    assignment: Assignment,
+    rows,
+    errors: list[str] | None = None,
+    import_errors: list[str] | None = None,
+) -> str:
+    return render_template(
+        "instructor_rubric.html",
+        assignment=assignment,
+        rows=rows,
+        kinds=rubric_editor.KINDS,
+        kind_fields=rubric_editor.kind_fields(),
+        errors=errors or [],
+        import_errors=import_errors or [],
+    )

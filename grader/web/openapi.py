@@ -1,4 +1,5 @@
 """The OpenAPI description of /api: one data file beside this module, served at /api/openapi.json."""
+
 from __future__ import annotations
 
 from functools import cache

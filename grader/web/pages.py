@@ -1,16 +1,16 @@
 """HTML pages: the upload form and a submission's live feedback page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
-
 from flask_login import current_user, login_required
 
 from grader.notebooks import NotebookRejected, human_size
-from grader.services import feedback
-from grader.services.gradebook import gradebook_csv
-from grader.services.accounts import courses_taught
-from grader.services.manual_grading import GradingForbidden
-from grader.services.standings import standings_for
+from grader.services.people.accounts import courses_taught
+from grader.services.staff.gradebook import gradebook_csv
+from grader.services.staff.manual_grading import GradingForbidden
+from grader.services.submissions import feedback
+from grader.services.submissions.standings import standings_for
 from grader.web.uploads import accept_from_request
 
 bp = Blueprint("pages", __name__)
@@ -18,8 +18,10 @@ bp = Blueprint("pages", __name__)
 # The rendered notebook holds the student's own outputs, which may include HTML and scripts. It is
 # served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site. Only our
 # own submission page may frame it; the app-wide headers leave these in place.
-NOTEBOOK_CSP = ("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-                "frame-ancestors 'self'")
+NOTEBOOK_CSP = (
+    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "frame-ancestors 'self'"
+)
 NOTEBOOK_HEADERS = {"Content-Security-Policy": NOTEBOOK_CSP, "X-Frame-Options": "SAMEORIGIN"}
 
 
@@ -71,8 +73,11 @@ def question_plot(submission_id: int, question_key: str):
 @login_required
 def executed_notebook(submission_id: int):
     body = _or_404(feedback.executed_notebook, submission_id)
-    return Response(body, mimetype="application/x-ipynb+json", headers={
-        "Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"})
+    return Response(
+        body,
+        mimetype="application/x-ipynb+json",
+        headers={"Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"},
+    )
 
 
 @bp.get("/assignments/<int:assignment_id>/gradebook.csv")
@@ -82,17 +87,24 @@ def gradebook(assignment_id: int):
         body = gradebook_csv(current_user._get_current_object(), assignment_id)
     except (feedback.NotFound, GradingForbidden):
         abort(404)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=gradebook-{assignment_id}.csv"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=gradebook-{assignment_id}.csv"},
+    )
 
 
 def _upload_page() -> str:
     user = current_user._get_current_object()
     standings = standings_for(user)
-    return render_template("index.html", standings=standings, teaching_courses=courses_taught(user),
-                           open_assignments=[s.assignment for s in standings if s.attempts_left != 0],
-                           submissions=feedback.submissions_of(user),
-                           max_upload=human_size(current_app.config["GRADER"].max_upload_bytes))
+    return render_template(
+        "index.html",
+        standings=standings,
+        teaching_courses=courses_taught(user),
+        open_assignments=[s.assignment for s in standings if s.attempts_left != 0],
+        submissions=feedback.submissions_of(user),
+        max_upload=human_size(current_app.config["GRADER"].max_upload_bytes),
+    )
 
 
 def _or_404(lookup, submission_id: int):

@@ -1,19 +1,22 @@
 """Security headers on every response: a strict CSP for our pages, no framing or sniffing, HSTS on https."""
+
 from __future__ import annotations
 
 from flask import Flask, Response, request
 
 # Our pages load only their own scripts, styles and pictures, and frame only the executed notebook, which is
 # served from here under its own sandbox CSP. Nothing inline: templates and static JS use no inline code.
-APP_CSP = "; ".join([
-    "default-src 'self'",
-    "img-src 'self' data:",
-    "frame-src 'self'",
-    "frame-ancestors 'none'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-])
+APP_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "frame-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ]
+)
 HEADERS = {
     "Content-Security-Policy": APP_CSP,
     "X-Frame-Options": "DENY",

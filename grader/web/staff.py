@@ -1,16 +1,23 @@
 """Pages for TAs and instructors: the assignment dashboard, the free-response queue, overrides and re-grades."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from grader.queue import enqueue_grading
-from grader.services import charts, feedback, manual_grading, review
-from grader.services.dashboard import (QUESTION_STATUSES, RUN_STATUSES, BadFilter, Filters,
-                                       dashboard as assignment_dashboard)
-from grader.services.grading_queue import grading_queue as load_queue
+from grader.services.staff import charts, manual_grading, review
+from grader.services.staff.dashboard import (
+    QUESTION_STATUSES,
+    RUN_STATUSES,
+    BadFilter,
+    Filters,
+)
+from grader.services.staff.dashboard import (
+    dashboard as assignment_dashboard,
+)
+from grader.services.staff.free_response_queue import grading_queue as load_queue
+from grader.services.submissions import feedback
+from grader.task_queue import enqueue_grading
 
 bp = Blueprint("staff", __name__)
 
@@ -18,8 +25,10 @@ bp = Blueprint("staff", __name__)
 @bp.app_context_processor
 def staff_tools() -> dict:
     """`staff_panel(submission_id)` for the submission page: None unless the viewer is staff of its course."""
-    def panel(submission_id: int) -> Optional[review.StaffPanel]:
+
+    def panel(submission_id: int) -> review.StaffPanel | None:
         return review.staff_panel(current_user._get_current_object(), submission_id)
+
     return {"staff_panel": panel}
 
 
@@ -33,8 +42,13 @@ def dashboard(assignment_id: int):
         flash(f"Showing everyone instead: {exc}.", "error")
         query, status = {}, 400
         view = _dashboard(assignment_id, Filters())
-    return render_template("dashboard.html", dash=view, query=query, run_statuses=RUN_STATUSES,
-                           question_statuses=QUESTION_STATUSES), status
+    return render_template(
+        "dashboard.html",
+        dash=view,
+        query=query,
+        run_statuses=RUN_STATUSES,
+        question_statuses=QUESTION_STATUSES,
+    ), status
 
 
 @bp.get("/assignments/<int:assignment_id>/charts/histogram.svg")
@@ -47,14 +61,18 @@ def histogram_chart(assignment_id: int):
 @bp.get("/assignments/<int:assignment_id>/charts/pass-rate.svg")
 @login_required
 def pass_rate_chart(assignment_id: int):
-    return Response(charts.pass_rate_svg(_dashboard(assignment_id, Filters()).pass_rates), mimetype="image/svg+xml")
+    return Response(
+        charts.pass_rate_svg(_dashboard(assignment_id, Filters()).pass_rates), mimetype="image/svg+xml"
+    )
 
 
 @bp.get("/assignments/<int:assignment_id>/grading")
 @login_required
 def grading_queue(assignment_id: int):
     queue = _staff_or_404(load_queue, assignment_id, request.args.get("question") or None)
-    answer = queue.next_after(request.args.get("after_submission", type=int), request.args.get("after_question"))
+    answer = queue.next_after(
+        request.args.get("after_submission", type=int), request.args.get("after_question")
+    )
     return render_template("grading_queue.html", queue=queue, answer=answer, entered={})
 
 
@@ -70,14 +88,25 @@ def grade_answer(assignment_id: int):
         abort(404)
     try:
         score = _score(request.form.get("score", ""))
-        manual_grading.set_manual_score(current_user._get_current_object(), submission_id, key, score,
-                                        request.form.get("comment", ""))
+        manual_grading.set_manual_score(
+            current_user._get_current_object(), submission_id, key, score, request.form.get("comment", "")
+        )
     except manual_grading.ScoreRejected as exc:
         flash(f"Not saved: {exc}.", "error")
         return render_template("grading_queue.html", queue=queue, answer=answer, entered=request.form), 400
-    flash(f"Saved {score:g} of {answer.points:g} points for {answer.student.email} on {answer.title}.", "info")
-    return redirect(url_for(".grading_queue", assignment_id=assignment_id, question=question,
-                            after_submission=submission_id, after_question=key), code=303)
+    flash(
+        f"Saved {score:g} of {answer.points:g} points for {answer.student.email} on {answer.title}.", "info"
+    )
+    return redirect(
+        url_for(
+            ".grading_queue",
+            assignment_id=assignment_id,
+            question=question,
+            after_submission=submission_id,
+            after_question=key,
+        ),
+        code=303,
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/questions/<question_key>/score")
@@ -93,12 +122,17 @@ def override_score(submission_id: int, question_key: str):
         manual_grading.set_manual_score(actor, submission_id, question_key, score, entered.get("reason", ""))
     except manual_grading.ScoreRejected as exc:
         flash(f"Not saved: {exc}.", "error")
-        return render_template("submission.html", view=feedback.submission_view(submission_id),
-                               override={"key": question_key, **entered}), 400
+        return render_template(
+            "submission.html",
+            view=feedback.submission_view(submission_id),
+            override={"key": question_key, **entered},
+        ), 400
     except feedback.NotFound:
         abort(404)
     flash(f"Score for {question_key} set to {score:g}.", "info")
-    return redirect(url_for("pages.submission", submission_id=submission_id, _anchor=f"q-{question_key}"), code=303)
+    return redirect(
+        url_for("pages.submission", submission_id=submission_id, _anchor=f"q-{question_key}"), code=303
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/regrade")
@@ -116,7 +150,10 @@ def regrade_all(assignment_id: int):
     run_ids = _staff_or_404(manual_grading.request_regrade_all, assignment_id)
     for run_id in run_ids:
         enqueue_grading(run_id)
-    flash(f"Re-grading {len(run_ids)} submission{'s' if len(run_ids) != 1 else ''}; manual scores are kept.", "info")
+    flash(
+        f"Re-grading {len(run_ids)} submission{'s' if len(run_ids) != 1 else ''}; manual scores are kept.",
+        "info",
+    )
     return redirect(url_for(".dashboard", assignment_id=assignment_id), code=303)
 
 
@@ -134,13 +171,18 @@ def _staff_or_404(action, *args):
 
 def _filters() -> Filters:
     args = request.args
-    return Filters(status=args.get("status") or None, question_status=args.get("question_status") or None,
-                   question=args.get("question") or None, min_total=_bound(args.get("min"), "minimum"),
-                   max_total=_bound(args.get("max"), "maximum"), sort=args.get("sort") or "student",
-                   descending=args.get("dir") == "desc")
+    return Filters(
+        status=args.get("status") or None,
+        question_status=args.get("question_status") or None,
+        question=args.get("question") or None,
+        min_total=_bound(args.get("min"), "minimum"),
+        max_total=_bound(args.get("max"), "maximum"),
+        sort=args.get("sort") or "student",
+        descending=args.get("dir") == "desc",
+    )
 
 
-def _bound(text: Optional[str], name: str) -> Optional[float]:
+def _bound(text: str | None, name: str) -> float | None:
     if not text:
         return None
     try:

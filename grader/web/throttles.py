@@ -1,9 +1,10 @@
 """Throttles (Flask-Limiter): sign-in attempts per address and per account, uploads per person."""
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, current_app, request
 from flask_login import current_user
@@ -22,9 +23,15 @@ def register(app: Flask, settings: Settings) -> None:
         RATELIMIT_STORAGE_URI=storage,
         # Deployments (and test runs) sharing one Redis keep their counts apart by their queue name; a
         # Redis that stops answering holds a sign-in for two seconds at most.
-        RATELIMIT_STORAGE_OPTIONS=({"key_prefix": f"grader-limits:{settings.queue_name}",
-                                    "socket_connect_timeout": 2, "socket_timeout": 2}
-                                   if storage.startswith("redis") else {}),
+        RATELIMIT_STORAGE_OPTIONS=(
+            {
+                "key_prefix": f"grader-limits:{settings.queue_name}",
+                "socket_connect_timeout": 2,
+                "socket_timeout": 2,
+            }
+            if storage.startswith("redis")
+            else {}
+        ),
         # X-RateLimit-* on limited responses, and Retry-After on a 429.
         RATELIMIT_HEADERS_ENABLED=True,
         # A Redis restart must not take sign-in and uploads down with it: count in memory meanwhile.
@@ -52,17 +59,26 @@ def _email() -> str:
 # Every attempt from an address counts, so parallel guessing is bounded too; the default leaves room for
 # a classroom signing in together behind one NAT address.
 login_per_address = limiter.limit(
-    _setting("login_limit_per_address"), methods=["POST"],
-    error_message=lambda: f"Too many sign-in attempts from your network. Try again in {_retry_in()}.")
+    _setting("login_limit_per_address"),
+    methods=["POST"],
+    error_message=lambda: f"Too many sign-in attempts from your network. Try again in {_retry_in()}.",
+)
 
 # Only wrong passwords count against an account: signing in often is no reason to be locked out.
 login_per_account = limiter.limit(
-    _setting("login_limit_per_account"), key_func=_email, methods=["POST"],
+    _setting("login_limit_per_account"),
+    key_func=_email,
+    methods=["POST"],
     deduct_when=lambda response: response.status_code == 401,
-    error_message=lambda: f"Too many wrong passwords for this account. Try again in {_retry_in()}.")
+    error_message=lambda: f"Too many wrong passwords for this account. Try again in {_retry_in()}.",
+)
 
 # One budget per person for the form and the API together.
 uploads_per_person = limiter.shared_limit(
-    _setting("upload_limit"), scope="upload", key_func=lambda: f"user-{current_user.id}",
-    error_message=lambda: (f"Too many uploads: at most {parse_many(_setting('upload_limit')())[0]}. "
-                           f"Try again in {_retry_in()}."))
+    _setting("upload_limit"),
+    scope="upload",
+    key_func=lambda: f"user-{current_user.id}",
+    error_message=lambda: (
+        f"Too many uploads: at most {parse_many(_setting('upload_limit')())[0]}. Try again in {_retry_in()}."
+    ),
+)

@@ -1,12 +1,13 @@
 """Reading an upload out of the request: shared by the HTML form and the JSON API."""
+
 from __future__ import annotations
 
 from flask import current_app, request
 from flask_login import current_user
 
-from grader.queue import enqueue_grading
-from grader.services.uploads import AcceptedUpload, accept_upload
 from grader.notebooks import NotebookRejected
+from grader.services.submissions.intake import AcceptedUpload, accept_upload
+from grader.task_queue import enqueue_grading
 from grader.web.throttles import uploads_per_person
 
 
@@ -20,7 +21,11 @@ def accept_from_request() -> AcceptedUpload:
     # Read one byte past the cap so an oversized file is detected without reading all of it.
     data = upload.stream.read(settings.max_upload_bytes + 1)
     accepted = accept_upload(
-        assignment_ref=request.form.get("assignment", ""), student=current_user._get_current_object(),
-        filename=upload.filename, data=data, max_bytes=settings.max_upload_bytes)
+        assignment_ref=request.form.get("assignment", ""),
+        student=current_user._get_current_object(),
+        filename=upload.filename,
+        data=data,
+        max_bytes=settings.max_upload_bytes,
+    )
     enqueue_grading(accepted.run_id)
     return accepted

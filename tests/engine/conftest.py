@@ -1,4 +1,5 @@
 """Fixtures for engine tests: the mini package, and grading notebooks built from its answers."""
+
 from __future__ import annotations
 
 import pytest

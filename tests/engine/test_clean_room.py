@@ -3,6 +3,7 @@
 The attacker has read our source. The weak answer is a linear model on a band that no line separates
 (about 60% held-out accuracy, under the 70% partial band); each attack tries to make it pass anyway.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,17 +13,19 @@ import yaml
 from nbformat import v4
 
 from engine.conftest import SANDBOX, grade_answers, scores, statuses
-from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
+from engine.mini_package import SOLUTION_ANSWERS, build, notebook
 from grader.engine import plots
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
 from grader.engine.result_cache import ResultCache
 
-WEAK = {**SOLUTION_ANSWERS, "Question 2": "from sklearn.linear_model import LogisticRegression\n"
-                                          "model = LogisticRegression()"}
+WEAK = {
+    **SOLUTION_ANSWERS,
+    "Question 2": "from sklearn.linear_model import LogisticRegression\nmodel = LogisticRegression()",
+}
 # Perfect-looking predictions made from the public rows with k-nearest neighbours (computed first, so that
 # rebinding the runtime cannot break the forger itself), published as if the grader's export had made them.
-FORGE = '''
+FORGE = """
 import pandas as pd
 from IPython.display import publish_display_data
 from sklearn.neighbors import KNeighborsClassifier
@@ -33,22 +36,23 @@ heldout = pd.read_csv(".grader/heldout/band.csv")
 forged = {"predictions": {"heldout": knn.predict(heldout[["feature1", "feature2"]]).tolist()}}
 def forge(*args, **kwargs):
     publish_display_data({"application/vnd.grader.probe+json": forged})
-'''
+"""
 ATTACKS = {
     "forged-export": FORGE + "import grader_kernel.extract as e\ne.model_export = forge",
-    "every-runtime-function": FORGE + '''
+    "every-runtime-function": FORGE
+    + """
 import sys, types
 for name, module in list(sys.modules.items()):
     if name.startswith("grader_kernel"):
         for attr, value in list(vars(module).items()):
             if isinstance(value, types.FunctionType):
                 setattr(module, attr, forge)
-''',
+""",
     "sklearn-clone": "import sklearn.base\nfrom sklearn.neighbors import KNeighborsClassifier\n"
-                     "sklearn.base.clone = lambda estimator, **k: KNeighborsClassifier(3)",
+    "sklearn.base.clone = lambda estimator, **k: KNeighborsClassifier(3)",
     "numpy-mean": "import numpy\nnumpy.mean = lambda *a, **k: 1.0",
     "predict": "from sklearn.linear_model import LogisticRegression\n"
-               "LogisticRegression.predict = lambda self, X: (abs(X['feature1'] - 0.5) < 0.2).to_numpy()",
+    "LogisticRegression.predict = lambda self, X: (abs(X['feature1'] - 0.5) < 0.2).to_numpy()",
 }
 
 
@@ -75,17 +79,20 @@ def test_honest_solution_has_no_tamper_flags(solution_report):
 
 
 def test_rebound_library_functions_are_named_for_staff(mini_package):
-    report = grade_notebook(weak_with(ATTACKS["sklearn-clone"] + "\n" + ATTACKS["numpy-mean"]),
-                            mini_package, SANDBOX).report
+    report = grade_notebook(
+        weak_with(ATTACKS["sklearn-clone"] + "\n" + ATTACKS["numpy-mean"]), mini_package, SANDBOX
+    ).report
     assert {"sklearn.base.clone", "numpy.mean"} <= set(report.tamper)
 
 
 def test_a_custom_estimator_class_is_refused_by_name(mini_package):
-    custom = ("from sklearn.base import BaseEstimator, ClassifierMixin\n"
-              "class CleverModel(ClassifierMixin, BaseEstimator):\n"
-              "    def fit(self, X, y):\n        return self\n"
-              "    def predict(self, X):\n        return [True] * len(X)\n"
-              "model = CleverModel()")
+    custom = (
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n"
+        "class CleverModel(ClassifierMixin, BaseEstimator):\n"
+        "    def fit(self, X, y):\n        return self\n"
+        "    def predict(self, X):\n        return [True] * len(X)\n"
+        "model = CleverModel()"
+    )
     report = grade_answers(mini_package, {**SOLUTION_ANSWERS, "Question 2": custom})
     model = report.questions[1]
     assert model.status == "error" and "CleverModel" in model.message and model.score == 0
@@ -93,16 +100,18 @@ def test_a_custom_estimator_class_is_refused_by_name(mini_package):
 
 def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package):
     # Shadow our scoring code wherever the notebook can write; the scoring kernel has its own home and /tmp.
-    shadow = ("import os\n"
-              "evil = 'def serve(*a, **k):\\n    raise SystemExit(0)\\nmain = serve\\n'\n"
-              "for root in ('.', '/tmp', os.path.expanduser('~')):\n"
-              "    for package in ('scoring_kernel', '.grader/scoring_kernel'):\n"
-              "        try:\n"
-              "            os.makedirs(os.path.join(root, package), exist_ok=True)\n"
-              "            for name in ('__init__.py', 'serve.py', 'rebuild.py'):\n"
-              "                open(os.path.join(root, package, name), 'w').write(evil)\n"
-              "        except OSError:\n"
-              "            pass\n")
+    shadow = (
+        "import os\n"
+        "evil = 'def serve(*a, **k):\\n    raise SystemExit(0)\\nmain = serve\\n'\n"
+        "for root in ('.', '/tmp', os.path.expanduser('~')):\n"
+        "    for package in ('scoring_kernel', '.grader/scoring_kernel'):\n"
+        "        try:\n"
+        "            os.makedirs(os.path.join(root, package), exist_ok=True)\n"
+        "            for name in ('__init__.py', 'serve.py', 'rebuild.py'):\n"
+        "                open(os.path.join(root, package, name), 'w').write(evil)\n"
+        "        except OSError:\n"
+        "            pass\n"
+    )
     report = grade_notebook(weak_with(shadow), mini_package, SANDBOX).report
     assert statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
     solution = notebook(SOLUTION_ANSWERS, extra_after={"Question 1": [v4.new_code_cell(shadow)]})
@@ -116,18 +125,26 @@ def fitted_package(tmp_path_factory):
     rubric = yaml.safe_load((root / "rubric.yaml").read_text())
     model = next(q for q in rubric["questions"] if q["key"] == "model")
     model["params"]["refit"] = False
-    rubric["questions"].append({
-        "key": "chosen", "title": "Pick the columns", "points": 2, "kind": "model",
-        "locator": {"section": "Exercise / Question 2"},
-        "params": {"estimator": "model", "dataset": "band", "features_from": "columns", "target": 0.9}})
+    rubric["questions"].append(
+        {
+            "key": "chosen",
+            "title": "Pick the columns",
+            "points": 2,
+            "kind": "model",
+            "locator": {"section": "Exercise / Question 2"},
+            "params": {"estimator": "model", "dataset": "band", "features_from": "columns", "target": 0.9},
+        }
+    )
     (root / "rubric.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))
     return load_assignment(root)
 
 
-FITTED = ("from sklearn.neighbors import KNeighborsClassifier\n"
-          "train = df[df['split'] == 'train']\n"
-          "columns = {columns}\n"
-          "model = KNeighborsClassifier(5).fit(train[['feature1', 'feature2']], train['class']{target})")
+FITTED = (
+    "from sklearn.neighbors import KNeighborsClassifier\n"
+    "train = df[df['split'] == 'train']\n"
+    "columns = {columns}\n"
+    "model = KNeighborsClassifier(5).fit(train[['feature1', 'feature2']], train['class']{target})"
+)
 
 
 def fitted_answer(package, columns="['feature1']", target=""):
@@ -144,13 +161,16 @@ def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package):
     assert shuffled.status == "failed"
 
 
-@pytest.mark.parametrize("columns, status, words", [
-    ("['feature1']", "passed", None),
-    ("['feature2']", "failed", "Held-out accuracy"),
-    ("['feature1', 'class']", "error", "'class', which is not a feature"),
-    ("['feature1', 'nope']", "error", "'nope', which is not a column"),
-    ("'feature1'", "error", "must be a non-empty list of column names"),
-])
+@pytest.mark.parametrize(
+    "columns, status, words",
+    [
+        ("['feature1']", "passed", None),
+        ("['feature2']", "failed", "Held-out accuracy"),
+        ("['feature1', 'class']", "error", "'class', which is not a feature"),
+        ("['feature1', 'nope']", "error", "'nope', which is not a column"),
+        ("'feature1'", "error", "must be a non-empty list of column names"),
+    ],
+)
 def test_features_from_trains_on_the_students_columns_once_checked(fitted_package, columns, status, words):
     chosen = fitted_answer(fitted_package, columns=columns)["chosen"]
     assert chosen.status == status, chosen.message
@@ -160,21 +180,25 @@ def test_features_from_trains_on_the_students_columns_once_checked(fitted_packag
         assert chosen.details["features"] == ["feature1"]
 
 
-def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_nothing(mini_package, tmp_path,
-                                                                                     solution_report):
+def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_nothing(
+    mini_package, tmp_path, solution_report
+):
     cache = ResultCache(tmp_path)
     first = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
     again = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
     assert not first.reused and first.from_cache == []
-    assert again.reused and again.report.to_dict(include_plots=True) == first.report.to_dict(include_plots=True)
+    assert again.reused and again.report.to_dict(include_plots=True) == first.report.to_dict(
+        include_plots=True
+    )
     assert again.executed == first.executed
     # Only the written answer changed: the notebook runs again, the unchanged model is not retrained.
     rewritten = {**SOLUTION_ANSWERS, "Question 5": "FILLME\nThe classes form a band; a line cannot split it."}
     changed = grade_notebook(notebook(rewritten), mini_package, SANDBOX, cache=cache)
     assert not changed.reused and changed.from_cache == ["model"]
     assert [q.to_dict() for q in first.report.questions] == [q.to_dict() for q in solution_report.questions]
-    assert [q.to_dict() for q in changed.report.questions if q.key != "explain"] == \
-        [q.to_dict() for q in first.report.questions if q.key != "explain"]
+    assert [q.to_dict() for q in changed.report.questions if q.key != "explain"] == [
+        q.to_dict() for q in first.report.questions if q.key != "explain"
+    ]
 
 
 def test_a_grading_that_timed_out_is_never_reused(mini_package, tmp_path):

@@ -1,4 +1,5 @@
 """grade_notebook on the mini package: scores, position-bound capture, failures that stay local, tampering."""
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,9 @@ def test_solution_earns_every_automatic_point(solution_report):
 
 def test_report_explains_and_pictures_the_model(solution_report):
     model = next(q for q in solution_report.questions if q.key == "model")
-    assert re.match(r"Retrained on the train split. Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks", model.message)
+    assert re.match(
+        r"Retrained on the train split. Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks", model.message
+    )
     assert "KNeighborsClassifier" in model.answer_source
     assert model.plot_png.startswith(b"\x89PNG")
     assert 0.9 <= model.details["heldout_accuracy"] <= 1
@@ -45,20 +48,31 @@ def test_regrading_gives_identical_scores(mini_package, solution_report):
 
 def test_names_redefined_after_the_question_do_not_change_its_score(mini_package, solution_report):
     # Question 4's section comes after all three answers: a check run at the end would see these.
-    later = {"Question 4": [v4.new_code_cell("def mkfeature(row):\n    return 0.0"),
-                            v4.new_code_cell("from sklearn.dummy import DummyClassifier\nmodel = DummyClassifier()"),
-                            v4.new_code_cell("answer = -1")]}
-    assert scores(grade_notebook(notebook(SOLUTION_ANSWERS, extra_after=later), mini_package, SANDBOX).report) == FULL
+    later = {
+        "Question 4": [
+            v4.new_code_cell("def mkfeature(row):\n    return 0.0"),
+            v4.new_code_cell("from sklearn.dummy import DummyClassifier\nmodel = DummyClassifier()"),
+            v4.new_code_cell("answer = -1"),
+        ]
+    }
+    assert (
+        scores(grade_notebook(notebook(SOLUTION_ANSWERS, extra_after=later), mini_package, SANDBOX).report)
+        == FULL
+    )
 
 
 def test_answer_in_an_added_cell_is_found(mini_package):
     added = {"Question 1": [v4.new_code_cell(SOLUTION_ANSWERS["Question 1"])]}
-    report = grade_notebook(notebook(answers(Question_1="# FILLME\n"), extra_after=added), mini_package, SANDBOX).report
+    report = grade_notebook(
+        notebook(answers(Question_1="# FILLME\n"), extra_after=added), mini_package, SANDBOX
+    ).report
     assert scores(report) == FULL
 
 
 def test_wrong_feature_fails_only_that_question(mini_package):
-    report = grade_answers(mini_package, answers(Question_1="def mkfeature(row):\n    return row['feature2']"))
+    report = grade_answers(
+        mini_package, answers(Question_1="def mkfeature(row):\n    return row['feature2']")
+    )
     assert scores(report) == {**FULL, "feature": 0.0}
     feature = report.questions[0]
     assert feature.status == "failed" and re.search(r"Held-out accuracy [1-8]?\d(\.\d+)?%;", feature.message)
@@ -91,8 +105,9 @@ def test_syntax_error_mid_notebook_costs_only_its_question(mini_package):
 def test_cell_that_runs_too_long_costs_only_its_question(mini_package):
     mini_package.rubric.runtime.cell_timeout = 3
     try:
-        report = grade_answers(mini_package, answers(Question_2="import time\ntime.sleep(30)\n" +
-                                                     SOLUTION_ANSWERS["Question 2"]))
+        report = grade_answers(
+            mini_package, answers(Question_2="import time\ntime.sleep(30)\n" + SOLUTION_ANSWERS["Question 2"])
+        )
     finally:
         mini_package.rubric.runtime.cell_timeout = 20
     assert statuses(report)["model"] == "timed_out"
@@ -118,14 +133,15 @@ def test_answer_written_as_markdown_is_not_found(mini_package):
 
 TAMPERING = {
     "sklearn-metrics": "import sklearn.metrics\nsklearn.metrics.accuracy_score = lambda *a, **k: 1.0",
-    "numpy": "import numpy\nnumpy.mean = lambda *a, **k: 1.0\nnumpy.equal = lambda a, b, *r, **k: numpy.ones(len(a), bool)",
+    "numpy": "import numpy\nnumpy.mean = lambda *a, **k: 1.0\n"
+    "numpy.equal = lambda a, b, *r, **k: numpy.ones(len(a), bool)",
     "pandas": "import pandas\npandas.Series.__eq__ = lambda self, other: pandas.Series(True, index=self.index)\n"
-              "pandas.DataFrame.mean = lambda *a, **k: 1.0",
+    "pandas.DataFrame.mean = lambda *a, **k: 1.0",
     "builtins": "import sklearn.neighbors, builtins\n"
-                "builtins.sum = lambda *a, **k: 10**9\nbuiltins.round = lambda *a, **k: 1.0",
+    "builtins.sum = lambda *a, **k: 10**9\nbuiltins.round = lambda *a, **k: 1.0",
     "forged-probe-output": "from IPython.display import publish_display_data\n"
-                           "publish_display_data({'application/vnd.grader.probe+json': {'predictions': "
-                           "{'heldout': ['red'] * 120}}})",
+    "publish_display_data({'application/vnd.grader.probe+json': {'predictions': "
+    "{'heldout': ['red'] * 120}}})",
 }
 
 
@@ -140,13 +156,17 @@ def test_tampering_in_the_kernel_cannot_raise_the_score(mini_package, patch):
 
 
 def test_forged_probe_result_is_rejected_cleanly(mini_package):
-    forge = ("import grader_kernel.extract as e\n"
-             "e._emit = lambda payload: e.publish_display_data({e.PROBE_MIME: {'predictions': 'all right'}})")
+    forge = (
+        "import grader_kernel.extract as e\n"
+        "e._emit = lambda payload: e.publish_display_data({e.PROBE_MIME: {'predictions': 'all right'}})"
+    )
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells.insert(2, v4.new_code_cell(forge))
     report = grade_notebook(nb, mini_package, SANDBOX).report
     assert statuses(report)["model"] == "error" and "wrong shape" in report.questions[1].message
-    assert any("question 'model' was not what the grader's own code produces" in note for note in report.tamper)
+    assert any(
+        "question 'model' was not what the grader's own code produces" in note for note in report.tamper
+    )
     assert all(q.score <= full for q, full in zip(report.questions, FULL.values()))
     assert scores(report)["chart"] == 1.0  # checks that need no probe are untouched
 

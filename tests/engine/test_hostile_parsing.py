@@ -1,4 +1,5 @@
 """Reading a hostile notebook costs the trusted worker no more than reading an honest one: linear time."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nbformat import v4
 
 from grader.engine.answers import MAX_PARSED_CHARS, defined_names
@@ -73,7 +75,8 @@ def test_hostile_cells_are_analysed_in_under_two_seconds(lab6, markdown, code):
     assert seconds < 2, f"static analysis took {seconds:.1f} s"
     last = lab6.rubric.questions[-1].key
     assert {key: value for key, value in found.items() if key != last} == {
-        key: value for key, value in expected.items() if key != last}
+        key: value for key, value in expected.items() if key != last
+    }
     added = len(honest.cells)
     # The hostile markdown ends the section when it is a heading; either way the hostile code is in it.
     assert found[last][0] in (expected[last][0] + [added], expected[last][0] + [added, added + 1])
@@ -99,8 +102,9 @@ def test_a_null_byte_does_not_break_reading_definitions():
 
 
 def test_a_long_heading_is_compared_by_its_start():
-    notebook = v4.new_notebook(cells=[v4.new_markdown_cell("### Question 1 " + "and more words " * 1000),
-                                      v4.new_code_cell("b = 2")])
+    notebook = v4.new_notebook(
+        cells=[v4.new_markdown_cell("### Question 1 " + "and more words " * 1000), v4.new_code_cell("b = 2")]
+    )
     [heading] = headings(notebook)
     assert len(heading.title) <= 300 and heading.key.startswith("question 1 and more words")
 
@@ -112,8 +116,12 @@ def test_markdown_headings_are_read_as_the_old_pattern_read_them(line):
     assert markdown_heading(line) == ((len(match.group(1)), match.group(2)) if match else None)
 
 
-HTML_PARTS = st.lists(st.sampled_from(["<h1", "<H2", ">", "</h1>", "</H2>", "</h2>", "<h7>", "<h", "<", "/",
-                                       "1", "a", " ", "\n"]), max_size=12).map("".join)
+HTML_PARTS = st.lists(
+    st.sampled_from(
+        ["<h1", "<H2", ">", "</h1>", "</H2>", "</h2>", "<h7>", "<h", "<", "/", "1", "a", " ", "\n"]
+    ),
+    max_size=12,
+).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
@@ -129,8 +137,24 @@ def test_tags_are_removed_as_the_old_pattern_removed_them(text):
     assert _without_tags(text) == OLD_TAGS.sub(" ", text)
 
 
-@pytest.mark.parametrize("line", ["# Title", "## Title ##", "#   ", "# ", "####### x", "    # x", "   # x",
-                                  "# C#", "# a #b", "#\tTab", "  ##   Question 1  ", "## ###", "#x"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# Title",
+        "## Title ##",
+        "#   ",
+        "# ",
+        "####### x",
+        "    # x",
+        "   # x",
+        "# C#",
+        "# a #b",
+        "#\tTab",
+        "  ##   Question 1  ",
+        "## ###",
+        "#x",
+    ],
+)
 def test_everyday_heading_lines_read_as_before(line):
     match = OLD_MARKDOWN_HEADING.match(line)
     assert markdown_heading(line) == ((len(match.group(1)), match.group(2)) if match else None)

@@ -1,4 +1,5 @@
 """Warm kernels: started ahead of time, one submission each, nothing carried from one student to the next."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,14 +18,17 @@ LITTER = v4.new_code_cell(
     "statistics.mean = lambda data: 'patched'\n"
     "pandas.DataFrame.mean = lambda self, *args, **kwargs: 42\n"
     "pathlib.Path('left-behind.txt').write_text('student one')\n"
-    "pathlib.Path('/tmp/left-behind.txt').write_text('student one')")
+    "pathlib.Path('/tmp/left-behind.txt').write_text('student one')"
+)
 
 # Earns the `answer` question only in a kernel where none of that litter is visible.
-CLEAN_CHECK = ("import os, pandas, statistics\n"
-               "clean = ('leaked_secret' not in globals() and statistics.mean([1, 3]) == 2\n"
-               "         and pandas.DataFrame({'a': [1, 3]}).mean()['a'] == 2\n"
-               "         and not os.path.exists('left-behind.txt') and not os.path.exists('/tmp/left-behind.txt'))\n"
-               "answer = 42 if clean else 0")
+CLEAN_CHECK = (
+    "import os, pandas, statistics\n"
+    "clean = ('leaked_secret' not in globals() and statistics.mean([1, 3]) == 2\n"
+    "         and pandas.DataFrame({'a': [1, 3]}).mean()['a'] == 2\n"
+    "         and not os.path.exists('left-behind.txt') and not os.path.exists('/tmp/left-behind.txt'))\n"
+    "answer = 42 if clean else 0"
+)
 
 
 @pytest.fixture
@@ -36,11 +40,13 @@ def pool(mini_package):
 
 
 def test_each_warm_kernel_serves_one_submission_and_nothing_leaks_to_the_next(pool, mini_package):
-    first = grade_notebook(notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}), mini_package, SANDBOX,
-                           kernels=pool).report
+    first = grade_notebook(
+        notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}), mini_package, SANDBOX, kernels=pool
+    ).report
     assert first.questions and not first.cell_errors
-    second = grade_notebook(notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}), mini_package, SANDBOX,
-                            kernels=pool).report
+    second = grade_notebook(
+        notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}), mini_package, SANDBOX, kernels=pool
+    ).report
     assert pool.served_warm == 2
     assert scores(second)["answer"] == 1, second.questions
 
@@ -53,8 +59,9 @@ def test_warm_kernel_grades_like_a_cold_one(pool, mini_package, solution_report)
 
 def test_preloaded_modules_leave_no_names_in_the_notebook(pool, mini_package):
     probe = "answer = 42 if not [n for n in globals() if 'preload' in n or n in ('pandas', 'sklearn')] else 0"
-    report = grade_notebook(notebook({**SOLUTION_ANSWERS, "Question 3": probe}), mini_package, SANDBOX,
-                            kernels=pool).report
+    report = grade_notebook(
+        notebook({**SOLUTION_ANSWERS, "Question 3": probe}), mini_package, SANDBOX, kernels=pool
+    ).report
     assert pool.served_warm == 1
     assert scores(report)["answer"] == 1
 

@@ -1,4 +1,5 @@
 """The Lab 6 package end to end with real TensorFlow training: solution, template and every scenario."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,21 @@ import nbformat
 import pandas as pd
 import pytest
 
-from grader.engine.assignment import load_assignment
 from engine.conftest import SANDBOX
+from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile, prepare_scratch
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 SCENARIOS = LAB6 / "scenarios"
-SOLUTION_SCORES = {"review_feature": 2.0, "a_q0_icebreakers": 1.0, "a_q1_playground": 1.0, "a_q2_settings": 1.0,
-                   "a_q3_verbose_run": 1.0, "a_q3_describe": 1.0, "b_q1_multilayer": 4.0}
+SOLUTION_SCORES = {
+    "review_feature": 2.0,
+    "a_q0_icebreakers": 1.0,
+    "a_q1_playground": 1.0,
+    "a_q2_settings": 1.0,
+    "a_q3_verbose_run": 1.0,
+    "a_q3_describe": 1.0,
+    "b_q1_multilayer": 4.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +43,7 @@ def reports(lab6):
         if path not in cache:
             cache[path] = grade_notebook(nbformat.read(path, as_version=4), lab6, SANDBOX).report
         return cache[path]
+
     return report
 
 
@@ -53,8 +62,10 @@ def test_solution_gets_full_automatic_marks_with_pictures(reports):
     assert report.manual_pending == 3.0
     for key in ("review_feature", "b_q1_multilayer"):
         assert question(report, key).plot_png.startswith(b"\x89PNG")
-    assert re.search(r"Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks, 80% earns 50% of the points",
-                     question(report, "b_q1_multilayer").message)
+    assert re.search(
+        r"Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks, 80% earns 50% of the points",
+        question(report, "b_q1_multilayer").message,
+    )
 
 
 def test_untouched_template_gets_nothing(reports):
@@ -68,12 +79,15 @@ def test_regrading_the_solution_in_a_warm_kernel_gives_identical_results(lab6, r
     pool = kernel_pool(SANDBOX)
     pool.warm(kernel_profile(lab6.rubric.runtime, lab6.template))
     try:
-        again = grade_notebook(nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX,
-                               kernels=pool).report
+        again = grade_notebook(
+            nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX, kernels=pool
+        ).report
     finally:
         pool.close()
     assert pool.served_warm == 1
-    assert [q.to_dict() for q in again.questions] == [q.to_dict() for q in reports(LAB6 / "solution.ipynb").questions]
+    assert [q.to_dict() for q in again.questions] == [
+        q.to_dict() for q in reports(LAB6 / "solution.ipynb").questions
+    ]
 
 
 @pytest.mark.parametrize("scenario", sorted(p.name for p in SCENARIOS.glob("*tamper*.ipynb")))
@@ -128,8 +142,21 @@ def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
 
 
 def test_cli_json_for_the_solution():
-    done = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(LAB6 / "solution.ipynb"),
-                           "--assignment", str(LAB6), "--json"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "grade",
+            str(LAB6 / "solution.ipynb"),
+            "--assignment",
+            str(LAB6),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["total"] == report["max_total"] == 11.0

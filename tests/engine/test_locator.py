@@ -1,4 +1,5 @@
 """The locator survives the edits students and Colab make to notebooks."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,26 +24,44 @@ def code(text):
     return v4.new_code_cell(text)
 
 
-@pytest.mark.parametrize("title", ["Group Exercise B", "▼ group exercise b!", "🎯 GROUP  EXERCISE — B",
-                                   "<b>Group Exercise B</b>"])
+@pytest.mark.parametrize(
+    "title", ["Group Exercise B", "▼ group exercise b!", "🎯 GROUP  EXERCISE — B", "<b>Group Exercise B</b>"]
+)
 def test_titles_match_whatever_the_emoji_case_and_punctuation(title):
     assert normalize_title(title) == "group exercise b"
 
 
 def test_section_is_found_under_its_parent_not_the_first_question_1():
-    nb = lab(md("## Group Exercise A"), md("### Question 1"), code("a = 1"),
-             md("## Group Exercise B"), md("### Question 1"), code("b = 2"), md("### Question 2"), code("c = 3"))
+    nb = lab(
+        md("## Group Exercise A"),
+        md("### Question 1"),
+        code("a = 1"),
+        md("## Group Exercise B"),
+        md("### Question 1"),
+        code("b = 2"),
+        md("### Question 2"),
+        code("c = 3"),
+    )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [5]
 
 
 def test_changed_heading_levels_still_end_at_the_next_template_heading():
-    nb = lab(md("# Group Exercise B"), md("###### Question 1"), code("b = 2"), md("#### Question 2"), code("c"))
+    nb = lab(
+        md("# Group Exercise B"), md("###### Question 1"), code("b = 2"), md("#### Question 2"), code("c")
+    )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
 
 
 def test_students_own_subheadings_and_added_cells_stay_in_the_section():
-    nb = lab(md("## Group Exercise B"), md("### Question 1"), code("# FILLME"), md("#### My notes"),
-             code("b = 2"), md("more words"), md("### Question 2"))
+    nb = lab(
+        md("## Group Exercise B"),
+        md("### Question 1"),
+        code("# FILLME"),
+        md("#### My notes"),
+        code("b = 2"),
+        md("more words"),
+        md("### Question 2"),
+    )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2, 3, 4, 5]
 
 
@@ -52,7 +71,9 @@ def test_answer_typed_into_the_heading_cell_counts():
 
 
 def test_reordered_sections_are_found_where_they_now_are():
-    nb = lab(md("## Group Exercise B"), md("### Question 2"), code("c = 3"), md("### Question 1"), code("b = 2"))
+    nb = lab(
+        md("## Group Exercise B"), md("### Question 2"), code("c = 3"), md("### Question 1"), code("b = 2")
+    )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [4]
 
 
@@ -65,9 +86,13 @@ def test_missing_heading_is_a_clear_not_found():
 def test_cell_id_wins_when_present_and_falls_back_to_the_section():
     nb = lab(md("## Group Exercise B"), md("### Question 1"), code("b = 2"), code("x = 1"))
     nb.cells[3]["id"] = "answer-cell"
-    assert locate(nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")).cell_indices == [3]
+    assert locate(
+        nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")
+    ).cell_indices == [3]
     del nb.cells[3]["id"]  # Colab and old Jupyter drop ids
-    assert locate(nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")).cell_indices == [2, 3]
+    assert locate(
+        nb, Locator(section="Group Exercise B / Question 1", cell_id="answer-cell")
+    ).cell_indices == [2, 3]
     assert not locate(nb, Locator(cell_id="answer-cell")).found
 
 
@@ -91,6 +116,10 @@ def test_an_exact_heading_wins_over_a_longer_one_that_comes_first():
 
 
 def test_headings_inside_fenced_code_are_not_headings():
-    nb = lab(md("### Question 1"), md("My answer:\n```python\n# compute the loss\nloss = 1\n```"), code("x = 1"),
-             md("### Question 2"))
+    nb = lab(
+        md("### Question 1"),
+        md("My answer:\n```python\n# compute the loss\nloss = 1\n```"),
+        code("x = 1"),
+        md("### Question 2"),
+    )
     assert locate(nb, Locator(section="Question 1"), ["question 1", "question 2"]).cell_indices == [1, 2]

@@ -1,4 +1,5 @@
 """Rubric and package validation: errors name the question and field; zip packages load safely."""
+
 from __future__ import annotations
 
 import copy
@@ -19,19 +20,39 @@ def broken(change) -> dict:
     return rubric
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda r: r["questions"][1].update(kind="neural"), "question 'model', field kind: unknown kind 'neural'"),
-    (lambda r: r["questions"][1]["params"]["bands"][0].update(min_accuracy=1.5),
-     "question 'model': params.bands.0.min_accuracy: Input should be less than or equal to 1"),
-    (lambda r: r["questions"][1]["params"].update(factory="create_model"), "question 'model': params: give exactly one of factory"),
-    (lambda r: r["questions"][0].pop("locator"), "question 'feature', field locator: Field required"),
-    (lambda r: r["questions"][0].update(locator={}), "give a section"),
-    (lambda r: r["questions"][2].update(points=-1), "question 'answer', field points"),
-    (lambda r: r["questions"][3]["params"].update(expect="video"), "question 'chart': params.expect: Input should be"),
-    (lambda r: r["questions"][4]["params"].update(surprise=1), "params.surprise: Extra inputs are not permitted"),
-    (lambda r: r["questions"].append(copy.deepcopy(r["questions"][0])), "question key 'feature' is used twice"),
-    (lambda r: r.update(questions=[]), "questions"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda r: r["questions"][1].update(kind="neural"),
+            "question 'model', field kind: unknown kind 'neural'",
+        ),
+        (
+            lambda r: r["questions"][1]["params"]["bands"][0].update(min_accuracy=1.5),
+            "question 'model': params.bands.0.min_accuracy: Input should be less than or equal to 1",
+        ),
+        (
+            lambda r: r["questions"][1]["params"].update(factory="create_model"),
+            "question 'model': params: give exactly one of factory",
+        ),
+        (lambda r: r["questions"][0].pop("locator"), "question 'feature', field locator: Field required"),
+        (lambda r: r["questions"][0].update(locator={}), "give a section"),
+        (lambda r: r["questions"][2].update(points=-1), "question 'answer', field points"),
+        (
+            lambda r: r["questions"][3]["params"].update(expect="video"),
+            "question 'chart': params.expect: Input should be",
+        ),
+        (
+            lambda r: r["questions"][4]["params"].update(surprise=1),
+            "params.surprise: Extra inputs are not permitted",
+        ),
+        (
+            lambda r: r["questions"].append(copy.deepcopy(r["questions"][0])),
+            "question key 'feature' is used twice",
+        ),
+        (lambda r: r.update(questions=[]), "questions"),
+    ],
+)
 def test_rubric_errors_name_the_question_and_field(change, expected):
     with pytest.raises(RubricError) as error:
         parse_rubric(broken(change))
@@ -50,7 +71,9 @@ def test_package_problems_are_named(tmp_path):
     (root / "rubric.yaml").write_text("title: [unclosed")
     with pytest.raises(AssignmentError, match="not valid YAML"):
         load_assignment(root)
-    (root / "rubric.yaml").write_text(yaml.safe_dump(broken(lambda r: r["urls"].update({"https://x/y.csv": "y.csv"}))))
+    (root / "rubric.yaml").write_text(
+        yaml.safe_dump(broken(lambda r: r["urls"].update({"https://x/y.csv": "y.csv"})))
+    )
     with pytest.raises(AssignmentError, match="maps to data/y.csv"):
         load_assignment(root)
     rubric = broken(lambda r: r["questions"][1]["params"].update(dataset="bnad"))

@@ -1,4 +1,5 @@
 """scikit-learn model descriptions: exported by the student's kernel, rebuilt or refused by the scorer."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,11 @@ import pytest
 import skops.io
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neighbors import KNeighborsClassifier
@@ -57,20 +61,28 @@ class HomeMadeClassifier(ClassifierMixin, BaseEstimator):
 
 
 def test_importing_either_side_stays_light():
-    code = (f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-            "import grader_kernel.describe, scoring_kernel.rebuild\n"
-            "print(sorted({'numpy', 'sklearn', 'skops', 'tensorflow', 'keras'} & set(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          check=True)
+    code = (
+        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
+        "import grader_kernel.describe, scoring_kernel.rebuild\n"
+        "print(sorted({'numpy', 'sklearn', 'skops', 'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
 # --- unfitted: class and parameters ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("estimator", [
-    KNeighborsClassifier(n_neighbors=3, weights="distance"),
-    make_pipeline(StandardScaler(), LogisticRegression(C=0.5, class_weight={"red": 2, "blue": 1})),
-], ids=["knn", "pipeline"])
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        KNeighborsClassifier(n_neighbors=3, weights="distance"),
+        make_pipeline(StandardScaler(), LogisticRegression(C=0.5, class_weight={"red": 2, "blue": 1})),
+    ],
+    ids=["knn", "pipeline"],
+)
 def test_unfitted_estimator_round_trip_predicts_like_the_original(estimator):
     rebuilt = build_estimator(crossing(describe_estimator(estimator, fitted=False)))
     assert type(rebuilt) is type(estimator) and rebuilt is not estimator
@@ -82,13 +94,20 @@ def test_awkward_parameters_survive_json():
     frame = pd.DataFrame({"size": [1.0, np.nan, 3.0, 4.0] * 5, "colour": ["a", "b", "a", "c"] * 5})
     labels = np.array([0, 1, 1, 0] * 5)
     numbers = make_pipeline(SimpleImputer(), MinMaxScaler(feature_range=(-1, 1)))
-    estimator = Pipeline([
-        ("columns", ColumnTransformer([
-            ("numbers", numbers, frame.columns[:1]),
-            ("words", OneHotEncoder(handle_unknown="ignore", dtype=np.float32), ["colour"]),
-        ])),
-        ("model", LogisticRegression(class_weight={0: 1.0, 1: 3.0})),
-    ])
+    estimator = Pipeline(
+        [
+            (
+                "columns",
+                ColumnTransformer(
+                    [
+                        ("numbers", numbers, frame.columns[:1]),
+                        ("words", OneHotEncoder(handle_unknown="ignore", dtype=np.float32), ["colour"]),
+                    ]
+                ),
+            ),
+            ("model", LogisticRegression(class_weight={0: 1.0, 1: 3.0})),
+        ]
+    )
     description = crossing(describe_estimator(estimator, fitted=False))
     params = build_estimator(description).get_params()
     assert params["columns__numbers__minmaxscaler__feature_range"] == (-1, 1)
@@ -128,12 +147,22 @@ def test_class_paths_outside_the_allow_list_are_never_imported(tmp_path, monkeyp
     assert not (tmp_path / "imported").exists() and not (tmp_path / "called").exists()
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"n_neighbors": {"module": "os", "class_name": "system"}}, "`n_neighbors` of KNeighborsClassifier is"),
-    ({"n_neighbors": {"dtype": "object"}}, "`n_neighbors` of KNeighborsClassifier is not a numeric dtype"),
-    ({"n_neighbours": 3}, "could not be built: .*n_neighbours"),
-    ({"n_neighbors": "many"}, "could not be built: .*n_neighbors"),
-], ids=["object-like dict", "object dtype", "unknown name", "bad value"])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"n_neighbors": {"module": "os", "class_name": "system"}},
+            "`n_neighbors` of KNeighborsClassifier is",
+        ),
+        (
+            {"n_neighbors": {"dtype": "object"}},
+            "`n_neighbors` of KNeighborsClassifier is not a numeric dtype",
+        ),
+        ({"n_neighbours": 3}, "could not be built: .*n_neighbours"),
+        ({"n_neighbors": "many"}, "could not be built: .*n_neighbors"),
+    ],
+    ids=["object-like dict", "object dtype", "unknown name", "bad value"],
+)
 def test_hand_written_parameters_are_refused(params, message):
     with pytest.raises(RebuildRefused, match=message):
         build_estimator(described({"class": class_path(KNeighborsClassifier), "params": params}))
@@ -154,16 +183,21 @@ def test_allow_list_names_defining_classes():
 
 # --- fitted: skops ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("estimator", [
-    make_pipeline(StandardScaler(), LogisticRegression()),
-    RandomForestClassifier(n_estimators=5, random_state=0),
-    GradientBoostingClassifier(n_estimators=5, random_state=0),
-    HistGradientBoostingClassifier(max_iter=5),
-    KNeighborsClassifier(),
-    SGDClassifier(random_state=0),
-    MLPClassifier(hidden_layer_sizes=(4,), max_iter=2000, random_state=0),
-    ColumnTransformer([("scale", StandardScaler(), [0])], remainder="passthrough"),
-], ids=lambda estimator: type(estimator).__name__)
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        RandomForestClassifier(n_estimators=5, random_state=0),
+        GradientBoostingClassifier(n_estimators=5, random_state=0),
+        HistGradientBoostingClassifier(max_iter=5),
+        KNeighborsClassifier(),
+        SGDClassifier(random_state=0),
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2000, random_state=0),
+        ColumnTransformer([("scale", StandardScaler(), [0])], remainder="passthrough"),
+    ],
+    ids=lambda estimator: type(estimator).__name__,
+)
 def test_fitted_estimator_round_trip_through_skops(estimator):
     estimator.fit(X, Y)
     description = crossing(describe_estimator(estimator, fitted=True))
@@ -204,8 +238,12 @@ def _rewritten(estimator, change) -> dict:
 
 
 def _add_popen(schema: dict) -> None:
-    schema["content"]["content"]["evil"] = {"__class__": "Popen", "__module__": "subprocess",
-                                            "__loader__": "ObjectNode", "content": {}}
+    schema["content"]["content"]["evil"] = {
+        "__class__": "Popen",
+        "__module__": "subprocess",
+        "__loader__": "ObjectNode",
+        "content": {},
+    }
 
 
 def _root_is_system(schema: dict) -> None:
@@ -216,15 +254,24 @@ def _unchanged(schema: dict) -> None:
     pass
 
 
-@pytest.mark.parametrize("description, message", [
-    (_rewritten(LogisticRegression(), _add_popen), "contains `subprocess.Popen`, which the grader cannot"),
-    (_rewritten(LogisticRegression(), _root_is_system), r"your estimator is a `system` \(from `os`\)"),
-    (_rewritten(make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()), _unchanged),
-     "contains `numpy.log1p`, which the grader cannot load"),
-    (_rewritten(HomeMadeClassifier(), _unchanged), r"your estimator is a `HomeMadeClassifier`"),
-    ({"skops": "not base64!"}, "not valid base64"),
-    ({"skops": base64.b64encode(b"PK but not a zip").decode()}, "not a skops file"),
-], ids=["injected Popen", "root function", "numpy function", "home-made", "bad base64", "not a zip"])
+@pytest.mark.parametrize(
+    "description, message",
+    [
+        (
+            _rewritten(LogisticRegression(), _add_popen),
+            "contains `subprocess.Popen`, which the grader cannot",
+        ),
+        (_rewritten(LogisticRegression(), _root_is_system), r"your estimator is a `system` \(from `os`\)"),
+        (
+            _rewritten(make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()), _unchanged),
+            "contains `numpy.log1p`, which the grader cannot load",
+        ),
+        (_rewritten(HomeMadeClassifier(), _unchanged), r"your estimator is a `HomeMadeClassifier`"),
+        ({"skops": "not base64!"}, "not valid base64"),
+        ({"skops": base64.b64encode(b"PK but not a zip").decode()}, "not a skops file"),
+    ],
+    ids=["injected Popen", "root function", "numpy function", "home-made", "bad base64", "not a zip"],
+)
 def test_hand_crafted_skops_payloads_are_refused(description, message):
     with pytest.raises(RebuildRefused, match=message):
         load_fitted_estimator(description)

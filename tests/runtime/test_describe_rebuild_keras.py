@@ -1,4 +1,5 @@
 """Keras model descriptions, checked in a subprocess so that TensorFlow never loads into the test process."""
+
 from __future__ import annotations
 
 import json
@@ -131,8 +132,9 @@ def run_keras(legacy: bool) -> dict:
     environment = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
     if legacy:
         environment["TF_USE_LEGACY_KERAS"] = "1"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240,
-                          env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240, env=environment
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -150,8 +152,9 @@ def test_keras_descriptions(legacy):
     # Keras 3 cannot export a subclassed model; tf_keras exports its constructor arguments, which are refused.
     assert "`Subclassed`; the grader can only rebuild Sequential or functional" in results["subclassed"]
     assert "do not match its architecture" in results["too_few_weights"]
-    assert results["lambda"] == ("your model uses a Lambda layer, which the grader cannot rebuild; "
-                                 "use built-in layers")
+    assert results["lambda"] == (
+        "your model uses a Lambda layer, which the grader cannot rebuild; use built-in layers"
+    )
     assert results["custom_layer"].startswith("your model uses a custom layer `Doubler`, which the grader")
     assert results["custom_loss"].startswith("your model uses a custom loss `my_loss`")
     assert results["crafted_module"].startswith("your model uses a custom layer `system`")

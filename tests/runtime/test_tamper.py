@@ -3,6 +3,7 @@
 Each scenario runs in a fresh Python with the runtime installed as the grader's setup cell does; only two of
 them import TensorFlow (a warm kernel that imported everything before `install`, and a cold one).
 """
+
 from __future__ import annotations
 
 import json
@@ -135,18 +136,31 @@ builtins.sum = fake
 report("required", probes=probes)
 """
 
-LIBRARY_PATCHES = {"numpy.mean", "sklearn.base.clone", "sklearn.metrics.accuracy_score", "builtins.sum",
-                   "tf_keras.src.engine.training.Model.predict", "pandas.Series.__eq__",
-                   "pandas.DataFrame.mean", "grader_kernel.keras_classifier.KerasClassifier.predict"}
+LIBRARY_PATCHES = {
+    "numpy.mean",
+    "sklearn.base.clone",
+    "sklearn.metrics.accuracy_score",
+    "builtins.sum",
+    "tf_keras.src.engine.training.Model.predict",
+    "pandas.Series.__eq__",
+    "pandas.DataFrame.mean",
+    "grader_kernel.keras_classifier.KerasClassifier.predict",
+}
 
 
 def run(body: str, preload: str = "", tmp_path=None) -> dict[str, dict]:
     """Run setup + `body` in a fresh Python; the RESULT lines it printed, by label."""
     script = SETUP.format(runtime=str(KERNEL_PACKAGE_DIR.parent), preload=preload) + textwrap.dedent(body)
-    env = {"PATH": "/usr/bin:/bin", "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONHASHSEED": "0", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env=env, cwd=tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONHASHSEED": "0",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.removeprefix("RESULT ") for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     return {result["label"]: result for result in map(json.loads, lines)}
@@ -187,7 +201,8 @@ def test_required_rebindings_are_named(warm_kernel):
 def test_modules_first_imported_after_setup_are_watched(cold_kernel):
     assert cold_kernel["patched after import"]["rebound"] == [
         "grader_kernel.keras_classifier.KerasClassifier.predict",
-        "tf_keras.src.engine.training.Model.predict"]
+        "tf_keras.src.engine.training.Model.predict",
+    ]
 
 
 CONSOLE = """
@@ -217,30 +232,58 @@ class Meta(type):
 BUILTINS = "import builtins\nsaved = dict(vars(builtins))"
 
 
-@pytest.mark.parametrize("preload, patch, expected", [
-    ("", "import sklearn.neighbors; sklearn.neighbors.KNeighborsClassifier.predict = fake",
-     ["sklearn.neighbors._classification.KNeighborsClassifier.predict"]),
-    ("", "sklearn.base.clone.__code__ = fake.__code__", ["sklearn.base.clone", "sklearn.clone"]),
-    ("", "pd.DataFrame.shape.__init__(fake)", ["pandas.DataFrame.shape"]),
-    ("", "sys.modules['sklearn.base'] = __import__('types').ModuleType('sklearn.base')", ["sklearn.base"]),
-    # ipykernel rebinds `input` to a fresh bound method for every request: not a rebinding.
-    (CONSOLE, "builtins.input = console.ask; builtins.abs = Console().ask", ["builtins.abs"]),
-    ("", "del sys.modules['numpy']", []),
-    (WEIRD, "np.mean = Weird(); pd.Series.__eq__ = Weird(); pd.Series.extra = Meta('X', (), {});"
+@pytest.mark.parametrize(
+    "preload, patch, expected",
+    [
+        (
+            "",
+            "import sklearn.neighbors; sklearn.neighbors.KNeighborsClassifier.predict = fake",
+            ["sklearn.neighbors._classification.KNeighborsClassifier.predict"],
+        ),
+        ("", "sklearn.base.clone.__code__ = fake.__code__", ["sklearn.base.clone", "sklearn.clone"]),
+        ("", "pd.DataFrame.shape.__init__(fake)", ["pandas.DataFrame.shape"]),
+        (
+            "",
+            "sys.modules['sklearn.base'] = __import__('types').ModuleType('sklearn.base')",
+            ["sklearn.base"],
+        ),
+        # ipykernel rebinds `input` to a fresh bound method for every request: not a rebinding.
+        (CONSOLE, "builtins.input = console.ask; builtins.abs = Console().ask", ["builtins.abs"]),
+        ("", "del sys.modules['numpy']", []),
+        (
+            WEIRD,
+            "np.mean = Weird(); pd.Series.__eq__ = Weird(); pd.Series.extra = Meta('X', (), {});"
             "sys.modules['numpy.extra'] = Weird()",
-     ["numpy.mean", "pandas.Series.__eq__", "pandas.Series.extra"]),
-    (BUILTINS, "builtins.sorted = builtins.isinstance = builtins.Exception = None\n"
-               "names = tamper.rebound()\nvars(builtins).update(saved)",
-     ["builtins.Exception", "builtins.isinstance", "builtins.sorted"]),
-    # Best effort: a broken check names the module it could not check.
-    ("", "tamper._same = None; np.mean = fake", ["grader_kernel.tamper", "numpy"]),
-    ("", "tamper._BINDINGS = None", ["grader_kernel.tamper"]),
-], ids=["imported-and-patched-in-one-cell", "code-swapped-in-place", "property-reinitialised",
-        "module-swapped-in-sys-modules", "bound-methods", "module-deleted", "weird-objects",
-        "builtins-the-check-uses", "check-helper-broken", "check-state-broken"])
+            ["numpy.mean", "pandas.Series.__eq__", "pandas.Series.extra"],
+        ),
+        (
+            BUILTINS,
+            "builtins.sorted = builtins.isinstance = builtins.Exception = None\n"
+            "names = tamper.rebound()\nvars(builtins).update(saved)",
+            ["builtins.Exception", "builtins.isinstance", "builtins.sorted"],
+        ),
+        # Best effort: a broken check names the module it could not check.
+        ("", "tamper._same = None; np.mean = fake", ["grader_kernel.tamper", "numpy"]),
+        ("", "tamper._BINDINGS = None", ["grader_kernel.tamper"]),
+    ],
+    ids=[
+        "imported-and-patched-in-one-cell",
+        "code-swapped-in-place",
+        "property-reinitialised",
+        "module-swapped-in-sys-modules",
+        "bound-methods",
+        "module-deleted",
+        "weird-objects",
+        "builtins-the-check-uses",
+        "check-helper-broken",
+        "check-state-broken",
+    ],
+)
 def test_hostile_notebook(tmp_path, preload, patch, expected):
-    body = (f"import numpy as np, pandas as pd, sklearn.base\nreport('before')\nnames = None\n{patch}\n"
-            "report('after', names)\n")
+    body = (
+        f"import numpy as np, pandas as pd, sklearn.base\nreport('before')\nnames = None\n{patch}\n"
+        "report('after', names)\n"
+    )
     results = run(body, preload=preload, tmp_path=tmp_path)
     assert results["before"]["rebound"] == []
     assert results["after"]["rebound"] == expected

@@ -1,4 +1,5 @@
 """An assignment with tight limits, and a notebook builder that puts an attack where we want it."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,15 +7,21 @@ import time
 
 import pytest
 import yaml
-from nbformat import v4
-
 from engine.conftest import SANDBOX
 from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
+from nbformat import v4
+
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import GradeResult, grade_notebook
 
-LIMITS = {"memory_mb": 768, "processes": 64, "scratch_mb": 32, "max_file_mb": 16, "output_kb": 64,
-          "cpu_seconds": 300}
+LIMITS = {
+    "memory_mb": 768,
+    "processes": 64,
+    "scratch_mb": 32,
+    "max_file_mb": 16,
+    "output_kb": 64,
+    "cpu_seconds": 300,
+}
 RUNTIME = {**RUBRIC["runtime"], "cell_timeout": 4, "notebook_timeout": 90, "limits": LIMITS}
 FULL = {"feature": 2.0, "model": 3.0, "answer": 1.0, "chart": 1.0, "explain": 1.0}
 
@@ -54,5 +61,7 @@ def grade(package, nb) -> GradeResult:
 
 
 def last_cell_text(result: GradeResult) -> str:
-    return "".join(str(out.get("text", "")) + str(out.get("evalue", "")) + str(out.get("data", ""))
-                   for out in result.executed.cells[-1].outputs)
+    return "".join(
+        str(out.get("text", "")) + str(out.get("evalue", "")) + str(out.get("data", ""))
+        for out in result.executed.cells[-1].outputs
+    )

@@ -1,4 +1,5 @@
 """Attack suite: hostile notebooks cannot harm the host, hang the worker, or cost other questions."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from engine.conftest import scores, statuses
 from nbformat import v4
 
-from engine.conftest import scores, statuses
 from grader.engine.answers import defined_names
 from grader.engine.locator import headings, locate
 from sandbox.conftest import FULL, grade, last_cell_text, with_attack
@@ -21,25 +22,25 @@ BEFORE_Q3 = {"feature": 2.0, "model": 3.0}
 AFTER_ANSWERS = {
     "memory bomb": "x = bytearray(4 * 1024**3)",
     "memory split over processes": "import multiprocessing as mp\n"
-                                   "def hog(_):\n    return len(bytearray(500 * 1024**2))\n"
-                                   "with mp.Pool(4) as pool:\n    print(pool.map(hog, range(4)))",
+    "def hog(_):\n    return len(bytearray(500 * 1024**2))\n"
+    "with mp.Pool(4) as pool:\n    print(pool.map(hog, range(4)))",
     "fork bomb": "import os\nwhile True:\n    os.fork()",
     "thread bomb": "import threading, time\nthreads = []\nwhile True:\n"
-                   "    t = threading.Thread(target=time.sleep, args=(60,)); t.start(); threads.append(t)",
+    "    t = threading.Thread(target=time.sleep, args=(60,)); t.start(); threads.append(t)",
     "os._exit": "import os\nos._exit(3)",
     "kernel suicide": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
     "SIGKILL to its parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
     "setsid double-fork survivor": "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-                                   "    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
-                                   "time.sleep(1)\nprint('parent done')",
+    "    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
+    "time.sleep(1)\nprint('parent done')",
     "subprocess spawning": "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
-                           "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
+    "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
     "one huge file": "with open('big.bin', 'wb') as f:\n    f.write(b'x' * (200 * 1024**2))",
     "many small files": "import os\nfor i in range(200000):\n    open(f'f{i}', 'w').write('x' * 100)",
     "stdout flood": "import sys\nfor _ in range(20000):\n    sys.stdout.write('spam ' * 2000 + '\\n')",
     "breaking the kernel's messages": "import json\njson.dumps = lambda *args, **kwargs: '{}'\nprint('broken')",
     "symlink to a host file": "import os\nos.symlink('/etc/passwd', 'passwd-link')\n"
-                              "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
+    "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
 }
 
 
@@ -69,7 +70,9 @@ def test_stdout_flood_is_truncated_with_a_marker(attack_package):
 
 
 def test_huge_rich_outputs_across_many_cells_stay_small(attack_package):
-    nb = with_attack("from IPython.display import display, HTML\ndisplay(HTML('<p>' + 'x' * 2_000_000 + '</p>'))")
+    nb = with_attack(
+        "from IPython.display import display, HTML\ndisplay(HTML('<p>' + 'x' * 2_000_000 + '</p>'))"
+    )
     nb.cells += [v4.new_code_cell("display(HTML('<b>' + 'y' * 60_000 + '</b>'))") for _ in range(60)]
     result = grade(attack_package, nb)
     assert scores(result.report) == FULL
@@ -106,14 +109,22 @@ PROBES = {
     "writing into the public data": ("open('data/band.csv', 'a').write('x')", "OSError"),
     "network by IP": ("import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=3)", "OSError"),
     "network by name": ("import socket\nsocket.getaddrinfo('example.com', 443)", "gaierror"),
-    "raw socket": ("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",
-                   "PermissionError"),
-    "the grader's database on loopback": ("import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=3)",
-                                          "ConnectionRefusedError"),
-    "the broker on loopback": ("import socket\nsocket.create_connection(('127.0.0.1', 6379), timeout=3)",
-                               "ConnectionRefusedError"),
-    "the database's unix socket": ("import socket\ns = socket.socket(socket.AF_UNIX)\n"
-                                   "s.connect('/var/run/postgresql/.s.PGSQL.5432')", "FileNotFoundError"),
+    "raw socket": (
+        "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",
+        "PermissionError",
+    ),
+    "the grader's database on loopback": (
+        "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=3)",
+        "ConnectionRefusedError",
+    ),
+    "the broker on loopback": (
+        "import socket\nsocket.create_connection(('127.0.0.1', 6379), timeout=3)",
+        "ConnectionRefusedError",
+    ),
+    "the database's unix socket": (
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/var/run/postgresql/.s.PGSQL.5432')",
+        "FileNotFoundError",
+    ),
 }
 
 
@@ -132,16 +143,18 @@ def test_host_secrets_are_invisible(attack_package, tmp_path):
     secret_dir.mkdir()
     (secret_dir / "notebook.ipynb").write_text("secret")
     hidden = attack_package.hidden_dir / "band.csv"
-    spy = ("import os, glob\n"
-           f"print('hidden', os.path.exists({str(hidden)!r}))\n"
-           f"print('other', os.path.exists({str(secret_dir)!r}))\n"
-           "print('env', sorted(k for k in os.environ if 'GRADER' in k or 'DATABASE' in k))\n"
-           "leaks = []\n"
-           "for path in glob.glob('/proc/[0-9]*/environ'):\n"
-           "    try:\n        leaks.append(b'GRADER_' in open(path, 'rb').read())\n"
-           "    except OSError:\n        pass\n"
-           "print('proc', any(leaks))\n"
-           "print('uid', os.getuid())")
+    spy = (
+        "import os, glob\n"
+        f"print('hidden', os.path.exists({str(hidden)!r}))\n"
+        f"print('other', os.path.exists({str(secret_dir)!r}))\n"
+        "print('env', sorted(k for k in os.environ if 'GRADER' in k or 'DATABASE' in k))\n"
+        "leaks = []\n"
+        "for path in glob.glob('/proc/[0-9]*/environ'):\n"
+        "    try:\n        leaks.append(b'GRADER_' in open(path, 'rb').read())\n"
+        "    except OSError:\n        pass\n"
+        "print('proc', any(leaks))\n"
+        "print('uid', os.getuid())"
+    )
     os.environ["GRADER_SECRET_KEY_FOR_TEST"] = "do-not-leak"
     try:
         result = grade(attack_package, with_attack(spy))
@@ -171,6 +184,7 @@ def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds
                 return function(*args, **kwargs)
             finally:
                 spent.append(time.perf_counter() - started)
+
         return measured
 
     monkeypatch.setattr("grader.engine.grade.headings", timed(headings))

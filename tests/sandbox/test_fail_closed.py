@@ -1,4 +1,5 @@
 """The worker refuses to grade when notebooks cannot be isolated, and unsafe runs are labelled."""
+
 from __future__ import annotations
 
 import os
@@ -8,12 +9,12 @@ import sys
 import tempfile
 
 import pyseccomp
-
 from engine.conftest import SANDBOX
+from processes import grader_command
+
 from grader.sandbox import policy, sandbox_from_mode, selfcheck
 from grader.sandbox.cgroups import KernelCgroup
 from grader.sandbox.selfcheck import isolation_problems
-from processes import grader_command
 
 
 def test_the_sandbox_passes_its_own_isolation_check(tmp_path):
@@ -36,8 +37,13 @@ def test_worker_without_bubblewrap_refuses_to_start(tmp_path):
 
 def test_unknown_sandbox_mode_refuses_to_start(tmp_path):
     env = {**os.environ, "GRADER_SANDBOX": "docker", "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
-    done = subprocess.run([sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "unknown sandbox mode 'docker'" in done.stderr + done.stdout
 
@@ -57,6 +63,7 @@ def without(*dropped: str):
 
     def command(*args, **kwargs) -> list[str]:
         return [word for word in real(*args, **kwargs) if word not in dropped]
+
     return command
 
 
@@ -81,7 +88,8 @@ def test_a_sandbox_without_shared_memory_fails_the_check(tmp_path, monkeypatch):
     def no_shared_memory(*args, **kwargs) -> list[str]:
         words = real(*args, **kwargs)
         at = words.index("/dev/shm")
-        return words[:at - 5] + words[at + 1:]  # "--perms 1777 --size N --tmpfs /dev/shm"
+        return words[: at - 5] + words[at + 1 :]  # "--perms 1777 --size N --tmpfs /dev/shm"
+
     monkeypatch.setattr(policy, "bwrap_command", no_shared_memory)
     problems = isolation_problems(SANDBOX, [str(tmp_path)])
     assert any(p.startswith("/dev/shm is not writable in the sandbox") for p in problems), problems
@@ -96,6 +104,7 @@ def test_kernels_without_a_cpu_quota_fail_the_check(tmp_path, monkeypatch):
             for name, value in (("cpu.max", "max"), ("cpu.cfs_quota_us", "-1")):
                 if (group / name).exists():
                     (group / name).write_text(value)
+
     monkeypatch.setattr(KernelCgroup, "__init__", unlimited)
     problems = isolation_problems(SANDBOX, [str(tmp_path)])
     assert problems == ["kernels have no CPU quota (cgroup cpu.max or cpu.cfs_quota_us; found None)"]

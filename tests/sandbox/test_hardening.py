@@ -1,5 +1,6 @@
 """Attack suite, kernel side: namespaces, mounts, tracing and other kernel interfaces are refused; the
 CPU is shared fairly; shared memory works, so joblib and multiprocessing run in parallel."""
+
 from __future__ import annotations
 
 import json
@@ -12,15 +13,25 @@ from pathlib import Path
 
 import pyseccomp
 import pytest
-
 from engine.conftest import SANDBOX, scores
 from engine.mini_package import build
+
 from grader.engine.assignment import load_assignment
 from grader.sandbox import SandboxLimits
 from sandbox.conftest import FULL, grade, last_cell_text, with_attack
 
-SYSCALLS = ("clone", "clone3", "setns", "keyctl", "bpf", "userfaultfd", "io_uring_setup", "perf_event_open",
-            "process_vm_readv", "ptrace")
+SYSCALLS = (
+    "clone",
+    "clone3",
+    "setns",
+    "keyctl",
+    "bpf",
+    "userfaultfd",
+    "io_uring_setup",
+    "perf_event_open",
+    "process_vm_readv",
+    "ptrace",
+)
 NUMBERS = {name: pyseccomp.resolve_syscall(pyseccomp.system_arch(), name) for name in SYSCALLS}
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, SIGCHLD = 0x00020000, 0x10000000, 0x40000000, 17
 
@@ -88,8 +99,11 @@ found = {{
 }}
 print(json.dumps(found))
 """
-COMMANDS = {"unshare -Ur": "Operation not permitted", "mount -t tmpfs": "must be superuser",
-            "strace -p": "Operation not permitted"}
+COMMANDS = {
+    "unshare -Ur": "Operation not permitted",
+    "mount -t tmpfs": "must be superuser",
+    "strace -p": "Operation not permitted",
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +119,28 @@ def escapes(attack_package):
     return json.loads(last_cell_text(result).strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("attack", [
-    "unshare a user namespace", "unshare a user and a mount namespace", "clone into a user namespace",
-    "clone into a network namespace", "clone3", "setns", "mount a tmpfs", "ptrace attach", "keyctl", "bpf",
-    "userfaultfd", "io_uring_setup", "perf_event_open", "process_vm_readv", "unshare -Ur", "mount -t tmpfs",
-    "strace -p"])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "unshare a user namespace",
+        "unshare a user and a mount namespace",
+        "clone into a user namespace",
+        "clone into a network namespace",
+        "clone3",
+        "setns",
+        "mount a tmpfs",
+        "ptrace attach",
+        "keyctl",
+        "bpf",
+        "userfaultfd",
+        "io_uring_setup",
+        "perf_event_open",
+        "process_vm_readv",
+        "unshare -Ur",
+        "mount -t tmpfs",
+        "strace -p",
+    ],
+)
 def test_kernel_escape_is_refused(escapes, attack):
     if escapes[attack] == "not installed":
         pytest.skip(f"{attack.split()[0]} is not installed here")
@@ -121,20 +152,24 @@ def test_kernel_escape_is_refused(escapes, attack):
 
 
 def test_threads_and_processes_still_work(attack_package):
-    source = ("import threading, os\nt = threading.Thread(target=print, args=('thread ran',))\n"
-              "t.start(); t.join()\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n"
-              "print('child exited', os.waitpid(pid, 0)[1] >> 8)")
+    source = (
+        "import threading, os\nt = threading.Thread(target=print, args=('thread ran',))\n"
+        "t.start(); t.join()\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n"
+        "print('child exited', os.waitpid(pid, 0)[1] >> 8)"
+    )
     result = grade(attack_package, with_attack(source))
     assert "thread ran" in last_cell_text(result) and "child exited 7" in last_cell_text(result)
 
 
 def test_joblib_and_multiprocessing_run_in_parallel(normal_package):
-    source = ("import os\nfrom multiprocessing import Pool\nfrom joblib import Parallel, delayed\n"
-              "kernel = os.getpid()\n"
-              "workers = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))\n"
-              "print('joblib workers', len(workers - {kernel}) > 0)\n"
-              "with Pool(2) as pool:\n    print('pool', pool.map(abs, [-1, -2, -3]))\n"
-              "print('shm', os.statvfs('/dev/shm').f_blocks > 0)")
+    source = (
+        "import os\nfrom multiprocessing import Pool\nfrom joblib import Parallel, delayed\n"
+        "kernel = os.getpid()\n"
+        "workers = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))\n"
+        "print('joblib workers', len(workers - {kernel}) > 0)\n"
+        "with Pool(2) as pool:\n    print('pool', pool.map(abs, [-1, -2, -3]))\n"
+        "print('shm', os.statvfs('/dev/shm').f_blocks > 0)"
+    )
     result = grade(normal_package, with_attack(source))
     printed = last_cell_text(result)
     assert "joblib workers True" in printed and "pool [1, 2, 3]" in printed and "shm True" in printed
@@ -167,11 +202,18 @@ print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "wall": time.monotonic
 def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_marks(normal_package):
     limits = SandboxLimits(threads=1, processes=64, memory_mb=512)
     hog_processes = 2 * (os.cpu_count() or 2)
-    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as shared, \
-            SANDBOX.kernel(limits, Path(home), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch:
+    with (
+        tempfile.TemporaryDirectory() as home,
+        tempfile.TemporaryDirectory() as shared,
+        SANDBOX.kernel(limits, Path(home), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch,
+    ):
         stop = Path(shared) / "stop"
-        hog = subprocess.Popen(launch.wrap([sys.executable, "-c", HOG, str(stop), str(hog_processes)]),
-                               cwd=home, stdout=subprocess.PIPE, text=True)
+        hog = subprocess.Popen(
+            launch.wrap([sys.executable, "-c", HOG, str(stop), str(hog_processes)]),
+            cwd=home,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             time.sleep(2)  # the hog is spinning before the normal notebook starts
             result = grade(normal_package, with_attack("x = 1"))  # fails if it takes longer than its limits

@@ -1,4 +1,5 @@
 """Check kinds, one module each, registered by the rubric's `kind`; adding a module adds a kind."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,7 +1,8 @@
 """Held-out accuracy and the bands that turn it into credit, shared by the feature and model checks."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,7 +17,7 @@ class AccuracyTarget(BaseModel):
     """Either `target` (all points at or above it) or `bands` (credit by accuracy)."""
 
     model_config = ConfigDict(extra="forbid")
-    target: Optional[float] = Field(None, ge=0, le=1)
+    target: float | None = Field(None, ge=0, le=1)
     bands: list[Band] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -34,12 +35,15 @@ class AccuracyTarget(BaseModel):
 
     def explain(self, accuracy: float) -> str:
         """A sentence a student understands: what they got, and what full marks need."""
-        full = next(band.min_accuracy for band in self.bands if band.fraction == max(b.fraction for b in self.bands))
+        full = next(
+            band.min_accuracy for band in self.bands if band.fraction == max(b.fraction for b in self.bands)
+        )
         partial = [band for band in self.bands if 0 < band.fraction < 1]
         text = f"Held-out accuracy {percent(accuracy)}; {percent(full)} earns full marks"
         if partial:
-            text += "".join(f", {percent(band.min_accuracy)} earns {band.fraction:.0%} of the points"
-                            for band in partial)
+            text += "".join(
+                f", {percent(band.min_accuracy)} earns {band.fraction:.0%} of the points" for band in partial
+            )
         return text + "."
 
 

@@ -1,9 +1,10 @@
 """What every check kind gets (the evidence about one answer) and gives back (an outcome)."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar
 
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -28,7 +29,9 @@ class Artifact(BaseModel):
     """What an export cell publishes; every kind's artifact also says what the notebook rebound."""
 
     model_config = ConfigDict(extra="forbid")
-    tamper: list[Annotated[str, StringConstraints(max_length=300)]] = Field(default_factory=list, max_length=50)
+    tamper: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 @dataclass
@@ -58,16 +61,16 @@ class Evidence:
     notebook: nbformat.NotebookNode
     package: AssignmentPackage
     template_location: Location
-    probe: Optional[ProbeResult] = None
+    probe: ProbeResult | None = None
     artifact: Any = None
     # Why the export gave nothing usable (set once it was read and failed), and the scoring kernel's
     # answer for this question's model: {"predictions": ...} or {"error": ...}.
-    unreadable: Optional["Outcome"] = None
-    scored: Optional[dict] = None
+    unreadable: Outcome | None = None
+    scored: dict | None = None
     # Staff-only notes when the export came back in a shape our own code never produces.
     forged: list[str] = field(default_factory=list)
 
-    def cells(self, notebook: Optional[nbformat.NotebookNode] = None, location: Optional[Location] = None):
+    def cells(self, notebook: nbformat.NotebookNode | None = None, location: Location | None = None):
         notebook, location = notebook or self.notebook, location or self.location
         return [notebook.cells[i] for i in location.cell_indices]
 
@@ -81,10 +84,10 @@ class Outcome:
     status: str
     message: str
     details: dict[str, Any] = field(default_factory=dict)
-    plot_png: Optional[bytes] = None
+    plot_png: bytes | None = None
     # Share of the question's points a TA still has to award by hand (free-response answers).
     manual_fraction: float = 0.0
-    traceback: Optional[str] = None
+    traceback: str | None = None
 
 
 class Check:
@@ -96,7 +99,7 @@ class Check:
 
     kind: ClassVar[str]
     Params: ClassVar[type[Params]]
-    Artifact: ClassVar[Optional[type[Artifact]]] = None
+    Artifact: ClassVar[type[Artifact] | None] = None
     # True for kinds whose export is retrained in the scoring kernel (see `scoring_job`).
     uses_scoring_kernel: ClassVar[bool] = False
 
@@ -104,7 +107,7 @@ class Check:
         """Names the answer's code must define in its section (empty: no such requirement)."""
         return []
 
-    def probe_source(self, params, context: ProbeContext) -> Optional[str]:
+    def probe_source(self, params, context: ProbeContext) -> str | None:
         """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
         return None
 
@@ -112,7 +115,7 @@ class Check:
         """Held-out feature columns, by table, that the student's code must be applied to in its kernel."""
         return {}
 
-    def scoring_job(self, evidence: Evidence) -> Optional[dict]:
+    def scoring_job(self, evidence: Evidence) -> dict | None:
         """A job for the scoring kernel built from the exported artifact, or None if none is needed."""
         return None
 
@@ -144,11 +147,14 @@ def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
 
 def published(outputs: list[dict]) -> list:
     """The payloads a probe published under the grader's MIME type."""
-    return [out["data"][PROBE_MIME] for out in outputs
-            if out.get("output_type") == "display_data" and PROBE_MIME in out.get("data", {})]
+    return [
+        out["data"][PROBE_MIME]
+        for out in outputs
+        if out.get("output_type") == "display_data" and PROBE_MIME in out.get("data", {})
+    ]
 
 
-def probe_error(outputs: list[dict]) -> Optional[dict]:
+def probe_error(outputs: list[dict]) -> dict | None:
     return next((out for out in outputs if out.get("output_type") == "error"), None)
 
 

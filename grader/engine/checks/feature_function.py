@@ -1,7 +1,6 @@
 """`feature_function`: the student's row function becomes a column; a reference model must reach the target."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -18,11 +17,11 @@ class FeatureParams(AccuracyTarget):
     base_features: list[str] = ["feature1", "feature2"]
     # The columns the student's function is handed (default: base_features); no other column enters the
     # kernel from the held-out table.
-    columns: Optional[list[str]] = None
+    columns: list[str] | None = None
     label: str = "class"
     positive_class: str = "red"
     negative_class: str = "blue"
-    grid: Optional[TableName] = "all_points"
+    grid: TableName | None = "all_points"
 
     @property
     def inputs(self) -> list[str]:
@@ -46,7 +45,10 @@ class FeatureFunctionCheck(Check):
         return {params.dataset: params.inputs}
 
     def probe_source(self, params: FeatureParams, context: ProbeContext) -> str:
-        tables = {"train": context.public(params.dataset), "heldout": context.heldout_features(params.dataset)}
+        tables = {
+            "train": context.public(params.dataset),
+            "heldout": context.heldout_features(params.dataset),
+        }
         if params.grid:
             tables["grid"] = context.public(params.grid)
         return kernel_call("feature_values", params.function, tables, params.inputs)
@@ -61,8 +63,10 @@ class FeatureFunctionCheck(Check):
                 raise ValueError(f"expected {len(table)} {part} values, got {len(values.get(part, []))}")
         is_train = (public["split"] == "train").to_numpy()
         reference = LogisticRegression(C=100.0, max_iter=2000)
-        reference.fit(_with_feature(public, params, values["train"])[is_train],
-                      public[params.label][is_train].astype(str) == params.positive_class)
+        reference.fit(
+            _with_feature(public, params, values["train"])[is_train],
+            public[params.label][is_train].astype(str) == params.positive_class,
+        )
 
         def classes(table, feature_values) -> list[str]:
             positive = reference.predict(_with_feature(table, params, feature_values))
@@ -74,13 +78,25 @@ class FeatureFunctionCheck(Check):
         plot = None
         if params.grid and "grid" in values:
             grid = evidence.package.public_table(params.grid)
-            plot = decision_regions_png(grid, classes(grid, values["grid"]), training_points(public),
-                                        title=f"Linear model with your `{params.function}`",
-                                        x=params.base_features[0], y=params.base_features[-1], label=params.label)
-        message = (f"A linear model using your `{params.function}` as an extra column: "
-                   + params.explain(held_out_accuracy))
-        return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,
-                       details={"heldout_accuracy": round(held_out_accuracy, 4)})
+            plot = decision_regions_png(
+                grid,
+                classes(grid, values["grid"]),
+                training_points(public),
+                title=f"Linear model with your `{params.function}`",
+                x=params.base_features[0],
+                y=params.base_features[-1],
+                label=params.label,
+            )
+        message = f"A linear model using your `{params.function}` as an extra column: " + params.explain(
+            held_out_accuracy
+        )
+        return Outcome(
+            fraction=fraction,
+            status=status_for(fraction),
+            message=message,
+            plot_png=plot,
+            details={"heldout_accuracy": round(held_out_accuracy, 4)},
+        )
 
 
 def _with_feature(table: pd.DataFrame, params: FeatureParams, feature_values) -> pd.DataFrame:

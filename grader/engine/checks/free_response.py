@@ -1,4 +1,5 @@
 """`free_response`: the placeholder was replaced by a real answer (completion credit); TAs grade the rest."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,9 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 class FreeResponseParams(Params):
-    completion_fraction: float = Field(0.5, ge=0, le=1, description="Share of the points for answering at all.")
+    completion_fraction: float = Field(
+        0.5, ge=0, le=1, description="Share of the points for answering at all."
+    )
     min_words: int = Field(3, ge=1)
     placeholder: str = "FILLME"
 
@@ -32,12 +35,21 @@ class FreeResponseCheck(Check):
         words = len(_WORD.findall(answer))
         manual = 1.0 - params.completion_fraction
         if words < params.min_words:
-            return Outcome(0.0, "failed", f"No answer yet: replace {params.placeholder} with your answer "
-                                          f"(at least {params.min_words} words).")
+            return Outcome(
+                0.0,
+                "failed",
+                f"No answer yet: replace {params.placeholder} with your answer "
+                f"(at least {params.min_words} words).",
+            )
         if manual == 0:
             return Outcome(1.0, "passed", "Answered.", details={"answer": answer})
-        return Outcome(params.completion_fraction, "needs_manual_grading",
-                       "Answered; a TA will grade the content.", details={"answer": answer}, manual_fraction=manual)
+        return Outcome(
+            params.completion_fraction,
+            "needs_manual_grading",
+            "Answered; a TA will grade the content.",
+            details={"answer": answer},
+            manual_fraction=manual,
+        )
 
 
 def new_text(evidence: Evidence, placeholder: str) -> str:
@@ -45,7 +57,9 @@ def new_text(evidence: Evidence, placeholder: str) -> str:
 
     Only markdown counts: code in the section (experiments, given code) is not a written answer.
     """
-    template_lines = {_squash(line) for cell in evidence.template_cells() for line in cell.source.splitlines()}
+    template_lines = {
+        _squash(line) for cell in evidence.template_cells() for line in cell.source.splitlines()
+    }
     kept = []
     for cell in evidence.cells():
         if cell.cell_type != "markdown":

@@ -5,9 +5,10 @@ scikit-learn class with its parameters, or with `refit: false` the fitted state 
 kernel, which never runs student code, rebuilds it, trains it with the rubric's fit parameters and fixed
 seeds, and predicts the held-out rows; the trusted side compares those predictions with the labels.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import pandas as pd
 from pydantic import model_validator
@@ -17,32 +18,36 @@ from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
 from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, TableName, kernel_call
 from grader.engine.plots import decision_regions_png, training_points
 
-Prediction = Union[bool, int, float, str, None]
+Prediction = bool | int | float | str | None
 SPLIT_COLUMN = "split"
 
 
 class ModelParams(AccuracyTarget):
-    factory: Optional[str] = None
-    estimator: Optional[str] = None
+    factory: str | None = None
+    estimator: str | None = None
     dataset: TableName
     features: list[str] = ["feature1", "feature2"]
     # A list variable of the student's naming the columns to train on, read at the answer's position.
-    features_from: Optional[str] = None
+    features_from: str | None = None
     label: str = "class"
-    positive_class: Optional[str] = "red"
+    positive_class: str | None = "red"
     negative_class: str = "blue"
     fit: dict[str, Any] = {}
-    grid: Optional[TableName] = "all_points"
+    grid: TableName | None = "all_points"
     # False: score the model the student fitted, as it is, instead of retraining it.
     refit: bool = True
 
     @model_validator(mode="after")
     def _factory_or_estimator(self):
         if bool(self.factory) == bool(self.estimator):
-            raise ValueError("give exactly one of factory (a function that builds a Keras model) "
-                             "or estimator (a variable holding a scikit-learn or Keras model)")
+            raise ValueError(
+                "give exactly one of factory (a function that builds a Keras model) "
+                "or estimator (a variable holding a scikit-learn or Keras model)"
+            )
         if not self.refit and self.factory:
-            raise ValueError("refit: false scores a model the student fitted; name its variable with estimator")
+            raise ValueError(
+                "refit: false scores a model the student fitted; name its variable with estimator"
+            )
         return self
 
 
@@ -63,9 +68,15 @@ class ModelCheck(Check):
         return [params.factory or params.estimator] + ([params.features_from] if params.features_from else [])
 
     def probe_source(self, params: ModelParams, context: ProbeContext) -> str:
-        spec = {"factory": params.factory, "estimator": params.estimator, "fit": params.fit,
-                "refit": params.refit, "features_from": params.features_from, "features": params.features,
-                "seed": context.seed}
+        spec = {
+            "factory": params.factory,
+            "estimator": params.estimator,
+            "fit": params.fit,
+            "refit": params.refit,
+            "features_from": params.features_from,
+            "features": params.features,
+            "seed": context.seed,
+        }
         return kernel_call("model_export", spec)
 
     def scoring_job(self, evidence: Evidence) -> dict:
@@ -82,16 +93,24 @@ class ModelCheck(Check):
             grid = evidence.package.public_table(params.grid)
             if set(features) <= set(grid.columns):
                 predict["grid"] = _columns(grid, features)
-        return {"model": model, "refit": params.refit, "fit": params.fit,
-                "seed": evidence.package.rubric.runtime.seed, "train": _columns(train, features),
-                "labels": training_labels(train[params.label], params), "predict": predict}
+        return {
+            "model": model,
+            "refit": params.refit,
+            "fit": params.fit,
+            "seed": evidence.package.rubric.runtime.seed,
+            "train": _columns(train, features),
+            "labels": training_labels(train[params.label], params),
+            "predict": predict,
+        }
 
     def score(self, evidence: Evidence) -> Outcome:
         params: ModelParams = evidence.params
         scored = evidence.scored or {"error": "the model was not scored"}
         if "error" in scored:
             status = "timed_out" if scored.get("timed_out") else "error"
-            return Outcome(0.0, status, f"We could not rebuild and train your model: {scored['error'].rstrip('.')}.")
+            return Outcome(
+                0.0, status, f"We could not rebuild and train your model: {scored['error'].rstrip('.')}."
+            )
         predictions = scored.get("predictions") or {}
         heldout = evidence.package.heldout_table(params.dataset)
         predicted = [self._label(p, params) for p in predictions.get("heldout", [])]
@@ -101,18 +120,23 @@ class ModelCheck(Check):
         plot = None
         if params.grid and "grid" in predictions and len(features) >= 2:
             plot = decision_regions_png(
-                evidence.package.public_table(params.grid), [self._label(p, params) for p in predictions["grid"]],
+                evidence.package.public_table(params.grid),
+                [self._label(p, params) for p in predictions["grid"]],
                 training_points(evidence.package.public_table(params.dataset)),
-                title=f"Your `{params.factory or params.estimator}`", x=features[0], y=features[1],
-                label=params.label)
+                title=f"Your `{params.factory or params.estimator}`",
+                x=features[0],
+                y=features[1],
+                label=params.label,
+            )
         how = "Scored as you fitted it" if not params.refit else "Retrained on the train split"
         fit = ", ".join(f"{k}={v}" for k, v in params.fit.items()) if params.refit else ""
         message = f"{how}{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
         details = {"heldout_accuracy": round(held_out_accuracy, 4)}
         if params.features_from:
             details["features"] = features
-        return Outcome(fraction=fraction, status=status_for(fraction), message=message, plot_png=plot,
-                       details=details)
+        return Outcome(
+            fraction=fraction, status=status_for(fraction), message=message, plot_png=plot, details=details
+        )
 
     @staticmethod
     def _label(prediction: Prediction, params: ModelParams) -> str:
@@ -129,8 +153,12 @@ def chosen_features(evidence: Evidence) -> list[str]:
         return list(params.features)
     chosen, name = evidence.artifact.features, params.features_from
     public = evidence.package.public_table(params.dataset)
-    allowed = [c for c in public.columns if c not in (params.label, SPLIT_COLUMN)
-               and c in evidence.package.heldout_table(params.dataset).columns]
+    allowed = [
+        c
+        for c in public.columns
+        if c not in (params.label, SPLIT_COLUMN)
+        and c in evidence.package.heldout_table(params.dataset).columns
+    ]
     if not isinstance(chosen, list) or not chosen or not all(isinstance(c, str) for c in chosen):
         raise ValueError(f"`{name}` must be a non-empty list of column names")
     if len(set(chosen)) != len(chosen) or len(chosen) > len(allowed):
@@ -139,8 +167,10 @@ def chosen_features(evidence: Evidence) -> list[str]:
         if column in (params.label, SPLIT_COLUMN):
             raise ValueError(f"`{name}` names {column!r}, which is not a feature: the model may not see it")
         if column not in allowed:
-            raise ValueError(f"`{name}` names {column[:60]!r}, which is not a column of the {params.dataset} "
-                             f"table (its columns: {', '.join(allowed)})")
+            raise ValueError(
+                f"`{name}` names {column[:60]!r}, which is not a column of the {params.dataset} "
+                f"table (its columns: {', '.join(allowed)})"
+            )
     return chosen
 
 

@@ -1,4 +1,5 @@
 """`output`: the answer's cells display a chart, image, table or text, without an error."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -7,8 +8,13 @@ from grader.engine.checks import register
 from grader.engine.checks.base import Check, Evidence, Outcome, Params
 
 Kind = Literal["chart", "image", "table", "text", "any"]
-_DESCRIPTIONS = {"chart": "a chart", "image": "an image", "table": "a table", "text": "printed text",
-                 "any": "any output"}
+_DESCRIPTIONS = {
+    "chart": "a chart",
+    "image": "an image",
+    "table": "a table",
+    "text": "printed text",
+    "any": "any output",
+}
 
 
 class OutputParams(Params):
@@ -22,13 +28,19 @@ class OutputCheck(Check):
 
     def score(self, evidence: Evidence) -> Outcome:
         wanted = evidence.params.expect
-        outputs = [out for cell in evidence.cells() if cell.cell_type == "code" for out in cell.get("outputs", [])]
+        outputs = [
+            out for cell in evidence.cells() if cell.cell_type == "code" for out in cell.get("outputs", [])
+        ]
         if any(out.get("output_type") == "error" for out in outputs):
             return Outcome(0.0, "error", "The answer's cell raised an error, so its output is incomplete.")
         if any(_shows(out, wanted) for out in outputs):
             return Outcome(1.0, "passed", f"The answer displays {_DESCRIPTIONS[wanted]}.")
-        return Outcome(0.0, "failed", f"The answer should display {_DESCRIPTIONS[wanted]}, but none was shown. "
-                                      "Make the chart or value the last line of the cell, or print it.")
+        return Outcome(
+            0.0,
+            "failed",
+            f"The answer should display {_DESCRIPTIONS[wanted]}, but none was shown. "
+            "Make the chart or value the last line of the cell, or print it.",
+        )
 
 
 def _shows(output: dict, wanted: str) -> bool:
@@ -36,9 +48,17 @@ def _shows(output: dict, wanted: str) -> bool:
     mimes = set(output.get("data", {}))
     html = str(output.get("data", {}).get("text/html", ""))
     if wanted == "text":
-        return kind == "stream" and output.get("name") == "stdout" or "text/plain" in mimes and kind == "execute_result"
+        return (
+            kind == "stream"
+            and output.get("name") == "stdout"
+            or "text/plain" in mimes
+            and kind == "execute_result"
+        )
     if wanted == "chart":
-        return any(m.startswith(("application/vnd.vegalite", "application/vnd.vega")) for m in mimes) or "vega" in html
+        return (
+            any(m.startswith(("application/vnd.vegalite", "application/vnd.vega")) for m in mimes)
+            or "vega" in html
+        )
     if wanted == "image":
         return bool(mimes & {"image/png", "image/jpeg", "image/svg+xml", "image/gif"})
     if wanted == "table":

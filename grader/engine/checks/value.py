@@ -1,4 +1,5 @@
 """`value`: a named variable, as it was right after the question's cells, equals the expected value."""
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,12 @@ class ValueCheck(Check):
         actual = evidence.artifact.value
         if _close(actual, params.expected, params.tolerance):
             return Outcome(1.0, "passed", f"`{params.name}` has the expected value.")
-        return Outcome(0.0, "failed", f"`{params.name}` is {_short(actual)}, which is not the expected value.",
-                       details={"actual": _short(actual)})
+        return Outcome(
+            0.0,
+            "failed",
+            f"`{params.name}` is {_short(actual)}, which is not the expected value.",
+            details={"actual": _short(actual)},
+        )
 
 
 def _close(actual: Any, expected: Any, tolerance: float) -> bool:
@@ -50,7 +55,9 @@ def _close(actual: Any, expected: Any, tolerance: float) -> bool:
     if isinstance(expected, list) and isinstance(actual, list):
         return len(actual) == len(expected) and all(_close(a, e, tolerance) for a, e in zip(actual, expected))
     if isinstance(expected, dict) and isinstance(actual, dict):
-        return actual.keys() == expected.keys() and all(_close(actual[k], expected[k], tolerance) for k in expected)
+        return actual.keys() == expected.keys() and all(
+            _close(actual[k], expected[k], tolerance) for k in expected
+        )
     return actual == expected
 
 

@@ -4,6 +4,7 @@ Only the Python standard library is imported at install time, and the functions 
 needs are bound here, before any student code runs, so later monkey-patching by the notebook
 cannot change what we read out.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,17 @@ def install(settings_json: str) -> None:
         os.environ[name] = str(value)
     if settings.get("legacy_keras"):
         from grader_kernel import legacy_keras
+
         legacy_keras.install()
     if settings.get("url_map") is not None:
         from grader_kernel import datasets
+
         datasets.install(settings["url_map"], settings.get("data_dir", "data"))
     # Imported now, before any student code, so it binds the functions it needs unpatched.
-    from grader_kernel import extract  # noqa: F401
     # Last, so that our own patches (pandas' readers, the Keras aliases) are part of the baseline.
-    from grader_kernel import tamper
+    from grader_kernel import (
+        extract,  # noqa: F401
+        tamper,
+    )
+
     tamper.start()

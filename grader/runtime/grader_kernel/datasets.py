@@ -1,4 +1,5 @@
 """Course dataset URLs read local files instead of the network (which the grader does not have)."""
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,10 @@ def resolve(path, mapping: dict[str, str]):
     if path in mapping:
         return mapping[path]
     known = ", ".join(sorted(os.path.basename(u) for u in mapping)) or "none"
-    raise NoNetworkError(f"The grader has no internet access, and {path} is not one of this assignment's "
-                         f"datasets (known: {known}). Load the course's dataset URLs exactly as given.")
+    raise NoNetworkError(
+        f"The grader has no internet access, and {path} is not one of this assignment's "
+        f"datasets (known: {known}). Load the course's dataset URLs exactly as given."
+    )
 
 
 def _patch(pandas, mapping: dict[str, str]) -> None:

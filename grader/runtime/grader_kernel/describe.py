@@ -15,6 +15,7 @@ Formats:
 - scikit-learn, fitted: {"framework": "sklearn", "skops": "<base64 of skops.io.dumps(obj)>",
   "class": "<module>.<qualname>"}
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,15 +36,21 @@ def describe_keras(obj, fitted: bool) -> dict:
     try:
         architecture = json.loads(model.to_json())
     except NotImplementedError:
-        raise TypeError(f"your model is a `{type(model).__name__}`; the grader can only rebuild Sequential "
-                        "or functional Keras models") from None
+        raise TypeError(
+            f"your model is a `{type(model).__name__}`; the grader can only rebuild Sequential "
+            "or functional Keras models"
+        ) from None
     compile_config = model.get_compile_config()
     if not compile_config:
         where = f"in `{factory}`" if factory else "before this point"
         raise ValueError(f"your model is not compiled: call model.compile(...) {where}")
-    return {"framework": "keras", "architecture": architecture,
-            "compile": _json_safe(compile_config, "compile settings"),
-            "weights": _weights(model) if fitted else None, "classes": classes if fitted else None}
+    return {
+        "framework": "keras",
+        "architecture": architecture,
+        "compile": _json_safe(compile_config, "compile settings"),
+        "weights": _weights(model) if fitted else None,
+        "classes": classes if fitted else None,
+    }
 
 
 def describe_estimator(obj, fitted: bool) -> dict:
@@ -54,12 +61,14 @@ def describe_estimator(obj, fitted: bool) -> dict:
         return {"framework": "sklearn", "estimator": _estimator_spec(obj)}
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
+
     try:
         check_is_fitted(obj)
     except NotFittedError:
         name = type(obj).__name__
         raise ValueError(f"your `{name}` has not been fitted yet: call its fit(...) first") from None
     import skops.io
+
     try:
         data = skops.io.dumps(obj)
     except Exception as error:  # skops raises many kinds; the student only needs the reason
@@ -100,14 +109,16 @@ def _is_keras_model(obj) -> bool:
 
 def _weights(model) -> list:
     import numpy
+
     arrays = model.get_weights()
     total = sum(int(array.size) for array in arrays)
     if total > MAX_WEIGHTS:
         raise ValueError(f"your model has {total} weights; the grader can export at most {MAX_WEIGHTS}")
     for array in arrays:
         if array.dtype.kind == "f" and not numpy.isfinite(array).all():
-            raise ValueError("your model's weights contain NaN or infinity: training diverged; "
-                             "try a smaller learning rate")
+            raise ValueError(
+                "your model's weights contain NaN or infinity: training diverged; try a smaller learning rate"
+            )
     return [array.tolist() for array in arrays]
 
 
@@ -158,24 +169,31 @@ def _param(value, name: str, owner: str):
     if hasattr(value, "tolist"):  # numpy scalars and arrays, pandas Index and Series
         return _param(value.tolist(), name, owner)
     what = "a function" if callable(value) else f"a {_kind(value)}"
-    raise ValueError(f"parameter `{name}` of {owner} is {what}; the grader can only rebuild models whose "
-                     "parameters are plain values")
+    raise ValueError(
+        f"parameter `{name}` of {owner} is {what}; the grader can only rebuild models whose "
+        "parameters are plain values"
+    )
 
 
 def _dtype(value: type, name: str, owner: str) -> dict:
     import numpy
+
     if issubclass(value, (numpy.generic, int, float, bool)):
         return {"dtype": numpy.dtype(value).name}
-    raise ValueError(f"parameter `{name}` of {owner} is a class; the grader can only rebuild models whose "
-                     "parameters are plain values")
+    raise ValueError(
+        f"parameter `{name}` of {owner} is a class; the grader can only rebuild models whose "
+        "parameters are plain values"
+    )
 
 
 def _dict_key(key, name: str, owner: str):
     key = key.item() if hasattr(key, "item") else key
     if type(key) in _PLAIN:
         return key
-    raise ValueError(f"parameter `{name}` of {owner} has a key that is a {_kind(key)}; the grader can only "
-                     "rebuild models whose parameters are plain values")
+    raise ValueError(
+        f"parameter `{name}` of {owner} has a key that is a {_kind(key)}; the grader can only "
+        "rebuild models whose parameters are plain values"
+    )
 
 
 def _class_path(obj) -> str:

@@ -6,6 +6,7 @@ or trained here, since the notebook can rebind anything in this kernel, this mod
 scorer outside schema-checks and caps what comes out, and the scoring kernel retrains described models.
 Held-out labels are never here. Each export also carries `tamper`: what the notebook rebound, for staff.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -14,10 +15,9 @@ import math
 import sys
 from contextlib import contextmanager
 
+from grader_kernel.tamper import rebound
 from IPython import get_ipython
 from IPython.display import publish_display_data
-
-from grader_kernel.tamper import rebound
 
 PROBE_MIME = "application/vnd.grader.probe+json"
 _float, _len, _callable, _hasattr, _repr = float, len, callable, hasattr, repr
@@ -32,8 +32,11 @@ _tampered: list = []
 def pristine_builtins():
     """Undo a notebook's patches to builtins (sum, len, round, ...) while a probe runs, then redo them."""
     current = vars(builtins)
-    patched = {name: current[name] for name, original in _PRISTINE_BUILTINS.items()
-               if name in current and current[name] is not original}
+    patched = {
+        name: current[name]
+        for name, original in _PRISTINE_BUILTINS.items()
+        if name in current and current[name] is not original
+    }
     current.update({name: _PRISTINE_BUILTINS[name] for name in patched})
     try:
         yield
@@ -43,10 +46,12 @@ def pristine_builtins():
 
 def _probe(function):
     """Every probe runs with the original builtins, after noting what the notebook rebound."""
+
     def run(*args):
         _tampered[:] = rebound()
         with pristine_builtins():
             return function(*args)
+
     run.__name__, run.__doc__ = function.__name__, function.__doc__
     return run
 
@@ -70,10 +75,13 @@ def _number(value, function_name: str, row_number: int) -> float:
     try:
         number = _float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"`{function_name}` returned {_repr(value)[:60]} for row {row_number}; "
-                        "it must return a number") from None
+        raise TypeError(
+            f"`{function_name}` returned {_repr(value)[:60]} for row {row_number}; it must return a number"
+        ) from None
     if not _isfinite(number):
-        raise ValueError(f"`{function_name}` returned {number} for row {row_number}; it must be a finite number")
+        raise ValueError(
+            f"`{function_name}` returned {number} for row {row_number}; it must be a finite number"
+        )
     return number
 
 
@@ -81,13 +89,16 @@ def _number(value, function_name: str, row_number: int) -> float:
 def feature_values(function_name: str, tables: dict, columns: list) -> None:
     """Apply the student's row function to each table (train, held-out features, grid), on `columns` only."""
     import pandas
+
     function = _answer(function_name, want_callable=True)
     values = {}
     for part, path in tables.items():
         frame = pandas.read_csv(path)
         frame = frame[[column for column in columns if column in frame.columns]]
-        values[part] = [_number(function(row), function_name, number)
-                        for number, (_, row) in enumerate(frame.iterrows(), start=1)]
+        values[part] = [
+            _number(function(row), function_name, number)
+            for number, (_, row) in enumerate(frame.iterrows(), start=1)
+        ]
     _emit({"values": values})
 
 
@@ -95,6 +106,7 @@ def feature_values(function_name: str, tables: dict, columns: list) -> None:
 def model_export(spec: dict) -> None:
     """Describe the student's model (factory, model variable or fitted model) for the scoring kernel."""
     from grader_kernel.describe import describe_estimator, describe_keras
+
     features = _answer(spec["features_from"]) if spec.get("features_from") else spec["features"]
     if _hasattr(features, "tolist"):
         features = features.tolist()
@@ -113,7 +125,9 @@ def _factory_model(spec: dict, features) -> dict:
     """The factory's model with its initial weights, drawn as the 2021 course's grader drew them: seeds fixed
     first, then whatever seeding the factory does itself (Lab 6 calls tf.random.set_seed(2) in it)."""
     import inspect
+
     from grader_kernel.describe import describe_keras
+
     factory = _answer(spec["factory"], want_callable=True)
     accepted = inspect.signature(factory).parameters
     _fixed_seeds(spec["seed"])
@@ -132,6 +146,7 @@ def _tensorflow_seed():
         return None
     try:
         from tensorflow.python.eager import context
+
         return context.global_seed()
     except (ImportError, AttributeError):  # a TensorFlow without this internal: train with the rubric's seed
         return None
@@ -140,7 +155,9 @@ def _tensorflow_seed():
 def _fixed_seeds(seed: int) -> None:
     # tf_keras draws initialiser seeds from `random`: every generator is fixed, not only TensorFlow's.
     import random
+
     import numpy
+
     random.seed(seed)
     numpy.random.seed(seed)
     if "tensorflow" in sys.modules:

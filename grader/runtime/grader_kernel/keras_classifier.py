@@ -3,15 +3,28 @@
 `build_fn` builds a compiled model; sk_params are routed to `build_fn` when it names them and to
 `fit`/`predict` otherwise; `predict` returns a column of class labels, `.model` is the fitted model.
 """
+
 from __future__ import annotations
 
 import inspect
 
 import numpy as np
 
-_FIT_ARGS = {"batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-             "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch",
-             "validation_steps", "validation_freq"}
+_FIT_ARGS = {
+    "batch_size",
+    "epochs",
+    "verbose",
+    "callbacks",
+    "validation_split",
+    "validation_data",
+    "shuffle",
+    "class_weight",
+    "sample_weight",
+    "initial_epoch",
+    "steps_per_epoch",
+    "validation_steps",
+    "validation_freq",
+}
 _PREDICT_ARGS = {"batch_size", "verbose", "steps", "callbacks"}
 
 
@@ -70,10 +83,7 @@ class KerasClassifier(BaseWrapper):
 
     def predict(self, x, **kwargs):
         probs = self.model.predict(_array(x), **self._routed(_PREDICT_ARGS, kwargs))
-        if probs.shape[-1] > 1:
-            indices = probs.argmax(axis=-1)
-        else:
-            indices = (probs > 0.5).astype("int32")
+        indices = probs.argmax(axis=-1) if probs.shape[-1] > 1 else (probs > 0.5).astype("int32")
         return self.classes_[indices]
 
     def score(self, x, y, **kwargs):

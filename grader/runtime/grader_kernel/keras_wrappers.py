@@ -1,2 +1,3 @@
 """Stands in for the removed `keras.wrappers` package; its one submodule is `scikit_learn`."""
+
 __path__: list[str] = []

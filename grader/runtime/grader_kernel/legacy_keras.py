@@ -4,6 +4,7 @@
 too (TF_USE_LEGACY_KERAS), and `keras.wrappers.scikit_learn`, removed from Keras years ago, is
 provided by `keras_classifier`. All of this is lazy: nothing heavy is imported until the notebook does.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -12,8 +13,11 @@ import importlib.util
 import os
 import sys
 
-WRAPPER_MODULES = ("keras.wrappers.scikit_learn", "tensorflow.keras.wrappers.scikit_learn",
-                   "tf_keras.wrappers.scikit_learn")
+WRAPPER_MODULES = (
+    "keras.wrappers.scikit_learn",
+    "tensorflow.keras.wrappers.scikit_learn",
+    "tf_keras.wrappers.scikit_learn",
+)
 
 
 def install() -> None:
@@ -39,8 +43,11 @@ class _LegacyKerasFinder(importlib.abc.MetaPathFinder):
         if fullname in WRAPPER_MODULES:
             return importlib.util.spec_from_loader(fullname, _AliasLoader("grader_kernel.keras_classifier"))
         if fullname in ("keras.wrappers", "tf_keras.wrappers"):
-            return importlib.util.spec_from_loader(fullname, _AliasLoader("grader_kernel.keras_wrappers"),
-                                                   is_package=True)
+            return importlib.util.spec_from_loader(
+                fullname, _AliasLoader("grader_kernel.keras_wrappers"), is_package=True
+            )
         if fullname == "keras" or fullname.startswith("keras."):
-            return importlib.util.spec_from_loader(fullname, _AliasLoader("tf_keras" + fullname[len("keras"):]))
+            return importlib.util.spec_from_loader(
+                fullname, _AliasLoader("tf_keras" + fullname[len("keras") :])
+            )
         return None

@@ -5,6 +5,7 @@ later is recorded when its outermost import finishes, so what a library patches 
 of its baseline. `rebound()` names what changed since. It is evidence for staff, never a score input, and
 best effort: a notebook that knows this module can also break it, or undo its patches before an export.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -60,8 +61,9 @@ def rebound() -> list[str]:
         # A module swapped in sys.modules is what the export's own `import` would get.
         modules = sys.modules
         if not _all(_map(_is, _map(modules.get, _KEYS, _MODULES), _MODULES)):
-            names.update(key for key, module in _zip(_KEYS, _MODULES)
-                         if modules.get(key, module) is not module)
+            names.update(
+                key for key, module in _zip(_KEYS, _MODULES) if modules.get(key, module) is not module
+            )
         for bindings in _BINDINGS[:]:
             try:
                 names.update(bindings.changed())
@@ -92,13 +94,20 @@ class _Bindings:
         """Names bound differently from the baseline and, in a class, method-like values added to it."""
         namespace, names = self.namespace, []
         if not _all(_map(_is, _map(namespace.get, self.keys, _repeat(_MISSING)), self.values)):
-            names += [key for key, value in _zip(self.keys, self.values)
-                      if not _same(namespace.get(key, _MISSING), value)]
-        names += [key for key, holder, attribute, inner in self.inner
-                  if _getattr(holder, attribute) is not inner]
+            names += [
+                key
+                for key, value in _zip(self.keys, self.values)
+                if not _same(namespace.get(key, _MISSING), value)
+            ]
+        names += [
+            key for key, holder, attribute, inner in self.inner if _getattr(holder, attribute) is not inner
+        ]
         if self.classes:
-            names += [key for key in namespace.keys() - self.all_keys
-                      if _isinstance(key, _str) and _method_like(key, namespace.get(key))]
+            names += [
+                key
+                for key in namespace.keys() - self.all_keys
+                if _isinstance(key, _str) and _method_like(key, namespace.get(key))
+            ]
         return [f"{self.label}.{name}" for name in names]
 
 
@@ -146,8 +155,9 @@ def _record(key: str, module) -> None:
     for klass in classes.values():
         try:
             if klass.__module__ == name:
-                _BINDINGS.append(_Bindings(f"{name}.{klass.__qualname__}", _class_dict(klass), _method_like,
-                                           classes=True))
+                _BINDINGS.append(
+                    _Bindings(f"{name}.{klass.__qualname__}", _class_dict(klass), _method_like, classes=True)
+                )
         except _Exception:
             pass
 
@@ -157,7 +167,7 @@ def _flush() -> None:
     pending, _IMPORTS.pending = _IMPORTS.pending, []
     try:
         with _collector_paused():
-            for key, module in pending:
+            for key, _module in pending:
                 final = sys.modules.get(key)
                 if final is not None and _id(final) not in _SEEN:
                     try:

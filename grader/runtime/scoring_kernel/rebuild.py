@@ -5,6 +5,7 @@ file and written the JSON by hand. Nothing it names is imported, called or const
 allow-list: Keras configs are walked before Keras reads them, scikit-learn classes come from
 `ALLOWED_ESTIMATORS`, and a fitted state is loaded by skops only once every type in it has been checked.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,26 +33,71 @@ _LAMBDA_LAYERS = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda"})
 # Built-in layers that carry code, another framework's objects or a saved graph instead of configuration.
 _CODE_LAYERS = frozenset({"TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"})
 # Markers Keras writes for plain values (tensors, arrays, shapes); decoding them imports nothing.
-_VALUE_MARKERS = frozenset({"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__tuple__",
-                            "__ellipsis__", "__slice__", "TensorShape"})
+_VALUE_MARKERS = frozenset(
+    {
+        "__keras_tensor__",
+        "__tensor__",
+        "__numpy__",
+        "__bytes__",
+        "__tuple__",
+        "__ellipsis__",
+        "__slice__",
+        "TensorShape",
+    }
+)
 _MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-_MODEL_MODULES = frozenset({"keras", "keras.models", "keras.src.models.functional",
-                            "keras.src.models.sequential", "keras.src.engine.functional",
-                            "keras.src.engine.sequential"})
+_MODEL_MODULES = frozenset(
+    {
+        "keras",
+        "keras.models",
+        "keras.src.models.functional",
+        "keras.src.models.sequential",
+        "keras.src.engine.functional",
+        "keras.src.engine.sequential",
+    }
+)
 _DTYPE_POLICIES = frozenset({"DTypePolicy", "FloatDTypePolicy"})
 # The public Keras modules a config may name, with the kind of object each holds.
-_OBJECT_MODULES = {"keras.layers": "layer", "keras.initializers": "initializer",
-                   "keras.regularizers": "regularizer", "keras.constraints": "constraint",
-                   "keras.activations": "activation", "keras.losses": "loss", "keras.metrics": "metric",
-                   "keras.optimizers": "optimizer", "keras.optimizers.schedules": "learning-rate schedule",
-                   "keras.mixed_precision": "dtype policy"}
+_OBJECT_MODULES = {
+    "keras.layers": "layer",
+    "keras.initializers": "initializer",
+    "keras.regularizers": "regularizer",
+    "keras.constraints": "constraint",
+    "keras.activations": "activation",
+    "keras.losses": "loss",
+    "keras.metrics": "metric",
+    "keras.optimizers": "optimizer",
+    "keras.optimizers.schedules": "learning-rate schedule",
+    "keras.mixed_precision": "dtype policy",
+}
 _FUNCTION_MODULES = ("activations", "constraints", "initializers", "losses", "metrics", "regularizers")
-_COMPILE_KEYS = frozenset({"optimizer", "loss", "metrics", "loss_weights", "weighted_metrics", "run_eagerly",
-                           "steps_per_execution", "jit_compile", "auto_scale_loss"})
-_KEY_KINDS = {"model": "model", "layers": "layer", "layer": "layer", "cell": "layer",
-              "forward_layer": "layer", "backward_layer": "layer", "optimizer": "optimizer",
-              "learning_rate": "learning-rate schedule", "loss": "loss", "metrics": "metric",
-              "weighted_metrics": "metric", "dtype": "dtype policy"}
+_COMPILE_KEYS = frozenset(
+    {
+        "optimizer",
+        "loss",
+        "metrics",
+        "loss_weights",
+        "weighted_metrics",
+        "run_eagerly",
+        "steps_per_execution",
+        "jit_compile",
+        "auto_scale_loss",
+    }
+)
+_KEY_KINDS = {
+    "model": "model",
+    "layers": "layer",
+    "layer": "layer",
+    "cell": "layer",
+    "forward_layer": "layer",
+    "backward_layer": "layer",
+    "optimizer": "optimizer",
+    "learning_rate": "learning-rate schedule",
+    "loss": "loss",
+    "metrics": "metric",
+    "weighted_metrics": "metric",
+    "dtype": "dtype policy",
+}
 
 
 def build_keras(description: dict, legacy: bool):
@@ -60,13 +106,16 @@ def build_keras(description: dict, legacy: bool):
     architecture = description.get("architecture") if isinstance(description, dict) else None
     name = architecture.get("class_name") if isinstance(architecture, dict) else None
     if not isinstance(name, str) or name not in _MODEL_CLASSES:
-        raise RebuildRefused(f"your model is a `{_short(str(name))}`; the grader can only rebuild Sequential "
-                             "or functional Keras models")
+        raise RebuildRefused(
+            f"your model is a `{_short(str(name))}`; the grader can only rebuild Sequential "
+            "or functional Keras models"
+        )
     compile_config = description.get("compile")
     compile_config = compile_config if isinstance(compile_config, dict) else {}
     if not compile_config.get("loss") or not compile_config.get("optimizer"):
-        raise RebuildRefused("your model is not compiled: call model.compile(...) with a loss and an "
-                             "optimizer")
+        raise RebuildRefused(
+            "your model is not compiled: call model.compile(...) with a loss and an optimizer"
+        )
     unknown = sorted(set(compile_config) - _COMPILE_KEYS)
     if unknown:
         raise RebuildRefused(f"your model's compile settings have unknown entries: {_short(str(unknown))}")
@@ -109,11 +158,13 @@ def _check_object(node: dict, key, keras, top: bool) -> None:
     if name in _VALUE_MARKERS:
         return
     if name in _LAMBDA_LAYERS:
-        raise RebuildRefused("your model uses a Lambda layer, which the grader cannot rebuild; "
-                             "use built-in layers")
+        raise RebuildRefused(
+            "your model uses a Lambda layer, which the grader cannot rebuild; use built-in layers"
+        )
     if name in _CODE_LAYERS or name.startswith("_") or not name.isidentifier():
-        raise RebuildRefused(f"your model uses `{_short(name)}`, which the grader cannot rebuild; "
-                             "use built-in layers")
+        raise RebuildRefused(
+            f"your model uses `{_short(name)}`, which the grader cannot rebuild; use built-in layers"
+        )
     label = name
     if name == "function":
         label = node.get("config") if isinstance(node.get("config"), str) else name
@@ -123,12 +174,17 @@ def _check_object(node: dict, key, keras, top: bool) -> None:
     elif module == "keras":
         known = name in _DTYPE_POLICIES and registered in (None, name)
     else:
-        known = (module in _OBJECT_MODULES and registered in (None, name)
-                 and isinstance(_public(keras, module, name), type))
+        known = (
+            module in _OBJECT_MODULES
+            and registered in (None, name)
+            and isinstance(_public(keras, module, name), type)
+        )
     if not known:
         kind = _KEY_KINDS.get(key) or _suffix_kind(key) or _OBJECT_MODULES.get(module, "object")
-        raise RebuildRefused(f"your model uses a custom {kind} `{_short(label)}`, which the grader cannot "
-                             f"rebuild; use a built-in Keras {kind}")
+        raise RebuildRefused(
+            f"your model uses a custom {kind} `{_short(label)}`, which the grader cannot "
+            f"rebuild; use a built-in Keras {kind}"
+        )
 
 
 def _is_keras_function(keras, module, name: str) -> bool:
@@ -161,10 +217,12 @@ def _suffix_kind(key) -> str | None:
 
 def _set_weights(model, weights) -> None:
     import numpy
+
     current = model.get_weights()
     if not isinstance(weights, list) or len(weights) != len(current):
-        raise RebuildRefused(f"your model's weights do not match its architecture, which has {len(current)} "
-                             "weight arrays")
+        raise RebuildRefused(
+            f"your model's weights do not match its architecture, which has {len(current)} weight arrays"
+        )
     arrays = []
     for index, (given, expected) in enumerate(zip(weights, current)):
         try:
@@ -172,8 +230,10 @@ def _set_weights(model, weights) -> None:
         except (ValueError, TypeError, OverflowError, RecursionError):
             raise RebuildRefused(f"weight array {index} of your model is not an array of numbers") from None
         if array.shape != expected.shape:
-            raise RebuildRefused(f"weight array {index} of your model has shape {array.shape}; "
-                                 f"its architecture needs {expected.shape}")
+            raise RebuildRefused(
+                f"weight array {index} of your model has shape {array.shape}; "
+                f"its architecture needs {expected.shape}"
+            )
         arrays.append(array)
     model.set_weights(arrays)
 
@@ -206,12 +266,14 @@ def load_fitted_estimator(description: dict):
     if problem is not None:
         raise RebuildRefused(f"your fitted model contains {problem}, which the grader cannot load")
     import skops.io
+
     try:
         untrusted = skops.io.get_untrusted_types(data=data)
         refused = [name for name in untrusted if name not in fitted_types()]
         if refused:
-            raise RebuildRefused(f"your fitted model contains `{_short(refused[0])}`, which the grader "
-                                 "cannot load")
+            raise RebuildRefused(
+                f"your fitted model contains `{_short(refused[0])}`, which the grader cannot load"
+            )
         estimator = skops.io.loads(data, trusted=untrusted)
     except RebuildRefused:
         raise
@@ -222,8 +284,12 @@ def load_fitted_estimator(description: dict):
 
 
 def _build(spec, depth: int):
-    if not (isinstance(spec, dict) and set(spec) == {"class", "params"} and isinstance(spec["class"], str)
-            and isinstance(spec["params"], dict)):
+    if not (
+        isinstance(spec, dict)
+        and set(spec) == {"class", "params"}
+        and isinstance(spec["class"], str)
+        and isinstance(spec["params"], dict)
+    ):
         raise RebuildRefused("the description of your estimator is malformed")
     cls = _allowed_class(spec["class"])
     defaults = inspect.signature(cls).parameters
@@ -266,12 +332,15 @@ def _param(value, name: str, owner: str, depth: int):
             pairs = value["dict"]
             if all(isinstance(pair, list) and len(pair) == 2 and type(pair[0]) in _PLAIN for pair in pairs):
                 return {pair[0]: _param(pair[1], name, owner, depth + 1) for pair in pairs}
-    raise RebuildRefused(f"parameter `{_short(name)}` of {owner} is not a plain value; the grader can only "
-                         "rebuild models whose parameters are plain values")
+    raise RebuildRefused(
+        f"parameter `{_short(name)}` of {owner} is not a plain value; the grader can only "
+        "rebuild models whose parameters are plain values"
+    )
 
 
 def _dtype(value, name: str, owner: str) -> type:
     import numpy
+
     try:
         dtype = numpy.dtype(value) if isinstance(value, str) else None
     except TypeError:
@@ -286,8 +355,10 @@ def _allowed_class(path: str) -> type:
     if path in classes:
         return classes[path]
     module, _, name = path.rpartition(".")
-    raise RebuildRefused(f"your estimator is a `{_short(name)}` (from `{_short(module)}`), which the grader "
-                         "cannot rebuild; use one of scikit-learn's models")
+    raise RebuildRefused(
+        f"your estimator is a `{_short(name)}` (from `{_short(module)}`), which the grader "
+        "cannot rebuild; use one of scikit-learn's models"
+    )
 
 
 def _skops_bytes(description) -> bytes:

@@ -5,6 +5,7 @@ It runs in a sandbox of its own and never runs a line of the student's code: a j
 arrive as JSON lines on stdin; each answer is one JSON line on the stream handed to `serve`. Held-out
 labels never come here: only feature columns go in, only predictions go out.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ from scoring_kernel.rebuild import RebuildRefused, build_estimator, build_keras,
 
 # Failures a description can cause while its model is built, trained or used; any of them is the answer's
 # problem, reported to the student, never a crash of the loop.
-_ANSWER_ERRORS = (RebuildRefused, ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError,
-                  ArithmeticError, MemoryError)
+_ANSWER_ERRORS = (
+    RebuildRefused,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RuntimeError,
+    ArithmeticError,
+    MemoryError,
+)
 
 
 def serve(jobs: IO[str], answers: IO[str]) -> None:
@@ -53,8 +63,9 @@ def run_job(job: dict, legacy: bool) -> dict[str, list]:
         model = _sklearn_model(description, job, train, labels)
     else:
         raise RebuildRefused("the answer is neither a Keras nor a scikit-learn model")
-    return {part: _plain(model.predict(pandas.DataFrame(columns)))
-            for part, columns in job["predict"].items()}
+    return {
+        part: _plain(model.predict(pandas.DataFrame(columns))) for part, columns in job["predict"].items()
+    }
 
 
 def _keras_model(description: dict, job: dict, legacy: bool, train, labels):
@@ -96,8 +107,10 @@ class _FittedKeras:
         if self.classes is None:
             return indices
         if len(self.classes) <= int(indices.max(initial=0)):
-            raise RebuildRefused(f"the model predicts class #{int(indices.max())} but was fitted with "
-                                 f"{len(self.classes)} classes")
+            raise RebuildRefused(
+                f"the model predicts class #{int(indices.max())} but was fitted with "
+                f"{len(self.classes)} classes"
+            )
         return [self.classes[index] for index in indices]
 
 

@@ -1,0 +1,41 @@
+"""Which workers are alive and how much work waits: for the staff's dashboard and the health check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from grader.extensions import db
+from grader.models import GradingRun, RunStatus, WorkerHeartbeat
+
+# A worker writes its heartbeat this often; one silent for three beats is counted as gone.
+HEARTBEAT_SECONDS = 10
+ALIVE_WITHIN = timedelta(seconds=3 * HEARTBEAT_SECONDS)
+
+
+def record_alive(name: str) -> None:
+    now = datetime.now(UTC)
+    updated = db.session.execute(
+        update(WorkerHeartbeat).where(WorkerHeartbeat.name == name).values(last_seen=now)
+    )
+    if updated.rowcount == 0:
+        db.session.add(WorkerHeartbeat(name=name, started_at=now, last_seen=now))
+    db.session.commit()
+
+
+def forget(name: str) -> None:
+    db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+    db.session.commit()
+
+
+def live_workers() -> int:
+    since = datetime.now(UTC) - ALIVE_WITHIN
+    return db.session.scalar(
+        select(func.count()).select_from(WorkerHeartbeat).where(WorkerHeartbeat.last_seen >= since)
+    )
+
+
+def queue_depth() -> int:
+    """Runs waiting for a worker, across every assignment (the database knows, whatever the broker)."""
+    return db.session.scalar(select(func.count(GradingRun.id)).where(GradingRun.status == RunStatus.QUEUED))

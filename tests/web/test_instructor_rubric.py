@@ -1,0 +1,162 @@
+"""The rubric editor: form rows (add, edit, remove), errors naming question and field, YAML export and import."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from engine.mini_package import RUBRIC
+
+from grader.engine.rubric import parse_rubric
+from web.test_instructor import assignment, create_mini, import_yaml, package_dir, teacher  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+def mini(teacher, package_dir) -> int:
+    return create_mini(teacher, package_dir)
+
+
+def form_of(page: str) -> dict[str, str]:
+    """The editor's fields as the browser would post them (unticked boxes are not sent)."""
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', page, flags=re.S))
+    fields.update(
+        re.findall(r'<select[^>]*name="([^"]+)">.*?<option value="([^"]+)" selected', page, flags=re.S)
+    )
+    return {
+        name: value.replace("&#39;", "'") for name, value in fields.items() if not name.endswith("-remove")
+    }
+
+
+def exported(client, assignment_id: int) -> bytes:
+    response = client.get(f"/assignments/{assignment_id}/rubric.yaml")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    return response.data
+
+
+def test_editor_lists_every_question_with_its_params(teacher, mini):
+    page = teacher.get(f"/assignments/{mini}/rubric").get_data(as_text=True)
+    fields = form_of(page)
+    assert fields["count"] == "5"
+    assert [fields[f"q-{i}-key"] for i in range(5)] == [q["key"] for q in RUBRIC["questions"]]
+    assert yaml.safe_load(fields["q-0-params"]) == {"function": "mkfeature", "dataset": "band", "target": 0.9}
+    assert fields["q-1-kind"] == "model" and fields["q-2-section"] == "Exercise / Question 3"
+
+
+def test_saving_the_form_unchanged_keeps_the_rubric(app, teacher, mini):
+    url = f"/assignments/{mini}/rubric"
+    before = parse_rubric(yaml.safe_load(exported(teacher, mini)))
+    with_blank_row = form_of(
+        teacher.post(
+            url, data={**form_of(teacher.get(url).get_data(as_text=True)), "action": "add"}
+        ).get_data(as_text=True)
+    )
+    assert with_blank_row["count"] == "6"
+    assert (
+        teacher.post(url, data={**with_blank_row, "action": "save"}).status_code == 303
+    )  # blank row ignored
+    assert parse_rubric(yaml.safe_load(exported(teacher, mini))) == before
+
+
+def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
+    url = f"/assignments/{mini}/rubric"
+    fields = form_of(teacher.get(url).get_data(as_text=True))
+    fields["q-0-params"] = "function: mkfeature\ndataset: band\ntarget: 0.5\n"
+    fields["q-3-remove"] = "1"
+    added = teacher.post(url, data={**fields, "action": "add"})
+    assert added.status_code == 200
+    fields = form_of(added.get_data(as_text=True))
+    assert fields["count"] == "5" and fields["q-4-key"] == ""  # four kept, one blank row
+    fields.update(
+        {
+            "q-4-key": "bonus",
+            "q-4-title": "The bonus value",
+            "q-4-points": "0.5",
+            "q-4-kind": "value",
+            "q-4-section": "Exercise / Question 3",
+            "q-4-marker": "answer =",
+            "q-4-params": "name: answer\nexpected: 42",
+        }
+    )
+    assert teacher.post(url, data={**fields, "action": "save"}).status_code == 303
+    content = yaml.safe_load(exported(teacher, mini))
+    assert [q["key"] for q in content["questions"]] == ["feature", "model", "answer", "explain", "bonus"]
+    assert content["questions"][0]["params"]["target"] == 0.5
+    assert content["questions"][4] == {
+        "key": "bonus",
+        "title": "The bonus value",
+        "points": 0.5,
+        "locator": {"section": "Exercise / Question 3", "marker": "answer ="},
+        "kind": "value",
+        "params": {"name": "answer", "expected": 42},
+    }
+    assert (content["title"], content["runtime"], content["urls"]) == (
+        RUBRIC["title"],
+        RUBRIC["runtime"],
+        RUBRIC["urls"],
+    )
+    assert "Rubric saved" in teacher.get(url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"q-1-points": "-3"}, "question 'model', field points: Input should be greater than 0"),
+        ({"q-1-params": "bands: [oops"}, "question 'model', field params: not valid YAML"),
+        ({"q-1-params": "just words"}, "question 'model', field params: write one 'name: value' per line"),
+        (
+            {"q-0-params": "dataset: band\ntarget: 0.9\ntarget_typo: 1"},
+            "question 'feature': params.target_typo: Extra inputs are not permitted",
+        ),
+        (
+            {"q-0-section": ""},
+            "question 'feature', field locator: give a section (heading path) or a cell_id",
+        ),
+        ({"q-2-key": "feature"}, "rubric: question key 'feature' is used twice"),
+        ({"q-0-params": "dataset: circle\ntarget: 0.9"}, "question 'feature' needs data/circle.csv"),
+    ],
+)
+def test_rubric_errors_name_the_question_and_field_and_nothing_is_saved(app, teacher, mini, change, message):
+    before = assignment(app, mini).package_sha256
+    url = f"/assignments/{mini}/rubric"
+    fields = {**form_of(teacher.get(url).get_data(as_text=True)), **change, "action": "save"}
+    response = teacher.post(url, data=fields)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert "The rubric was not saved" in page and message in page
+    assert form_of(page)[next(iter(change))] == next(iter(change.values()))  # input kept
+    assert assignment(app, mini).package_sha256 == before
+
+
+def test_yaml_export_then_import_round_trips_exactly(app, teacher, mini):
+    before = assignment(app, mini).package_sha256
+    original = exported(teacher, mini)
+    assert import_yaml(teacher, mini, original).status_code == 303
+    assert assignment(app, mini).package_sha256 == before
+    assert exported(teacher, mini) == original
+
+    edited = b"# Raised the bar after the first week.\n" + original.replace(b"target: 0.9", b"target: 0.95")
+    assert import_yaml(teacher, mini, edited).status_code == 303
+    assert exported(teacher, mini) == edited  # kept byte for byte, comment included
+    assert parse_rubric(yaml.safe_load(edited)).questions[0].typed_params().bands[0].min_accuracy == 0.95
+    assert import_yaml(teacher, mini, original).status_code == 303
+    assert assignment(app, mini).package_sha256 == before  # same content, same package
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"title: Mini\nquestions: [", "rubric.yaml is not valid YAML"),
+        (b"- just\n- a list\n", "rubric.yaml must hold a mapping"),
+        (b"title: Mini\nquestions: []\n", "questions: List should have at least 1 item"),
+        (b"\xff\xfe", "rubric.yaml is not UTF-8 text"),
+    ],
+)
+def test_import_of_a_bad_rubric_is_rejected(app, teacher, mini, content, message):
+    before = assignment(app, mini).package_sha256
+    response = import_yaml(teacher, mini, content)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "The rubric was not imported" in page and message in page
+    assert assignment(app, mini).package_sha256 == before
