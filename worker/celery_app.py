@@ -74,5 +74,5 @@ def _report_alive() -> None:
                 workers.record_alive(worker_name())
         except Exception:  # the database is away for a moment; staff see this worker again once it is back
             log.warning("could not record that this worker is alive", exc_info=True)
-        if _stopping.wait(workers.HEARTBEAT_SECONDS):
+        if _stopping.wait(workers.WORKER_HEARTBEAT_SECONDS):
             return

@@ -14,7 +14,7 @@ from processes import grader_command, running, wait_until
 
 from grader.extensions import db
 from grader.models import GradingRun, RunStatus
-from grader.services.grading.runs import HARD_LIMIT_GRACE_SECONDS, HEARTBEAT_SECONDS
+from grader.services.grading.runs import HARD_LIMIT_GRACE_SECONDS, RUN_HEARTBEAT_SECONDS
 from services.test_grading_run import upload
 
 # Within its rubric's limits (one cell of up to 60 s), but past the small budget its message is sent with.
@@ -100,7 +100,7 @@ def test_a_run_over_its_budget_is_failed_with_a_reason_and_stops_everything(
         # The notebook's kernel and the scoring kernel were stopped, and the heartbeat is silent.
         wait_until(lambda: worker_descendants(psutil.Process(worker.pid)) == [], 10, "the kernels to stop")
         beat = run_row(app, sleeper["run_id"]).heartbeat_at
-        time.sleep(HEARTBEAT_SECONDS + 1.5)
+        time.sleep(RUN_HEARTBEAT_SECONDS + 1.5)
         assert run_row(app, sleeper["run_id"]).heartbeat_at == beat
         # The same worker goes on grading, within the budget its rubric gives.
         honest = upload(client, notebook_bytes("print(6 * 7)"), assignment=slug)

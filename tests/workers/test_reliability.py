@@ -112,7 +112,7 @@ def test_a_notebook_that_keeps_killing_workers_is_stopped_with_a_message(app, qu
 
 
 def test_heartbeat_is_written_while_a_long_cell_runs(app, client, monkeypatch):
-    monkeypatch.setattr("grader.services.grading.runs.HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr("grader.services.grading.runs.RUN_HEARTBEAT_SECONDS", 0.2)
     run_id = upload(client, notebook_bytes("import time; time.sleep(3)"))["run_id"]
     beats = []
 

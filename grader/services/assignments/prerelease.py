@@ -20,7 +20,7 @@ from grader.services.storage.packages import open_package
 
 log = logging.getLogger(__name__)
 
-FAILED_TO_RUN = "The check could not run to the end; the worker's log has the details. Try again."
+VALIDATION_FAILED_TO_RUN = "The check could not run to the end; the worker's log has the details. Try again."
 NOTEBOOKS = ("solution", "template")
 
 
@@ -55,7 +55,7 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
         log.exception("validation %s failed", validation_id)
         db.session.rollback()
         validation = db.session.get(PackageValidation, validation_id)
-        _finish(validation, RunStatus.FAILED, error_message=FAILED_TO_RUN)
+        _finish(validation, RunStatus.FAILED, error_message=VALIDATION_FAILED_TO_RUN)
         return validation.status
     validation.outcome = {"solution": _summary(outcome.solution), "template": _summary(outcome.template)}
     validation.problems = outcome.problems
@@ -107,7 +107,7 @@ def _summary(report: Report | None) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
-class Cell:
+class NotebookOutcome:
     """One notebook's result for one question, and whether it stands in the way of release."""
 
     score: float
@@ -121,8 +121,8 @@ class Cell:
 class OutcomeRow:
     key: str
     title: str
-    solution: Cell | None
-    template: Cell | None
+    solution: NotebookOutcome | None
+    template: NotebookOutcome | None
 
 
 @dataclass(frozen=True)
@@ -189,10 +189,10 @@ def latest_validation(assignment: Assignment) -> ValidationView | None:
     )
 
 
-def _cell(result: dict[str, Any] | None, problem: Any) -> Cell | None:
+def _cell(result: dict[str, Any] | None, problem: Any) -> NotebookOutcome | None:
     if result is None:
         return None
-    return Cell(
+    return NotebookOutcome(
         score=result["score"],
         max_score=result["max_score"],
         status=result["status"],

@@ -29,7 +29,7 @@ from grader.services.storage.packages import open_package
 
 log = logging.getLogger(__name__)
 
-FAILED_TO_RUN = (
+NOTEBOOK_FAILED_TO_RUN = (
     "We could not run your notebook. This is usually a problem on our side; "
     "staff have the details. You do not need to upload again."
 )
@@ -43,7 +43,7 @@ TOO_LONG = (
     "Grading took longer than {} and was stopped. Look for cells that run for a very long time, and "
     "upload again."
 )
-HEARTBEAT_SECONDS = 5
+RUN_HEARTBEAT_SECONDS = 5
 # After the soft time limit, the time left to stop the kernels and record the failure before the task's
 # process is killed.
 HARD_LIMIT_GRACE_SECONDS = 60
@@ -106,7 +106,7 @@ def grade_run(
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
-        _finish(db.session.get(GradingRun, run_id), RunStatus.FAILED, error_message=FAILED_TO_RUN)
+        _finish(db.session.get(GradingRun, run_id), RunStatus.FAILED, error_message=NOTEBOOK_FAILED_TO_RUN)
         raise
     _record_result(run, result)
     return run.status
@@ -180,7 +180,7 @@ def _heartbeat(run_id: int) -> Iterator[None]:
     engine, stop = db.engine, threading.Event()
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(RUN_HEARTBEAT_SECONDS):
             try:
                 with engine.begin() as connection:
                     connection.execute(

@@ -10,8 +10,8 @@ from grader.extensions import db
 from grader.models import GradingRun, RunStatus, WorkerHeartbeat
 
 # A worker writes its heartbeat this often; one silent for three beats is counted as gone.
-HEARTBEAT_SECONDS = 10
-ALIVE_WITHIN = timedelta(seconds=3 * HEARTBEAT_SECONDS)
+WORKER_HEARTBEAT_SECONDS = 10
+ALIVE_WITHIN = timedelta(seconds=3 * WORKER_HEARTBEAT_SECONDS)
 
 
 def record_alive(name: str) -> None:

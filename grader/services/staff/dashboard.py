@@ -59,7 +59,7 @@ class Filters:
 
 
 @dataclass(frozen=True)
-class Cell:
+class GridCell:
     score: float
     points: float
     status: str
@@ -74,7 +74,7 @@ class Row:
     lateness: Lateness | None
     # False when the row shows the latest upload because no attempt is graded yet.
     counting: bool
-    cells: dict[str, Cell] = field(default_factory=dict)
+    cells: dict[str, GridCell] = field(default_factory=dict)
     total: float | None = None
     points: float | None = None
     # The shown submission's latest run recorded tampering: staff look closer; the scores stand as they are.
@@ -173,7 +173,7 @@ def _row(result: StudentResult, tampered_runs: set[int]) -> Row:
         status=result.status,
         lateness=view.lateness,
         counting=result.counting,
-        cells={q.key: Cell(q.final_score, q.points, _cell_status(q)) for q in view.questions},
+        cells={q.key: GridCell(q.final_score, q.points, _cell_status(q)) for q in view.questions},
         total=view.total_after_penalty if graded else None,
         points=view.points_total if graded else None,
         tampered=view.run.run_id in tampered_runs,
@@ -196,7 +196,7 @@ def _cell_status(question: QuestionView) -> str:
     return "graded_by_ta" if question.manual_score is not None else question.status
 
 
-def _full_marks(cell: Cell | None) -> bool:
+def _full_marks(cell: GridCell | None) -> bool:
     return cell is not None and cell.score >= cell.points - 1e-9
 
 
