@@ -10,21 +10,14 @@ from nbformat.v4.rwbase import rejoin_lines
 from nbformat.validator import ValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
+from grader.services.errors import NotebookRejected, NotebookTooLarge
+
 # What the worker reads of a notebook costs time in proportion to its sources, so they are capped where
 # no honest notebook comes near (the Lab 6 solution has 97 cells, none over 800 characters, no line over
 # 120). Outputs are not capped here: they are cleared before grading.
 MAX_CELLS = 10_000
 MAX_CELL_SOURCE_CHARS = 1_000_000
 MAX_LINE_CHARS = 100_000
-
-
-class NotebookRejected(ValueError):
-    """The upload is not a notebook we can grade; the message is meant for the person who sent it."""
-
-    def __init__(self, message: str, http_status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
 
 
 def human_size(n_bytes: float) -> str:
@@ -39,10 +32,9 @@ def human_size(n_bytes: float) -> str:
 def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     """Return the notebook in `data`, or raise NotebookRejected saying what is wrong with it."""
     if len(data) > max_bytes:
-        raise NotebookRejected(
+        raise NotebookTooLarge(
             f"The file is {human_size(len(data))}; the limit is {human_size(max_bytes)}. "
-            "Clear large outputs (Edit → Clear all outputs) and upload again.",
-            http_status=413,
+            "Clear large outputs (Edit → Clear all outputs) and upload again."
         )
     if not data.strip():
         raise NotebookRejected("The file is empty. Upload the .ipynb file saved from Jupyter or Colab.")

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from grader.extensions import db
 from grader.models import Course, Role, User
 from grader.services.assignments.rules import now
+from grader.services.errors import AccountError
 from grader.services.people.accounts import (
     DEFAULT_TOKEN_DAYS,
-    AccountError,
     create_api_token,
     create_user,
     enroll,

@@ -15,8 +15,9 @@ from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
 from grader.engine.validation import check_package
-from grader.notebooks import NotebookRejected, parse_notebook
+from grader.notebooks import parse_notebook
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
+from grader.services.errors import NotebookRejected
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
@@ -32,7 +33,7 @@ def _notebook(path: Path) -> nbformat.NotebookNode:
     try:
         return parse_notebook(path.read_bytes(), MAX_NOTEBOOK_BYTES)
     except (OSError, NotebookRejected) as exc:
-        raise click.ClickException(f"{path}: {getattr(exc, 'message', exc)}") from None
+        raise click.ClickException(f"{path}: {exc}") from None
 
 
 def _sandbox(mode: str) -> Sandbox:

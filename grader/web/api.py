@@ -5,15 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from grader.notebooks import NotebookRejected
 from grader.services.assignments.rules import as_utc
+from grader.services.errors import ScoreRejected
+from grader.services.permissions import require_visible
 from grader.services.staff import manual_grading, review
 from grader.services.submissions import feedback
 from grader.services.submissions.intake import MAX_ID
 from grader.task_queue import enqueue_grading
 from grader.web.auth import require_bearer_token
 from grader.web.openapi import openapi_document
-from grader.web.uploads import accept_from_request
+from grader.web.uploads import accept
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 # An id past the database's integer range names nothing: routing answers 404 before the driver overflows.
@@ -39,10 +40,7 @@ def openapi():
 @bp.post("/submissions")
 @login_required
 def create_submission():
-    try:
-        accepted = accept_from_request()
-    except NotebookRejected as exc:
-        return jsonify(error=exc.message), exc.http_status
+    accepted = accept(request.form.get("assignment"), request.files.get("file"))
     body = {
         "submission_id": accepted.submission_id,
         "run_id": accepted.run_id,
@@ -56,29 +54,17 @@ def create_submission():
 @bp.post(SUBMISSION + "/questions/<question_key>/score")
 @login_required
 def give_score(submission_id: int, question_key: str):
-    try:
-        score, reason = _score_body(request.get_json(silent=True))
-        manual_grading.set_manual_score(
-            current_user._get_current_object(), submission_id, question_key, score, reason
-        )
-    except manual_grading.ScoreRejected as exc:
-        return jsonify(error=str(exc)), 400
-    except manual_grading.GradingForbidden as exc:
-        return jsonify(error=str(exc)), 403
-    except feedback.NotFound:
-        return jsonify(error=f"There is no submission {submission_id} with a question {question_key!r}."), 404
+    score, reason = _score_body(request.get_json(silent=True))
+    manual_grading.set_manual_score(
+        current_user._get_current_object(), submission_id, question_key, score, reason
+    )
     return submission_status(submission_id)
 
 
 @bp.post(SUBMISSION + "/regrade")
 @login_required
 def regrade(submission_id: int):
-    try:
-        run_id = manual_grading.request_regrade(current_user._get_current_object(), submission_id)
-    except manual_grading.GradingForbidden as exc:
-        return jsonify(error=str(exc)), 403
-    except feedback.NotFound:
-        return jsonify(error=f"There is no submission {submission_id}."), 404
+    run_id = manual_grading.request_regrade(current_user._get_current_object(), submission_id)
     enqueue_grading(run_id)
     return jsonify(submission_id=submission_id, run_id=run_id, status="queued"), 202
 
@@ -87,11 +73,8 @@ def regrade(submission_id: int):
 @login_required
 def submission_status(submission_id: int):
     user = current_user._get_current_object()
-    try:
-        feedback.check_visible(user, submission_id)
-        view = feedback.submission_view(submission_id)
-    except feedback.NotFound:
-        return jsonify(error=f"There is no submission {submission_id}."), 404
+    require_visible(user, submission_id)
+    view = feedback.submission_view(submission_id)
     staff = review.staff_panel(user, submission_id)
     # Tamper flags are evidence for staff: a student's answer has no such key at all.
     staff_only = {"tamper": staff.tamper} if staff else {}
@@ -120,12 +103,12 @@ def submission_status(submission_id: int):
 def _score_body(body: object) -> tuple[float, str]:
     """The score and reason of a score body; raise ScoreRejected unless it is exactly {score, reason}."""
     if not isinstance(body, dict) or set(body) != {"score", "reason"}:
-        raise manual_grading.ScoreRejected(SCORE_BODY)
+        raise ScoreRejected(SCORE_BODY)
     score, reason = body["score"], body["reason"]
     # JSON true is an int to Python, but it is no score.
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not isinstance(reason, str):
-        raise manual_grading.ScoreRejected(SCORE_BODY)
+        raise ScoreRejected(SCORE_BODY)
     try:
         return float(score), reason
     except OverflowError:  # an integer of hundreds of digits
-        raise manual_grading.ScoreRejected("the score is out of range") from None
+        raise ScoreRejected("the score is out of range") from None

@@ -19,20 +19,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, EqualTo
 
 from grader.extensions import db, login_manager
 from grader.models import User
-from grader.services.people.accounts import (
-    AccountError,
-    TokenRejected,
-    authenticate,
-    change_password,
-    end_sessions,
-    user_for_token,
-)
+from grader.services.errors import AccountError, TokenRejected
+from grader.services.people.accounts import authenticate, change_password, end_sessions, user_for_token
+from grader.web.forms.auth import LoginForm, PasswordForm
 from grader.web.throttles import login_per_account, login_per_address
 
 bp = Blueprint("auth", __name__)
@@ -40,19 +32,6 @@ bp = Blueprint("auth", __name__)
 SEND_TOKEN = "Send 'Authorization: Bearer <token>' (create one with `grader tokens create EMAIL`)."
 # When this session signed in (epoch seconds): a sign-in lasts GRADER_SESSION_HOURS however busy it is.
 SIGNED_IN_AT = "signed_in_at"
-
-
-class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired()])
-    password = PasswordField("Password", validators=[DataRequired()])
-
-
-class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    new = PasswordField("New password", validators=[DataRequired()])
-    confirm = PasswordField(
-        "New password again", validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")]
-    )
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""Error responses: JSON under /api, a friendly page elsewhere."""
+"""Error responses, mapped here once: JSON under /api, a friendly page elsewhere."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from grader.extensions import db
 from grader.notebooks import human_size
+from grader.services.errors import DomainError, Forbidden, NotebookTooLarge, NotFound
 
 FRIENDLY = {
     404: "We could not find that page, or it is not yours to see.",
@@ -19,6 +20,17 @@ DATABASE_AWAY = (
     "The grader cannot reach its database for a moment, so nothing from this request was saved. "
     "Please try again in a minute."
 )
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status that answers a service's error: the one place the two meet."""
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, NotebookTooLarge):
+        return 413
+    return 400
 
 
 def register(app: Flask) -> None:
@@ -35,6 +47,15 @@ def register(app: Flask) -> None:
             code=503, message=DATABASE_AWAY, hide_account=True
         )
         return page, 503, headers
+
+    @app.errorhandler(DomainError)
+    def refused(exc: DomainError):
+        status = status_of(exc)
+        if request.path.startswith("/api/"):
+            return jsonify(error=str(exc)), status
+        # Every missing page reads the same, as a missing route's does; the API names what it looked for.
+        message = FRIENDLY[404] if status == 404 else str(exc)
+        return render_template("error.html", code=status, message=message), status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from grader.models import Assignment
+from grader.models import Assignment, Course
 from grader.notebooks import human_size
 from grader.services.assignments import authoring, prerelease, rubric_editor
-from grader.services.assignments.authoring import AuthoringError, PackageParts
-from grader.services.submissions.feedback import NotFound
+from grader.services.errors import AuthoringError
+from grader.services.permissions import require_course_instructor, require_instructor
 from grader.task_queue import enqueue_validation
+from grader.web.forms import problems
+from grader.web.forms.instructor import NewAssignmentForm, RubricForm, RubricImportForm, SettingsForm
 
 bp = Blueprint("instructor", __name__)
 PACKAGE_UPLOADS = {"instructor.new_assignment", "instructor.import_rubric"}
@@ -36,7 +38,7 @@ def _too_large(_exc):
 @bp.get("/courses/<int:course_id>/assignments")
 @login_required
 def course(course_id: int):
-    course = _or_404(authoring.instructor_course, course_id)
+    course = require_course_instructor(current_user._get_current_object(), course_id)
     return render_template(
         "instructor_course.html",
         course=course,
@@ -48,21 +50,21 @@ def course(course_id: int):
 @bp.route("/courses/<int:course_id>/assignments/new", methods=["GET", "POST"])
 @login_required
 def new_assignment(course_id: int):
-    course = _or_404(authoring.instructor_course, course_id)
-    if request.method == "GET":
-        return _new_page(course)
+    course = require_course_instructor(current_user._get_current_object(), course_id)
+    form = NewAssignmentForm()
+    if not form.validate_on_submit():
+        return _new_page(course, form, [error for field in form for error in field.errors])
     try:
-        upload = request.files.get("package")
-        package = _read(upload) if upload and upload.filename else _parts()
         assignment = authoring.create_assignment(
             course,
-            request.form.get("slug", ""),
-            request.form.get("title", ""),
-            package,
-            filename=upload.filename if upload else "",
+            form.slug.data,
+            form.title.data,
+            form.upload(),
+            filename=form.package.data.filename if form.package.data else "",
         )
     except AuthoringError as exc:
-        return _new_page(course, str(exc).splitlines()), 400
+        # The form again with what was typed, and every problem listed above it.
+        return _new_page(course, form, str(exc).splitlines())
     flash(
         f"Created {assignment.title}. Students cannot see it until you release it below; validate it first.",
         "info",
@@ -73,30 +75,36 @@ def new_assignment(course_id: int):
 @bp.route("/assignments/<int:assignment_id>/settings", methods=["GET", "POST"])
 @login_required
 def assignment(assignment_id: int):
-    assignment = _or_404(authoring.instructor_assignment, assignment_id)
-    if request.method == "POST":
-        try:
-            authoring.save_settings(assignment, authoring.parse_settings(request.form))
-        except AuthoringError as exc:
-            return _settings_page(assignment, request.form, str(exc).splitlines()), 400
-        flash("Settings saved.", "info")
-        return redirect(url_for(".assignment", assignment_id=assignment_id), code=303)
-    return _settings_page(assignment, authoring.settings_fields(assignment))
+    assignment = _taught(assignment_id)
+    if request.method == "GET":
+        return _settings_page(assignment, SettingsForm.of(assignment))
+    form = SettingsForm()
+    if not form.validate():
+        return _settings_page(assignment, form, problems(form, SettingsForm.NAMES))
+    try:
+        authoring.save_settings(assignment, form.settings())
+    except AuthoringError as exc:
+        return _settings_page(assignment, form, str(exc).splitlines())
+    flash("Settings saved.", "info")
+    return redirect(url_for(".assignment", assignment_id=assignment_id), code=303)
 
 
 @bp.route("/assignments/<int:assignment_id>/rubric", methods=["GET", "POST"])
 @login_required
 def rubric(assignment_id: int):
-    assignment = _or_404(authoring.instructor_assignment, assignment_id)
+    assignment = _taught(assignment_id)
     if request.method == "GET":
-        return _rubric_page(assignment, rubric_editor.current_rows(assignment))
-    rows = rubric_editor.rows_from_form(request.form)
-    if request.form.get("action") == "add":
-        return _rubric_page(assignment, rows + [rubric_editor.QuestionRow(kind=rubric_editor.KINDS[0])])
+        return _rubric_page(assignment, RubricForm.of(rubric_editor.current_rows(assignment)))
+    form = RubricForm()
+    rows = form.rows()
+    if form.add.data:
+        return _rubric_page(
+            assignment, RubricForm.of([*rows, rubric_editor.QuestionRow(kind=rubric_editor.KINDS[0])])
+        )
     try:
         rubric_editor.save_rows(assignment, rows)
     except AuthoringError as exc:
-        return _rubric_page(assignment, rows, str(exc).splitlines()), 400
+        return _rubric_page(assignment, RubricForm.of(rows), str(exc).splitlines())
     flash("Rubric saved. Graded submissions keep their scores until you re-grade them.", "info")
     return redirect(url_for(".rubric", assignment_id=assignment_id), code=303)
 
@@ -104,7 +112,7 @@ def rubric(assignment_id: int):
 @bp.get("/assignments/<int:assignment_id>/rubric.yaml")
 @login_required
 def rubric_yaml(assignment_id: int):
-    assignment = _or_404(authoring.instructor_assignment, assignment_id)
+    assignment = _taught(assignment_id)
     return Response(
         rubric_editor.export_rubric(assignment),
         mimetype="application/yaml",
@@ -115,21 +123,26 @@ def rubric_yaml(assignment_id: int):
 @bp.post("/assignments/<int:assignment_id>/rubric/import")
 @login_required
 def import_rubric(assignment_id: int):
-    assignment = _or_404(authoring.instructor_assignment, assignment_id)
-    try:
-        rubric_editor.import_rubric(assignment, _read(request.files.get("rubric_file"), "rubric.yaml file"))
-    except AuthoringError as exc:
-        return _rubric_page(
-            assignment, rubric_editor.current_rows(assignment), import_errors=str(exc).splitlines()
-        ), 400
-    flash("Rubric imported.", "info")
-    return redirect(url_for(".rubric", assignment_id=assignment_id), code=303)
+    assignment = _taught(assignment_id)
+    form = RubricImportForm()
+    if not form.validate():
+        errors = form.rubric_file.errors
+    else:
+        try:
+            rubric_editor.import_rubric(assignment, form.rubric_file.data.read())
+        except AuthoringError as exc:
+            errors = str(exc).splitlines()
+        else:
+            flash("Rubric imported.", "info")
+            return redirect(url_for(".rubric", assignment_id=assignment_id), code=303)
+    editor = RubricForm.of(rubric_editor.current_rows(assignment))
+    return _rubric_page(assignment, editor, import_form=form, import_errors=errors)
 
 
 @bp.post("/assignments/<int:assignment_id>/validate")
 @login_required
 def validate(assignment_id: int):
-    assignment = _or_404(authoring.instructor_assignment, assignment_id)
+    assignment = _taught(assignment_id)
     enqueue_validation(prerelease.request_validation(assignment, current_user._get_current_object()))
     flash("Validation queued: the solution and the template are being graded.", "info")
     return redirect(url_for(".assignment", assignment_id=assignment_id, _anchor="validation"), code=303)
@@ -138,72 +151,50 @@ def validate(assignment_id: int):
 @bp.get("/assignments/<int:assignment_id>/validation.json")
 @login_required
 def validation_status(assignment_id: int):
-    view = prerelease.latest_validation(_or_404(authoring.instructor_assignment, assignment_id))
+    view = prerelease.latest_validation(_taught(assignment_id))
     return view.to_dict() if view else {"status": None, "finished": True}
 
 
-def _or_404(lookup, item_id: int):
-    try:
-        return lookup(current_user._get_current_object(), item_id)
-    except NotFound:
-        abort(404)
+def _taught(assignment_id: int) -> Assignment:
+    return require_instructor(current_user._get_current_object(), assignment_id)
 
 
-def _read(upload, what: str = "package zip") -> bytes:
-    if upload is None or not upload.filename:
-        raise AuthoringError(f"Choose a {what} to upload.")
-    return upload.read()
-
-
-def _parts() -> PackageParts:
-    """The package as separate files: template, rubric and optional solution, data and hidden files."""
-    files = request.files
-    solution = files.get("solution")
-    return PackageParts(
-        template=_read(files.get("template"), "template notebook (or a package zip)"),
-        rubric=_read(files.get("rubric"), "rubric.yaml"),
-        solution=solution.read() if solution and solution.filename else None,
-        data=_named("data"),
-        hidden=_named("hidden"),
-    )
-
-
-def _named(field: str) -> dict[str, bytes]:
-    return {upload.filename: upload.read() for upload in request.files.getlist(field) if upload.filename}
-
-
-def _new_page(course, errors: list[str] | None = None) -> str:
-    return render_template(
+def _new_page(course: Course, form: NewAssignmentForm, errors: list[str]) -> tuple[str, int] | str:
+    page = render_template(
         "instructor_new.html",
         course=course,
-        form=request.form,
-        errors=errors or [],
+        form=form,
+        errors=errors,
         limit=human_size(authoring.MAX_PACKAGE_UPLOAD_BYTES),
     )
+    return (page, 400) if errors else page
 
 
-def _settings_page(assignment: Assignment, fields, errors: list[str] | None = None) -> str:
-    return render_template(
+def _settings_page(assignment: Assignment, form: SettingsForm, errors: list[str] | None = None):
+    page = render_template(
         "instructor_settings.html",
         assignment=assignment,
-        fields=fields,
+        form=form,
         errors=errors or [],
         validation=prerelease.latest_validation(assignment),
     )
+    return (page, 400) if errors else page
 
 
 def _rubric_page(
     assignment: Assignment,
-    rows,
+    form: RubricForm,
     errors: list[str] | None = None,
+    import_form: RubricImportForm | None = None,
     import_errors: list[str] | None = None,
-) -> str:
-    return render_template(
+):
+    page = render_template(
         "instructor_rubric.html",
         assignment=assignment,
-        rows=rows,
-        kinds=rubric_editor.KINDS,
+        form=form,
+        import_form=import_form or RubricImportForm(formdata=None),
         kind_fields=rubric_editor.kind_fields(),
         errors=errors or [],
         import_errors=import_errors or [],
     )
+    return (page, 400) if errors or import_errors else page

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from grader.models import User
+from grader.services.errors import BadFilter, ScoreRejected
+from grader.services.permissions import require_grader
 from grader.services.staff import charts, manual_grading, review
 from grader.services.staff.dashboard import (
     QUESTION_STATUSES,
     RUN_STATUSES,
-    BadFilter,
+    Dashboard,
     Filters,
 )
 from grader.services.staff.dashboard import (
     dashboard as assignment_dashboard,
 )
+from grader.services.staff.free_response_queue import Answer
 from grader.services.staff.free_response_queue import grading_queue as load_queue
 from grader.services.submissions import feedback
 from grader.task_queue import enqueue_grading
+from grader.web.forms.staff import GradeAnswerForm, OverrideForm
 
 bp = Blueprint("staff", __name__)
 
@@ -29,73 +34,60 @@ def staff_tools() -> dict:
     def panel(submission_id: int) -> review.StaffPanel | None:
         return review.staff_panel(current_user._get_current_object(), submission_id)
 
-    return {"staff_panel": panel}
+    # A blank form for each question, so a rejected score shows only under its own question.
+    return {"staff_panel": panel, "override_form": lambda: OverrideForm(formdata=None)}
 
 
 @bp.get("/assignments/<int:assignment_id>/dashboard")
 @login_required
 def dashboard(assignment_id: int):
-    query, status = request.args.to_dict(), 200
+    # Without `page`: sorting or filtering again starts at the first page; the page links add it back.
+    query, status = _args_but_page(), 200
     try:
-        view = _dashboard(assignment_id, _filters())
+        view = _dashboard(assignment_id, _filters(), request.args.get("page", type=int))
     except BadFilter as exc:
         flash(f"Showing everyone instead: {exc}.", "error")
         query, status = {}, 400
-        view = _dashboard(assignment_id, Filters())
+        view = _dashboard(assignment_id, Filters(), None)
     return render_template(
         "dashboard.html",
         dash=view,
+        charts=_chart_images(view),
         query=query,
         run_statuses=RUN_STATUSES,
         question_statuses=QUESTION_STATUSES,
     ), status
 
 
-@bp.get("/assignments/<int:assignment_id>/charts/histogram.svg")
-@login_required
-def histogram_chart(assignment_id: int):
-    view = _dashboard(assignment_id, Filters())
-    return Response(charts.histogram_svg(view.histogram, view.points), mimetype="image/svg+xml")
-
-
-@bp.get("/assignments/<int:assignment_id>/charts/pass-rate.svg")
-@login_required
-def pass_rate_chart(assignment_id: int):
-    return Response(
-        charts.pass_rate_svg(_dashboard(assignment_id, Filters()).pass_rates), mimetype="image/svg+xml"
-    )
-
-
 @bp.get("/assignments/<int:assignment_id>/grading")
 @login_required
 def grading_queue(assignment_id: int):
-    queue = _staff_or_404(load_queue, assignment_id, request.args.get("question") or None)
+    queue = load_queue(
+        _user(), assignment_id, request.args.get("question") or None, request.args.get("page", type=int)
+    )
     answer = queue.next_after(
         request.args.get("after_submission", type=int), request.args.get("after_question")
     )
-    return render_template("grading_queue.html", queue=queue, answer=answer, entered={})
+    form = GradeAnswerForm(formdata=None, data=_graded(answer, queue.question) if answer else None)
+    return render_template("grading_queue.html", queue=queue, answer=answer, form=form)
 
 
 @bp.post("/assignments/<int:assignment_id>/grading")
 @login_required
 def grade_answer(assignment_id: int):
-    question = request.form.get("question") or None
-    queue = _staff_or_404(load_queue, assignment_id, question)
-    submission_id, key = request.form.get("submission_id", type=int), request.form.get("question_key", "")
+    form = GradeAnswerForm()
+    question = form.question.data or None
+    queue = load_queue(_user(), assignment_id, question)
+    submission_id, key = form.submission_id.data, form.question_key.data
+    answer = queue.find(submission_id, key)
     try:
-        answer = queue.find(submission_id, key)
-    except feedback.NotFound:
-        abort(404)
-    try:
-        score = _score(request.form.get("score", ""))
-        manual_grading.set_manual_score(
-            current_user._get_current_object(), submission_id, key, score, request.form.get("comment", "")
-        )
-    except manual_grading.ScoreRejected as exc:
+        _save(form, submission_id, key, form.comment.data)
+    except ScoreRejected as exc:
         flash(f"Not saved: {exc}.", "error")
-        return render_template("grading_queue.html", queue=queue, answer=answer, entered=request.form), 400
+        return render_template("grading_queue.html", queue=queue, answer=answer, form=form), 400
     flash(
-        f"Saved {score:g} of {answer.points:g} points for {answer.student.email} on {answer.title}.", "info"
+        f"Saved {form.score.data:g} of {answer.points:g} points for {answer.student.email} on {answer.title}.",
+        "info",
     )
     return redirect(
         url_for(
@@ -112,24 +104,19 @@ def grade_answer(assignment_id: int):
 @bp.post("/submissions/<int:submission_id>/questions/<question_key>/score")
 @login_required
 def override_score(submission_id: int, question_key: str):
-    actor = current_user._get_current_object()
     # Check first, so that people who may not grade learn nothing, not even that their input was wrong.
-    if not review.is_staff(actor, submission_id):
-        abort(404)
-    entered = request.form
+    require_grader(_user(), submission_id)
+    form = OverrideForm()
     try:
-        score = _score(entered.get("score", ""))
-        manual_grading.set_manual_score(actor, submission_id, question_key, score, entered.get("reason", ""))
-    except manual_grading.ScoreRejected as exc:
+        _save(form, submission_id, question_key, form.reason.data)
+    except ScoreRejected as exc:
         flash(f"Not saved: {exc}.", "error")
         return render_template(
             "submission.html",
             view=feedback.submission_view(submission_id),
-            override={"key": question_key, **entered},
+            override={"key": question_key, "form": form},
         ), 400
-    except feedback.NotFound:
-        abort(404)
-    flash(f"Score for {question_key} set to {score:g}.", "info")
+    flash(f"Score for {question_key} set to {form.score.data:g}.", "info")
     return redirect(
         url_for("pages.submission", submission_id=submission_id, _anchor=f"q-{question_key}"), code=303
     )
@@ -138,7 +125,7 @@ def override_score(submission_id: int, question_key: str):
 @bp.post("/submissions/<int:submission_id>/regrade")
 @login_required
 def regrade_submission(submission_id: int):
-    run_id = _staff_or_404(manual_grading.request_regrade, submission_id)
+    run_id = manual_grading.request_regrade(_user(), submission_id)
     enqueue_grading(run_id)
     flash("Re-grading this submission; manual scores are kept.", "info")
     return redirect(url_for("pages.submission", submission_id=submission_id), code=303)
@@ -147,7 +134,7 @@ def regrade_submission(submission_id: int):
 @bp.post("/assignments/<int:assignment_id>/regrade")
 @login_required
 def regrade_all(assignment_id: int):
-    run_ids = _staff_or_404(manual_grading.request_regrade_all, assignment_id)
+    run_ids = manual_grading.request_regrade_all(_user(), assignment_id)
     for run_id in run_ids:
         enqueue_grading(run_id)
     flash(
@@ -157,16 +144,40 @@ def regrade_all(assignment_id: int):
     return redirect(url_for(".dashboard", assignment_id=assignment_id), code=303)
 
 
-def _dashboard(assignment_id: int, filters: Filters):
-    return _staff_or_404(assignment_dashboard, assignment_id, filters)
+def _dashboard(assignment_id: int, filters: Filters, page: int | None) -> Dashboard:
+    return assignment_dashboard(_user(), assignment_id, filters, page)
 
 
-def _staff_or_404(action, *args):
-    """`action(current_user, *args)`, or 404 when the thing is missing or the user is not staff of its course."""
-    try:
-        return action(current_user._get_current_object(), *args)
-    except (feedback.NotFound, manual_grading.GradingForbidden):
-        abort(404)
+def _chart_images(view: Dashboard) -> dict[str, str]:
+    """The page's charts drawn from its own dashboard and sent inside it: a chart at a URL of its own would
+    build the whole dashboard again for each picture."""
+    if not view.submitted:
+        # The page shows no charts before anyone submits.
+        return {}
+    return {
+        "histogram": charts.data_url(charts.histogram_svg(view.histogram, view.points)),
+        "pass_rate": charts.data_url(charts.pass_rate_svg(view.pass_rates)),
+    }
+
+
+def _args_but_page() -> dict[str, str]:
+    return {name: value for name, value in request.args.items() if name != "page"}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _graded(answer: Answer, question: str | None) -> dict[str, object]:
+    """The hidden fields that name the shown answer and keep the queue's question filter."""
+    return {"submission_id": answer.submission_id, "question_key": answer.key, "question": question or ""}
+
+
+def _save(form: GradeAnswerForm | OverrideForm, submission_id: int, key: str, reason: str | None) -> None:
+    """Save the form's score for one question; ScoreRejected says what is wrong, from the form or the service."""
+    if not form.score.validate(form):
+        raise ScoreRejected(form.score.errors[0])
+    manual_grading.set_manual_score(_user(), submission_id, key, form.score.data, reason or "")
 
 
 def _filters() -> Filters:
@@ -189,10 +200,3 @@ def _bound(text: str | None, name: str) -> float | None:
         return float(text)
     except ValueError:
         raise BadFilter(f"the {name} score must be a number") from None
-
-
-def _score(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise manual_grading.ScoreRejected("the score must be a number") from None

@@ -132,6 +132,7 @@ def test_roster_import_creates_and_enrolls(app):
             import_roster(course, "name\nAnn\n")
 
 
+@pytest.mark.slow  # runs the command line in new processes
 def test_account_commands(tmp_path):
     env = {"GRADER_INSTANCE_DIR": str(tmp_path)}
 

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import psutil
+import pytest
 import yaml
 from conftest import REPO, add_mini_assignment, notebook_bytes, queued_messages
 from processes import grader_command, running, wait_until
@@ -16,6 +17,9 @@ from grader.extensions import db
 from grader.models import GradingRun, RunStatus
 from grader.services.grading.runs import HARD_LIMIT_GRACE_SECONDS, RUN_HEARTBEAT_SECONDS
 from services.test_grading_run import upload
+
+# Slow: starts a Celery worker that grades in the sandbox.
+pytestmark = pytest.mark.slow
 
 # Within its rubric's limits (one cell of up to 60 s), but past the small budget its message is sent with.
 SLEEPER = "import time\ntime.sleep(50)"

@@ -13,6 +13,9 @@ from grader.extensions import db
 from grader.models import GradingRun, RunStatus
 from grader.services.grading.runs import grade_run
 
+# Slow: most tests grade notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
+
 
 def upload(client, data: bytes, assignment: str = "lab6") -> dict:
     response = client.post(

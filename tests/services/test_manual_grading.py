@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 from conftest import add_mini_assignment, signed_in
 from engine.mini_package import SOLUTION_ANSWERS, notebook
 
@@ -11,6 +12,9 @@ from grader.models import GradingRun, RunStatus
 from grader.services.grading.runs import grade_run
 from grader.services.staff.manual_grading import score_history
 from services.test_grading_run import grade, upload
+
+# Slow: grades notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 
 def graded_mini_submission(app, client, tmp_path) -> int:

@@ -16,6 +16,9 @@ from grader.extensions import db
 from grader.models import Assignment, GradingRun, Role, RunStatus, Submission, User
 from services.test_grading_run import grade, upload
 
+# Slow: grades a class in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
+
 # The student's notebook is the mini solution plus a section that rebinds two library functions; the
 # grader's runtime in the kernel reports them, and nothing else differs from Amy's honest notebook.
 TAMPERING = (

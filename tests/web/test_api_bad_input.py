@@ -25,7 +25,7 @@ TA = "ta@example.edu"
 BAD_IDS = [str(2**31), str(2**63), "1" + "0" * 29, "0", "-1", "1.5", "1e3", "%C2%B2"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def app(request, settings):
     """The demo app on a fresh SQLite file or a fresh PostgreSQL database (dropped afterwards)."""
     postgres = request.param == "postgresql"

@@ -4,6 +4,7 @@ re-grades, and a student's score changes."""
 from __future__ import annotations
 
 import nbformat
+import pytest
 import requests
 from browser import embedded_server, page, sign_in  # noqa: F401 (pytest fixtures)
 from engine.mini_package import SOLUTION_ANSWERS, build, notebook
@@ -11,6 +12,9 @@ from playwright.sync_api import expect
 from processes import api_token, upload, wait_until, wait_until_finished
 
 from grader.services.storage.packages import zip_folder
+
+# Slow: drives Chromium against a started server.
+pytestmark = pytest.mark.slow
 
 # A linear model with the raw feature1 cannot separate the band: under 50% held-out accuracy.
 WEAK_FEATURE = "def mkfeature(row):\n    return row['feature1']"
@@ -47,7 +51,7 @@ def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(embedded_s
 
     page.goto(settings_url)
     page.get_by_role("link", name="Rubric editor").click()
-    params = page.locator("#q-0-params")
+    params = page.locator("#questions-0-params")
     expect(params).to_have_value("function: mkfeature\ndataset: band\ntarget: 0.9\n")
     params.fill("function: mkfeature\ndataset: band\ntarget: 0.4\n")
     page.get_by_role("button", name="Save rubric").click()

@@ -6,9 +6,13 @@ import csv
 import io
 import re
 
+import pytest
 from browser import embedded_server, page, sign_in  # noqa: F401 (pytest fixtures)
 from playwright.sync_api import expect
 from processes import REPO, api_token, upload, wait_until_finished
+
+# Slow: drives Chromium against a started server.
+pytestmark = pytest.mark.slow
 
 TA = "ta@example.edu"
 STUDENT = "student@example.edu"

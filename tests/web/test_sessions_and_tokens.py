@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 import sqlalchemy as sa
 from conftest import make_app, notebook_bytes, token_for
@@ -174,6 +175,7 @@ def test_new_tokens_expire_after_90_days_by_default(app):
         assert (token.expires_at - token.created_at).days == 90
 
 
+@pytest.mark.slow  # starts `grader serve`
 def test_the_embedded_server_sends_cookies_over_plain_http(tmp_path):
     port = free_port()
     env = {"GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
@@ -194,6 +196,7 @@ def test_the_embedded_server_sends_cookies_over_plain_http(tmp_path):
         assert "Your assignments" in browser.get(base_url + "/", timeout=30).text
 
 
+@pytest.mark.slow  # runs the command line's migrations in new processes
 def test_upgrading_gives_each_person_a_random_session_token_and_each_token_an_expiry(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     env = {**os.environ, "GRADER_DATABASE_URL": url, "GRADER_INSTANCE_DIR": str(tmp_path)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import shutil
@@ -24,6 +25,9 @@ from grader.models import Assignment, Course, ManualScore, Role, RunStatus, Scor
 from grader.services.demo import DEMO_PASSWORD
 from grader.services.people.accounts import create_user, enroll
 from grader.web import create_web_app
+
+# Slow: most tests grade a class in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 TA, STUDENT, OTHER_TA = "ta@example.edu", "student@example.edu", "ta@other.example.edu"
 WRONG_VALUE = {
@@ -164,7 +168,8 @@ def test_dashboard_counts_runs_and_shows_the_grid(course_app, mini_id):
     links = {a.get_text(strip=True): a["href"] for a in page.select(".staff-actions a")}
     assert links["Download gradebook (CSV)"] == f"/assignments/{mini_id}/gradebook.csv"
     assert links["Grade free-response answers"] == f"/assignments/{mini_id}/grading"
-    assert page.select_one(f'form[action="/assignments/{mini_id}/regrade"] input[name="csrf_token"]')
+    # That every posting form carries a CSRF token is checked with CSRF on, in test_csrf.py.
+    assert page.select_one(f'form[action="/assignments/{mini_id}/regrade"] button')
 
 
 def test_dashboard_sorts_by_any_column_with_ungraded_rows_last(course_app, mini_id):
@@ -231,12 +236,12 @@ def test_dashboard_explains_a_bad_filter(course_app, mini_id):
 def test_dashboard_charts_are_svg_images_with_alt_text_and_numbers(course_app, mini_id):
     ta = signed_in(course_app, TA)
     page = soup(ta.get(f"/assignments/{mini_id}/dashboard"))
-    alts = {img["src"]: img["alt"] for img in page.select(".charts img")}
-    assert alts[f"/assignments/{mini_id}/charts/histogram.svg"] == (
+    histogram, pass_rate = page.select(".charts img")
+    assert histogram["alt"] == (
         "Histogram of total scores after late penalty for 3 graded students, out of 9 points: median 7, "
         "lowest 0, highest 8."
     )
-    assert alts[f"/assignments/{mini_id}/charts/pass-rate.svg"] == (
+    assert pass_rate["alt"] == (
         "Share of students with full marks on each of 5 questions: lowest Explain (0%), highest "
         "A feature for the band (66.7%)."
     )
@@ -244,11 +249,16 @@ def test_dashboard_charts_are_svg_images_with_alt_text_and_numbers(course_app, m
     assert bins[0] == ["0–1", "1"] and bins[-2:] == [["7–8", "1"], ["8–9", "1"]]
     rates = [[td.text for td in tr.find_all("td")] for tr in page.select("#pass-rate-data tbody tr")]
     assert rates[2] == ["The answer (answer)", "1 of 3", "33.3%"]
-    for chart in alts:
-        response = ta.get(chart)
-        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
-        assert response.get_data(as_text=True).startswith("<svg")
-    assert "explain" in ta.get(f"/assignments/{mini_id}/charts/pass-rate.svg").get_data(as_text=True)
+    svg = {name: svg_of(img) for name, img in (("histogram", histogram), ("pass rate", pass_rate))}
+    assert all(picture.startswith("<svg") for picture in svg.values())
+    assert "explain" in svg["pass rate"]
+
+
+def svg_of(img) -> str:
+    """The picture an <img> carries as an SVG `data:` URL."""
+    kind, _, data = img["src"].partition(",")
+    assert kind == "data:image/svg+xml;base64", kind
+    return base64.b64decode(data).decode()
 
 
 def test_dashboard_of_an_assignment_nobody_submitted_says_so(app):
@@ -264,7 +274,7 @@ def test_dashboard_of_an_assignment_nobody_submitted_says_so(app):
 @pytest.mark.parametrize("email", [STUDENT, OTHER_TA])
 def test_staff_pages_are_not_found_for_students_and_other_courses_staff(course_app, mini_id, ids, email):
     client = signed_in(course_app, email)
-    for path in ("dashboard", "charts/histogram.svg", "charts/pass-rate.svg", "grading", "gradebook.csv"):
+    for path in ("dashboard", "grading", "gradebook.csv"):
         assert client.get(f"/assignments/{mini_id}/{path}").status_code == 404, path
     assert (
         client.post(
@@ -274,12 +284,10 @@ def test_staff_pages_are_not_found_for_students_and_other_courses_staff(course_a
         == 404
     )
     assert client.post(f"/assignments/{mini_id}/regrade").status_code == 404
-    assert (
-        client.post(
-            f"/submissions/{ids[STUDENT]}/questions/model/score", data={"score": 0, "reason": "x"}
-        ).status_code
-        == 404
-    )
+    # The student sees their own submission, so is told they may not grade it; the other TA learns nothing.
+    assert client.post(
+        f"/submissions/{ids[STUDENT]}/questions/model/score", data={"score": 0, "reason": "x"}
+    ).status_code == (403 if email == STUDENT else 404)
     assert signed_in(course_app, TA).get("/assignments/999/dashboard").status_code == 404
     with course_app.app_context():
         assert db.session.scalar(db.select(db.func.count(ManualScore.id))) == 0
@@ -362,7 +370,8 @@ def test_grading_queue_keeps_what_was_typed_when_a_score_is_rejected(course_app,
         page = soup(response)
         assert page.select_one(".flash.error").text == f"Not saved: {message}."
         assert page.select_one("#grade-score")["value"] == score
-        assert page.select_one("#grade-comment").text == "Thoughtful answer."
+        # A browser drops the newline that opens a textarea.
+        assert page.select_one("#grade-comment").text.removeprefix("\r\n") == "Thoughtful answer."
         assert "amy@example.edu" in page.select_one("#answer .meta").text
     missing_comment = ta.post(
         url,
@@ -395,7 +404,7 @@ def test_staff_override_any_score_on_the_submission_page_and_see_the_history(cou
     own = f"/submissions/{ids[STUDENT]}"
     page = soup(ta.get(own))
     form = page.select_one(f'#q-model form[action="{own}/questions/model/score"]')
-    assert form.select_one('input[name="csrf_token"]')
+    assert form.select_one("button")
     for field in ("score-model", "reason-model"):
         assert page.find("label", attrs={"for": field}) and form.find(id=field)
     assert (
@@ -423,7 +432,7 @@ def test_staff_override_any_score_on_the_submission_page_and_see_the_history(cou
     assert "Override the score" not in student_page and "Staff tools" not in student_page
     assert "score-history" not in student_page
     assert (
-        student.post(f"{own}/questions/model/score", data={"score": "3", "reason": "Mine"}).status_code == 404
+        student.post(f"{own}/questions/model/score", data={"score": "3", "reason": "Mine"}).status_code == 403
     )
     assert ta.post(f"{own}/questions/nope/score", data={"score": "1", "reason": "x"}).status_code == 404
 

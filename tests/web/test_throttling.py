@@ -129,6 +129,7 @@ def test_a_malformed_limit_stops_the_app_at_start(settings):
         make_app(replace(settings, upload_limit="lots"))
 
 
+@pytest.mark.slow  # needs Redis
 def test_counts_live_in_redis_when_the_broker_is_redis(settings):
     assert settings.rate_limit_storage == "memory://"  # the embedded setup: a filesystem broker
     assert replace(settings, broker_url=REDIS_URL).rate_limit_storage == REDIS_URL
@@ -173,6 +174,8 @@ def test_unknown_e_mails_cost_a_password_hash_too(app, monkeypatch):
     assert len(checked) == 2
 
 
+@pytest.mark.slow  # times real scrypt hashes
+@pytest.mark.real_password_hashing
 def test_sign_in_takes_as_long_for_an_unknown_e_mail_as_for_a_known_one(app):
     def seconds(email: str) -> float:
         began = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Editing an assignment's rubric: as form rows on a web page, or as a whole rubric.yaml (import/export).
+"""Editing an assignment's rubric: as question rows on a web page, or as a whole rubric.yaml (import/export).
 
 Both ways validate like the loader does and write a new package blob with only rubric.yaml changed,
 so the other files, and the package's sha256 when nothing changed, stay the same.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,12 @@ from grader.engine.checks import CHECKS
 from grader.engine.rubric import RubricError, parse_rubric
 from grader.extensions import db
 from grader.models import Assignment
-from grader.services.assignments.authoring import AuthoringError
+from grader.services.errors import AuthoringError
 from grader.services.storage.blobs import get_blob
 from grader.services.storage.packages import store_package
 
 KINDS = sorted(CHECKS)
 LOCATOR_FIELDS = ("section", "cell_id", "marker")
-# Far more than any rubric needs; it only stops a forged `count` from making the server loop for long.
-MAX_ROWS = 500
 
 
 @dataclass
@@ -75,21 +72,6 @@ def current_rows(assignment: Assignment) -> list[QuestionRow]:
             )
         )
     return rows
-
-
-def rows_from_form(fields: Mapping[str, str]) -> list[QuestionRow]:
-    """Rows posted by the editor (fields `q-N-key`, ...), without those ticked for removal."""
-    try:
-        count = int(fields.get("count", "0"))
-    except ValueError:
-        count = 0
-    return [
-        QuestionRow(
-            **{name: fields.get(f"q-{index}-{name}", "") for name in QuestionRow.__dataclass_fields__}
-        )
-        for index in range(min(count, MAX_ROWS))
-        if not fields.get(f"q-{index}-remove")
-    ]
 
 
 def save_rows(assignment: Assignment, rows: list[QuestionRow]) -> str:

@@ -16,15 +16,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from grader.extensions import db
 from grader.models import ApiToken, Course, Enrollment, Role, User, new_session_token
 from grader.services.assignments.rules import as_utc, now
+from grader.services.errors import AccountError, TokenRejected
 
 MIN_PASSWORD_LENGTH = 8
 DEFAULT_TOKEN_DAYS = 90
 LAST_USED_PRECISION = timedelta(minutes=1)
 NEW_TOKEN = "Ask for a new one (`grader tokens create EMAIL`)."
-
-
-class AccountError(ValueError):
-    """A request about accounts that cannot be carried out; the message says why."""
 
 
 def find_user(email: str) -> User | None:
@@ -94,13 +91,6 @@ def enroll(user: User, course: Course, role: Role) -> Enrollment:
     return enrollment
 
 
-def role_in(user: User, course_id: int) -> Role | None:
-    enrollment = db.session.scalar(
-        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id == course_id)
-    )
-    return Role(enrollment.role) if enrollment else None
-
-
 @dataclass(frozen=True)
 class RosterResult:
     created: int
@@ -139,10 +129,6 @@ class TokenInfo:
     expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
-
-
-class TokenRejected(AccountError):
-    """A bearer token that does not sign anyone in; the message says why (unknown, expired, revoked)."""
 
 
 def create_api_token(user: User, name: str = "", days: int = DEFAULT_TOKEN_DAYS) -> str:
@@ -223,15 +209,3 @@ def _day(moment: datetime) -> str:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def courses_taught(user: User) -> list[Course]:
-    """Courses in which `user` is an instructor."""
-    return list(
-        db.session.scalars(
-            select(Course)
-            .join(Enrollment)
-            .where(Enrollment.user_id == user.id, Enrollment.role == Role.INSTRUCTOR)
-            .order_by(Course.code)
-        )
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import statistics
 from dataclasses import dataclass
@@ -113,3 +114,8 @@ def pass_rate_svg(rates: list[PassRate]) -> str:
         .properties(width=260, height=alt.Step(22))
     )
     return vl_convert.vegalite_to_svg(chart.to_json())
+
+
+def data_url(svg: str) -> str:
+    """The picture as a `data:` URL, so the page that shows it carries it and needs no second request."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")

@@ -10,7 +10,7 @@ from grader.extensions import db
 from grader.models import Assignment, Enrollment, Role, Submission, User
 from grader.services.assignments.rules import counting_attempt
 from grader.services.submissions.feedback import SubmissionView
-from grader.services.submissions.standings import student_attempts
+from grader.services.submissions.standings import StudentAttempts, class_attempts
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,14 @@ def student_results(assignment: Assignment) -> list[StudentResult]:
     students = db.session.scalars(
         select(User).where(User.id.in_(submitted.union(enrolled))).order_by(User.email)
     )
-    return [_result_of(assignment, student) for student in students]
+    attempts = class_attempts(assignment)
+    return [
+        _result_of(assignment, student, attempts.get(student.id) or StudentAttempts.of([]))
+        for student in students
+    ]
 
 
-def _result_of(assignment: Assignment, student: User) -> StudentResult:
-    attempts = student_attempts(assignment, student.id)
+def _result_of(assignment: Assignment, student: User, attempts: StudentAttempts) -> StudentResult:
     counting = counting_attempt(assignment, attempts.scored)
     if counting is not None:
         return StudentResult(student=student, view=attempts.view_of(counting.submission_id), counting=True)

@@ -13,7 +13,10 @@ from grader.engine.report import STATUSES
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, RunStatus, Submission, User
 from grader.services.assignments.rules import Lateness
+from grader.services.errors import BadFilter
 from grader.services.grading import workers
+from grader.services.paging import Page, page_of
+from grader.services.permissions import require_staff
 from grader.services.staff import charts, review
 from grader.services.staff.class_results import (
     QuestionColumn,
@@ -21,18 +24,13 @@ from grader.services.staff.class_results import (
     question_columns,
     student_results,
 )
-from grader.services.staff.manual_grading import staff_assignment
-from grader.services.submissions.feedback import QuestionView
+from grader.services.submissions.feedback import QuestionView, latest_runs_of
 
 RUN_STATUSES = tuple(status.value for status in RunStatus) + ("not_submitted",)
 # A question a TA has scored shows as such, whatever the engine said about it.
 QUESTION_STATUSES = STATUSES + ("graded_by_ta",)
 FIXED_SORTS = ("student", "submitted", "late", "total")
 QUESTION_SORT = "q:"
-
-
-class BadFilter(ValueError):
-    """A sort or filter value the dashboard does not know; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class GridCell:
 
 
 @dataclass(frozen=True)
-class Row:
+class GridRow:
     student: User
     submission_id: int | None
     submitted_at: datetime | None
@@ -86,7 +84,8 @@ class Dashboard:
     assignment: Assignment
     run_counts: dict[str, int]
     columns: list[QuestionColumn]
-    rows: list[Row]
+    # The page of rows shown: those the filters keep, in the chosen order.
+    rows: Page[GridRow]
     students: int
     submitted: int
     filters: Filters
@@ -100,9 +99,11 @@ class Dashboard:
     live_workers: int
 
 
-def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> Dashboard:
+def dashboard(
+    actor: User, assignment_id: int, filters: Filters = Filters(), page: int | None = None
+) -> Dashboard:
     """The dashboard of an assignment for its staff; raises BadFilter for filters that name nothing."""
-    assignment = staff_assignment(actor, assignment_id)
+    assignment = require_staff(actor, assignment_id)
     results = student_results(assignment)
     columns = question_columns(results)
     filters.check(columns)
@@ -118,7 +119,7 @@ def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> 
         assignment=assignment,
         run_counts=run_counts(assignment.id),
         columns=columns,
-        rows=_sorted(shown, filters),
+        rows=page_of(_sorted(shown, filters), page),
         students=len(rows),
         submitted=sum(1 for row in rows if row.submission_id is not None),
         filters=filters,
@@ -134,19 +135,9 @@ def dashboard(actor: User, assignment_id: int, filters: Filters = Filters()) -> 
 
 def run_counts(assignment_id: int) -> dict[str, int]:
     """How many submissions' latest runs are in each state."""
-    latest = (
-        select(GradingRun.submission_id, func.max(GradingRun.number).label("number"))
-        .join(Submission, Submission.id == GradingRun.submission_id)
-        .where(Submission.assignment_id == assignment_id)
-        .group_by(GradingRun.submission_id)
-        .subquery()
-    )
     counted = db.session.execute(
         select(GradingRun.status, func.count())
-        .join(
-            latest,
-            (GradingRun.submission_id == latest.c.submission_id) & (GradingRun.number == latest.c.number),
-        )
+        .where(latest_runs_of(Submission.assignment_id == assignment_id))
         .group_by(GradingRun.status)
     ).all()
     counts = {status.value: 0 for status in RunStatus}
@@ -154,10 +145,10 @@ def run_counts(assignment_id: int) -> dict[str, int]:
     return counts
 
 
-def _row(result: StudentResult, tampered_runs: set[int]) -> Row:
+def _row(result: StudentResult, tampered_runs: set[int]) -> GridRow:
     view = result.view
     if view is None:
-        return Row(
+        return GridRow(
             student=result.student,
             submission_id=None,
             submitted_at=None,
@@ -166,7 +157,7 @@ def _row(result: StudentResult, tampered_runs: set[int]) -> Row:
             counting=False,
         )
     graded = result.graded
-    return Row(
+    return GridRow(
         student=result.student,
         submission_id=view.id,
         submitted_at=view.created_at,
@@ -180,7 +171,7 @@ def _row(result: StudentResult, tampered_runs: set[int]) -> Row:
     )
 
 
-def _pass_rates(columns: list[QuestionColumn], graded: list[Row]) -> list[charts.PassRate]:
+def _pass_rates(columns: list[QuestionColumn], graded: list[GridRow]) -> list[charts.PassRate]:
     return [
         charts.PassRate(
             column.key,
@@ -200,7 +191,7 @@ def _full_marks(cell: GridCell | None) -> bool:
     return cell is not None and cell.score >= cell.points - 1e-9
 
 
-def _matches(row: Row, filters: Filters) -> bool:
+def _matches(row: GridRow, filters: Filters) -> bool:
     if filters.status and row.status != filters.status:
         return False
     if filters.question_status:
@@ -212,7 +203,7 @@ def _matches(row: Row, filters: Filters) -> bool:
     return filters.max_total is None or (row.total is not None and row.total <= filters.max_total)
 
 
-def _sorted(rows: list[Row], filters: Filters) -> list[Row]:
+def _sorted(rows: list[GridRow], filters: Filters) -> list[GridRow]:
     """Rows in the chosen order; rows without a value for that column stay at the bottom either way."""
     value = _sort_value(filters.sort)
     known = [row for row in rows if value(row) is not None]
@@ -220,7 +211,7 @@ def _sorted(rows: list[Row], filters: Filters) -> list[Row]:
     return sorted(known, key=value, reverse=filters.descending) + unknown
 
 
-def _sort_value(sort: str) -> Callable[[Row], Any]:
+def _sort_value(sort: str) -> Callable[[GridRow], Any]:
     if sort == "student":
         return lambda row: row.student.email
     if sort == "submitted":

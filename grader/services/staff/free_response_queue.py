@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.models import Assignment, User
+from grader.services.errors import NotFound
+from grader.services.paging import Page, page_of
+from grader.services.permissions import require_staff
 from grader.services.staff.class_results import question_columns, student_results
-from grader.services.staff.manual_grading import staff_assignment
-from grader.services.submissions.feedback import NotFound
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class GradingQueue:
     answers: list[Answer]
     question: str | None
     questions: list[QuestionLeft]
+    # The page of `answers` listed below the answer being graded.
+    listed: Page[Answer]
 
     @property
     def left(self) -> int:
@@ -66,9 +69,11 @@ class GradingQueue:
         raise NotFound(f"no hand-graded answer {key!r} in submission {submission_id}")
 
 
-def grading_queue(actor: User, assignment_id: int, question: str | None = None) -> GradingQueue:
+def grading_queue(
+    actor: User, assignment_id: int, question: str | None = None, page: int | None = None
+) -> GradingQueue:
     """Hand-graded answers on each student's counting submission, optionally of one question (staff only)."""
-    assignment = staff_assignment(actor, assignment_id)
+    assignment = require_staff(actor, assignment_id)
     results = [result for result in student_results(assignment) if result.graded]
     order = {column.key: index for index, column in enumerate(question_columns(results))}
     answers = sorted(
@@ -97,9 +102,11 @@ def grading_queue(actor: User, assignment_id: int, question: str | None = None) 
     ]
     if question is not None and question not in titles:
         raise NotFound(f"no hand-graded question {question!r}")
+    chosen = [a for a in answers if question in (None, a.key)]
     return GradingQueue(
         assignment=assignment,
-        answers=[a for a in answers if question in (None, a.key)],
+        answers=chosen,
         question=question,
         questions=questions,
+        listed=page_of(chosen, page),
     )

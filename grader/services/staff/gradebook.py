@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterable
 
 from grader.models import User
+from grader.services.permissions import require_staff
 from grader.services.staff.class_results import StudentResult, question_columns, student_results
-from grader.services.staff.manual_grading import staff_assignment
 
 HEADER = ["email", "name", "submission", "status"]
 TOTALS = ["total", "late", "days_late", "penalty_percent", "total_after_penalty"]
@@ -20,7 +20,7 @@ PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[+-]\d+)?")
 
 def gradebook_csv(actor: User, assignment_id: int) -> str:
     """CSV of each student's counting submission, a TA's score winning, late penalty applied (staff only)."""
-    results = student_results(staff_assignment(actor, assignment_id))
+    results = student_results(require_staff(actor, assignment_id))
     keys = [column.key for column in question_columns(results)]
     out = io.StringIO()
     writer = csv.writer(out)

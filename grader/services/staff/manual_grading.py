@@ -5,47 +5,22 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from grader.extensions import db
-from grader.models import Assignment, GradingRun, ManualScore, RunStatus, ScoreChange, Submission, User
-from grader.services.permissions import is_course_staff
-from grader.services.submissions.feedback import NotFound, check_visible, latest_run
-
-
-class GradingForbidden(PermissionError):
-    """Only the course's TAs and instructors may grade or re-grade."""
-
-
-class ScoreRejected(ValueError):
-    pass
-
-
-def _staff_submission(actor: User, submission_id: int) -> Submission:
-    check_visible(actor, submission_id)
-    submission = db.session.get(Submission, submission_id)
-    if not is_course_staff(actor, submission.assignment.course_id):
-        raise GradingForbidden("only TAs and instructors of the course can grade")
-    return submission
-
-
-def staff_assignment(actor: User, assignment_id: int) -> Assignment:
-    """The assignment, if `actor` is a TA or instructor of its course."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound(f"assignment {assignment_id}")
-    if not is_course_staff(actor, assignment.course_id):
-        raise GradingForbidden("only TAs and instructors of the course can see and grade its work")
-    return assignment
+from grader.models import GradingRun, ManualScore, RunStatus, ScoreChange, Submission, User
+from grader.services.errors import NotFound, ScoreRejected
+from grader.services.permissions import require_grader, require_staff
+from grader.services.submissions.feedback import latest_run
 
 
 def set_manual_score(
     actor: User, submission_id: int, question_key: str, score: float, reason: str
 ) -> ManualScore:
     """Give or change a question's score by hand; the reason goes into the audit log."""
-    submission = _staff_submission(actor, submission_id)
+    submission = require_grader(actor, submission_id)
     result = next(
         (r for r in latest_run(submission_id).question_results if r.question_key == question_key), None
     )
     if result is None:
-        raise NotFound(f"submission {submission_id} has no graded question {question_key!r}")
+        raise NotFound(f"There is no submission {submission_id} with a question {question_key!r}.")
     points = result.max_score + result.manual_points
     if not 0 <= score <= points:
         raise ScoreRejected(f"the score must be between 0 and {points:g}")
@@ -90,7 +65,7 @@ def _storable(text: str) -> bool:
 
 def request_regrade(actor: User, submission_id: int) -> int:
     """A new grading run for the submission (committed; the caller enqueues it); manual scores stay."""
-    submission = _staff_submission(actor, submission_id)
+    submission = require_grader(actor, submission_id)
     run = _next_run(submission.id)
     db.session.commit()
     return run.id
@@ -98,7 +73,7 @@ def request_regrade(actor: User, submission_id: int) -> int:
 
 def request_regrade_all(actor: User, assignment_id: int) -> list[int]:
     """A new run for every submission of the assignment whose latest run has finished (committed)."""
-    staff_assignment(actor, assignment_id)  # refuses anyone but the course's staff
+    require_staff(actor, assignment_id)
     submission_ids = db.session.scalars(
         select(Submission.id).where(Submission.assignment_id == assignment_id).order_by(Submission.id)
     ).all()

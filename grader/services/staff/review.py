@@ -11,7 +11,7 @@ from sqlalchemy import select
 from grader.extensions import db
 from grader.models import GradingRun, Submission, User
 from grader.services.assignments.rules import as_utc
-from grader.services.permissions import is_course_staff
+from grader.services.permissions import is_staff
 from grader.services.staff.manual_grading import score_history
 from grader.services.submissions.feedback import latest_run
 
@@ -48,17 +48,11 @@ class StaffPanel:
     tamper: list[str]
 
 
-def is_staff(actor: User, submission_id: int) -> bool:
-    """Whether `actor` is a TA or instructor of the course the submission belongs to."""
-    submission = db.session.get(Submission, submission_id)
-    return submission is not None and is_course_staff(actor, submission.assignment.course_id)
-
-
 def staff_panel(actor: User, submission_id: int) -> StaffPanel | None:
     """The staff tools for a submission, or None when `actor` is not staff of its course."""
-    if not is_staff(actor, submission_id):
-        return None
     submission = db.session.get(Submission, submission_id)
+    if submission is None or not is_staff(actor, submission.assignment.course_id):
+        return None
     run = latest_run(submission_id)
     changes = score_history(submission_id)
     emails = dict(

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy.orm import joinedload, selectinload
 
+from grader.engine.checks import shown_details
+from grader.engine.checks.free_response import WRITTEN_ANSWER
 from grader.extensions import db
 from grader.models import GradingRun, ManualScore, QuestionResult, RunStatus, Submission, User
 from grader.services.assignments.rules import Lateness, lateness
-from grader.services.permissions import can_view_submission
+from grader.services.errors import NotFound
+from grader.services.paging import Page, page_of_query
 from grader.services.storage.blobs import get_blob
-
-
-class NotFound(LookupError):
-    """The thing asked for does not exist (or is not the asker's to see)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class QuestionView:
 @dataclass(frozen=True)
 class SubmissionView:
     id: int
+    student_id: int
     assignment_title: str
     student_email: str
     original_filename: str
@@ -127,7 +128,7 @@ def latest_run(submission_id: int) -> GradingRun:
         .limit(1)
     )
     if run is None:
-        raise NotFound(f"submission {submission_id}")
+        raise NotFound(f"There is no submission {submission_id}.")
     return run
 
 
@@ -152,13 +153,49 @@ def _status_of(run: GradingRun) -> RunStatusView:
 
 def submission_view(submission_id: int) -> SubmissionView:
     """Everything the feedback page shows about one submission."""
-    submission = db.session.get(Submission, submission_id)
-    if submission is None:
-        raise NotFound(f"submission {submission_id}")
-    run = latest_run(submission_id)
-    manual = manual_scores(submission_id)
+    views = submission_views(Submission.id == submission_id)
+    if not views:
+        raise NotFound(f"There is no submission {submission_id}.")
+    return views[0]
+
+
+def submission_views(*criteria: ColumnElement[bool]) -> list[SubmissionView]:
+    """The views of every submission matching `criteria`, oldest first, in three statements however many."""
+    runs = db.session.scalars(
+        select(GradingRun)
+        .where(latest_runs_of(*criteria))
+        .options(
+            joinedload(GradingRun.submission).joinedload(Submission.assignment),
+            joinedload(GradingRun.submission).joinedload(Submission.student),
+            selectinload(GradingRun.question_results),
+        )
+        .order_by(GradingRun.submission_id)
+    ).all()
+    manual = {
+        (m.submission_id, m.question_key): m
+        for m in db.session.scalars(
+            select(ManualScore).join(Submission, Submission.id == ManualScore.submission_id).where(*criteria)
+        )
+    }
+    return [_view_of(run, manual) for run in runs]
+
+
+def latest_runs_of(*criteria: ColumnElement[bool]) -> ColumnElement[bool]:
+    """True for the latest grading run of each submission matching `criteria`."""
+    latest = (
+        select(GradingRun.submission_id, func.max(GradingRun.number))
+        .join(Submission, Submission.id == GradingRun.submission_id)
+        .where(*criteria)
+        .group_by(GradingRun.submission_id)
+    )
+    return tuple_(GradingRun.submission_id, GradingRun.number).in_(latest)
+
+
+def _view_of(run: GradingRun, manual: dict[tuple[int, str], ManualScore]) -> SubmissionView:
+    submission = run.submission
     return SubmissionView(
         id=submission.id,
+        student_id=submission.student_id,
         assignment_title=submission.assignment.title,
         student_email=submission.student.email,
         original_filename=submission.original_filename,
@@ -167,7 +204,8 @@ def submission_view(submission_id: int) -> SubmissionView:
         cell_errors=list(run.cell_errors or []),
         has_executed_notebook=run.executed_sha256 is not None,
         questions=[
-            _question_view(result, manual.get(result.question_key)) for result in run.question_results
+            _question_view(result, manual.get((submission.id, result.question_key)))
+            for result in run.question_results
         ],
         score=run.score,
         max_score=run.max_score,
@@ -175,13 +213,6 @@ def submission_view(submission_id: int) -> SubmissionView:
         sandbox_warning=run.sandbox_warning,
         lateness=lateness(submission.assignment, submission.created_at),
     )
-
-
-def manual_scores(submission_id: int) -> dict[str, ManualScore]:
-    return {
-        m.question_key: m
-        for m in db.session.scalars(select(ManualScore).where(ManualScore.submission_id == submission_id))
-    }
 
 
 def _question_view(result: QuestionResult, manual: ManualScore | None) -> QuestionView:
@@ -199,7 +230,7 @@ def _question_view(result: QuestionResult, manual: ManualScore | None) -> Questi
         has_plot="plot_sha256" in details,
         manual_score=manual.score if manual else None,
         manual_comment=manual.comment if manual else "",
-        answer_text=details.get("answer", ""),
+        answer_text=shown_details(details).get(WRITTEN_ANSWER, ""),
     )
 
 
@@ -208,7 +239,7 @@ def question_plot(submission_id: int, question_key: str) -> bytes:
     run = latest_run(submission_id)
     result = next((r for r in run.question_results if r.question_key == question_key), None)
     if result is None or "plot_sha256" not in (result.details or {}):
-        raise NotFound(f"no picture for {question_key}")
+        raise NotFound(f"Submission {submission_id} has no picture for {question_key!r}.")
     return get_blob(result.details["plot_sha256"])
 
 
@@ -223,23 +254,14 @@ def executed_notebook_html(submission_id: int) -> bytes:
 def _stored(submission_id: int, column: str, what: str) -> bytes:
     digest = getattr(latest_run(submission_id), column)
     if digest is None:
-        raise NotFound(f"submission {submission_id} has no {what} yet")
+        raise NotFound(f"Submission {submission_id} has no {what} yet.")
     return get_blob(digest)
 
 
-def check_visible(user: User, submission_id: int) -> None:
-    """Raise NotFound unless `user` may see the submission (so others' ids do not even confirm it exists)."""
-    submission = db.session.get(Submission, submission_id)
-    if submission is None or not can_view_submission(user, submission):
-        raise NotFound(f"submission {submission_id}")
-
-
-def submissions_of(user: User, limit: int = 20) -> list[SubmissionView]:
-    """The user's latest uploads, newest first."""
-    ids = db.session.scalars(
-        select(Submission.id)
-        .where(Submission.student_id == user.id)
-        .order_by(Submission.id.desc())
-        .limit(limit)
+def submissions_of(user: User, page: int | None = None) -> Page[SubmissionView]:
+    """One page of the user's uploads, newest first."""
+    ids = page_of_query(
+        select(Submission.id).where(Submission.student_id == user.id).order_by(Submission.id.desc()), page
     )
-    return [submission_view(submission_id) for submission_id in ids]
+    views = {view.id: view for view in submission_views(Submission.id.in_(ids.items))}
+    return replace(ids, items=[views[submission_id] for submission_id in ids.items])

@@ -8,8 +8,9 @@ from sqlalchemy import ColumnElement, false, func, select
 
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, Submission, User
-from grader.notebooks import NotebookRejected, parse_notebook
-from grader.services.permissions import is_course_staff, visible_assignments
+from grader.notebooks import parse_notebook
+from grader.services.errors import AttemptsUsed, NotebookRejected, NotFound
+from grader.services.permissions import is_staff, visible_assignments
 from grader.services.storage.blobs import put_blob
 
 MAX_FILENAME_LENGTH = 255
@@ -29,7 +30,7 @@ class AcceptedUpload:
 
 
 def find_assignment(reference: str, user: User) -> Assignment:
-    """The assignment with this id or slug among those `user` may see; raise NotebookRejected otherwise."""
+    """The assignment with this id or slug among those `user` may see; NotFound or NotebookRejected otherwise."""
     reference = (reference or "").strip()
     if not reference:
         raise NotebookRejected("Choose the assignment this notebook is for (field 'assignment').")
@@ -37,7 +38,7 @@ def find_assignment(reference: str, user: User) -> Assignment:
     if not matches:
         # Another course's assignment, an unreleased one and one that does not exist all get this same
         # answer, so it tells nothing about what exists outside the caller's courses.
-        raise NotebookRejected(UNKNOWN_ASSIGNMENT, http_status=404)
+        raise NotFound(UNKNOWN_ASSIGNMENT)
     if len(matches) > 1:
         choices = ", ".join(f"{assignment.id} ({assignment.course.code})" for assignment, _ in matches)
         raise NotebookRejected(
@@ -88,7 +89,7 @@ def accept_upload(
 
 def _check_may_submit(student: User, assignment: Assignment) -> None:
     """Attempts left (enrolment and release were settled by `find_assignment`); staff may always submit."""
-    if is_course_staff(student, assignment.course_id):
+    if is_staff(student, assignment.course_id):
         return
     if assignment.max_attempts is not None:
         used = db.session.scalar(
@@ -97,8 +98,7 @@ def _check_may_submit(student: User, assignment: Assignment) -> None:
             )
         )
         if used >= assignment.max_attempts:
-            raise NotebookRejected(
+            raise AttemptsUsed(
                 f"You have used all {assignment.max_attempts} attempts for {assignment.title}; "
-                f"your {assignment.score_policy.value} graded attempt counts.",
-                http_status=403,
+                f"your {assignment.score_policy.value} graded attempt counts."
             )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
-from grader.extensions import db
 from grader.models import Assignment, Role, RunStatus, Submission, User
 from grader.services.assignments.rules import ScoredAttempt, as_utc, attempts_left, counting_attempt, now
 from grader.services.permissions import visible_assignments
-from grader.services.submissions.feedback import SubmissionView, submission_view
+from grader.services.submissions.feedback import SubmissionView, submission_views
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,22 @@ class StudentAttempts:
     views: list[SubmissionView]
     scored: list[ScoredAttempt]
 
+    @classmethod
+    def of(cls, views: list[SubmissionView]) -> StudentAttempts:
+        """The attempts behind one student's submission views, given oldest first."""
+        scored = [
+            ScoredAttempt(
+                submission_id=view.id,
+                submitted_at=as_utc(view.created_at),
+                score=view.total_after_penalty,
+                points=view.points_total,
+                lateness=view.lateness,
+            )
+            for view in views
+            if view.run.status == RunStatus.GRADED.value and view.questions
+        ]
+        return cls(views=views, scored=scored)
+
     @property
     def used(self) -> int:
         return len(self.views)
@@ -51,24 +65,18 @@ class StudentAttempts:
 
 
 def student_attempts(assignment: Assignment, student_id: int) -> StudentAttempts:
-    submission_ids = db.session.scalars(
-        select(Submission.id)
-        .where(Submission.assignment_id == assignment.id, Submission.student_id == student_id)
-        .order_by(Submission.id)
+    """One student's attempts at the assignment."""
+    return StudentAttempts.of(
+        submission_views(Submission.assignment_id == assignment.id, Submission.student_id == student_id)
     )
-    views = [submission_view(submission_id) for submission_id in submission_ids]
-    scored = [
-        ScoredAttempt(
-            submission_id=view.id,
-            submitted_at=as_utc(view.created_at),
-            score=view.total_after_penalty,
-            points=view.points_total,
-            lateness=view.lateness,
-        )
-        for view in views
-        if view.run.status == RunStatus.GRADED.value and view.questions
-    ]
-    return StudentAttempts(views=views, scored=scored)
+
+
+def class_attempts(assignment: Assignment) -> dict[int, StudentAttempts]:
+    """Every student's attempts at the assignment, by student id, in the same few statements for any class."""
+    views: dict[int, list[SubmissionView]] = defaultdict(list)
+    for view in submission_views(Submission.assignment_id == assignment.id):
+        views[view.student_id].append(view)
+    return {student_id: StudentAttempts.of(own) for student_id, own in views.items()}
 
 
 def standing(assignment: Assignment, role: Role, student_id: int) -> Standing:
