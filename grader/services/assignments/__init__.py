@@ -1,0 +1,1 @@
+"""Assignments: creating them from packages, their rules (dates, penalty, attempts), rubric, release check."""

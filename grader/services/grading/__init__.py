@@ -1,0 +1,1 @@
+"""Grading runs: claiming and recording them, the sweeper that re-sends lost ones, which workers are alive."""

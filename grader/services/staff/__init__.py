@@ -1,0 +1,1 @@
+"""What TAs and instructors see and do: dashboard, charts, gradebook, free-response queue, manual scores."""
