@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
+
+import nbformat
 
 # Honest answer cells are a few kB; parsing much more only costs the worker time and memory.
 MAX_PARSED_CHARS = 100_000
@@ -94,30 +97,26 @@ def _without_magic(line: str) -> str:
 class _TopLevelNames(ast.NodeVisitor):
     """Bindings outside function and class bodies, which is what a later cell can see."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.names: set[str] = set()
 
-    def visit_FunctionDef(self, node):
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
         self.names.add(node.name)
 
     visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
 
-    def visit_Lambda(self, node):
+    def visit_Lambda(self, node: ast.Lambda) -> None:
         pass
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Store):
             self.names.add(node.id)
 
-    def visit_Import(self, node):
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         self.names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
 
     visit_ImportFrom = visit_Import
 
 
-def code_source(cells) -> str:
+def code_source(cells: Iterable[nbformat.NotebookNode]) -> str:
     return "\n\n".join(cell.source for cell in cells if cell.cell_type == "code" and cell.source.strip())
-
-
-def all_text(cells) -> str:
-    return "\n".join(cell.source for cell in cells)

@@ -7,6 +7,7 @@ worker's memory; the stored notebook and the feedback page stay small, and say w
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from nbclient import NotebookClient
 from nbformat import NotebookNode
@@ -14,7 +15,7 @@ from nbformat.v4 import new_output
 
 
 class BoundedNotebookClient(NotebookClient):
-    def __init__(self, *args, cell_budget_bytes: int, notebook_budget_bytes: int, **kwargs):
+    def __init__(self, *args: Any, cell_budget_bytes: int, notebook_budget_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cell_budget = cell_budget_bytes
         self.notebook_left = notebook_budget_bytes
@@ -25,7 +26,9 @@ class BoundedNotebookClient(NotebookClient):
         """Call before each cell: it gets its own budget (hidden probe cells may ask for a bigger one)."""
         self.cell_left = budget_bytes or self.cell_budget
 
-    def output(self, outs: list[NotebookNode], msg, display_id, cell_index: int):
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         size = len(json.dumps(msg.get("content", {}), default=str))
         if size <= min(self.cell_left, self.notebook_left):
             self.cell_left -= size
@@ -34,7 +37,7 @@ class BoundedNotebookClient(NotebookClient):
         if cell_index not in self.truncated_cells:
             self.truncated_cells.add(cell_index)
             outs.append(
-                new_output(
+                new_output(  # type: ignore[no-untyped-call]  # nbformat's constructors are unannotated
                     "stream",
                     name="stderr",
                     text=(

@@ -14,18 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.engine.bounded_client import BoundedNotebookClient
+from grader.engine.kernel_pool import WarmKernel
 from grader.sandbox import Sandbox, SandboxLimits
-from grader.sandbox.kernel import SandboxedKernelManager
+from grader.sandbox.kernel import sandboxed_kernel_manager
 from grader.sandbox.policy import KernelLaunch
-
-if TYPE_CHECKING:
-    from grader.engine.kernel_pool import WarmKernel
 
 ProgressCallback = Callable[[int, int], None]
 BEFORE_FIRST_CELL = -1
@@ -50,7 +48,7 @@ class CellError:
     traceback: str
     source: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -66,7 +64,7 @@ class Probe:
 
 @dataclass
 class ProbeResult:
-    outputs: list[dict] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     # Why the probe produced nothing usable: it timed out, or the notebook never got that far.
     problem: str | None = None
     timed_out: bool = False
@@ -110,18 +108,6 @@ def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) 
     return _Run(notebook, options).run()
 
 
-def sandboxed_kernel_manager(launch: KernelLaunch, sockets: Path) -> SandboxedKernelManager:
-    """A kernel manager for `launch`; its sockets are files in `sockets`.
-
-    Files in a private folder rather than TCP ports on localhost: no other local process can connect
-    to a student's kernel (and a network namespace does not matter).
-    """
-    km = SandboxedKernelManager(launch, kernel_name="python3")
-    km.transport, km.ip = "ipc", str(sockets / "kernel")
-    km.connection_file = str(sockets / "kernel.json")
-    return km
-
-
 class _Run:
     def __init__(self, notebook: nbformat.NotebookNode, options: ExecutionOptions):
         self.options = options
@@ -141,7 +127,7 @@ class _Run:
             error_on_timeout={"ename": _TIMEOUT_MARK, "evalue": "", "traceback": []},
         )
         self.last_cell_timed_out = False
-        self.launch = None
+        self.launch: KernelLaunch | None = None
         self.deadline = time.monotonic() + options.notebook_timeout
         self.probes_after: dict[int, list[Probe]] = {}
         for probe in options.probes:
@@ -150,25 +136,25 @@ class _Run:
     def run(self) -> ExecutionResult:
         options = self.options
         if options.warm_kernel is not None:
-            self.launch, self.client.km = options.warm_kernel.launch, options.warm_kernel.km
-            return self._run_cells()
+            self.client.km = options.warm_kernel.km
+            return self._run_cells(options.warm_kernel.launch)
         with (
             tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets,
             options.sandbox.kernel(
                 options.limits, Path(options.working_dir), Path(sockets), options.kernel_env
             ) as launch,
         ):
-            self.launch = launch
             self.client.km = sandboxed_kernel_manager(launch, Path(sockets))
-            return self._run_cells()
+            return self._run_cells(launch)
 
-    def _run_cells(self) -> ExecutionResult:
+    def _run_cells(self, launch: KernelLaunch) -> ExecutionResult:
+        self.launch = launch
         notebook = self.result.notebook
         code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
         self.client.reset_execution_trackers()
         # The kernel's own stderr is library chatter (TensorFlow start-up logs); what the notebook
         # prints reaches us over the Jupyter protocol, not through these streams.
-        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": self.launch.env}
+        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": launch.env}
         with self.client.setup_kernel(**kernel_args):
             if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
                 self.result.stopped_reason = "The grader could not prepare the notebook's kernel."
@@ -233,12 +219,14 @@ class _Run:
         self.result.cell_errors.extend(_errors_in(index, cell))
         return True
 
-    def _execute(self, cell, index: int, store_history: bool = True) -> None:
+    def _execute(self, cell: nbformat.NotebookNode, index: int, store_history: bool = True) -> None:
         self.last_cell_timed_out = False
         self.client.start_cell(None if store_history else PROBE_OUTPUT_BYTES)
         self.client.execute_cell(cell, index, store_history=store_history)
 
-    def _note_reply(self, cell, cell_index, execute_reply) -> None:
+    def _note_reply(
+        self, cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict[str, Any]
+    ) -> None:
         if execute_reply.get("content", {}).get("ename") == _TIMEOUT_MARK:
             self.last_cell_timed_out = True
 
@@ -254,7 +242,7 @@ class _Run:
 
     def _hidden(self, source: str, timeout: int, check_responsive: bool = True) -> ProbeResult:
         """Run code that is not part of the notebook: no history, no execution count, no trace."""
-        cell = nbformat.v4.new_code_cell(source)
+        cell = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]  # unannotated constructor
         cells = self.result.notebook.cells
         cells.append(cell)  # nbclient writes the cell back by index; give it a slot of its own
         self.client.timeout = timeout
@@ -290,7 +278,7 @@ class _Run:
             self.options.on_progress(done, total)
 
 
-def plain_traceback(error_output: dict) -> str:
+def plain_traceback(error_output: dict[str, Any]) -> str:
     """An error output's traceback without terminal colour codes."""
     return _ANSI_ESCAPE.sub("", "\n".join(error_output.get("traceback", [])))
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from grader.engine import reuse
 from grader.engine.answers import imported_modules
-from grader.engine.assignment import AssignmentPackage
-from grader.engine.checks import CHECKS
+from grader.engine.checks import check_for, typed_params
 from grader.engine.checks.base import Evidence, ProbeContext, kernel_call
 from grader.engine.execute import (
     BEFORE_FIRST_CELL,
@@ -28,6 +28,7 @@ from grader.engine.execute import (
 )
 from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
 from grader.engine.locator import headings, locate
+from grader.engine.package import AssignmentPackage
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
 from grader.engine.rubric import RuntimeOptions
@@ -80,7 +81,7 @@ def grade_notebook(
     answers, and whole gradings: an unchanged notebook graded before against the same package is not run again.
     """
     key = reuse.grading_key(notebook, package, sandbox.label) if cache else None
-    stored = reuse.load(cache, key) if key else None
+    stored = reuse.load(cache, key) if cache and key else None
     if stored is not None:
         report, executed = stored
         if on_progress:
@@ -89,11 +90,11 @@ def grade_notebook(
         return GradeResult(report=report, executed=executed, reused=True)
     rubric = package.rubric
     boundaries = [heading.key for heading in headings(package.template)]
-    evidence = {}
+    evidence: dict[str, Evidence] = {}
     for question in rubric.questions:
         evidence[question.key] = Evidence(
             question=question,
-            params=question.typed_params(),
+            params=typed_params(question),
             package=package,
             notebook=notebook,
             location=locate(notebook, question.locator, boundaries),
@@ -108,7 +109,7 @@ def grade_notebook(
             timeout=TAMPER_PROBE_SECONDS,
         )
     )
-    models = sum(CHECKS[item.question.kind].uses_scoring_kernel for item in evidence.values())
+    models = sum(check_for(item.question).uses_scoring_kernel for item in evidence.values())
     started = time.perf_counter()
     with ScoringKernel(
         sandbox, rubric.runtime.limits, kernel_environment(), scoring_settings(package), cache
@@ -139,7 +140,7 @@ def grade_notebook(
                     warm_kernel=warm_kernel,
                 ),
             )
-        executed = time.perf_counter()
+        notebook_done = time.perf_counter()
         # Each model may take one probe_timeout to retrain (most were done while the notebook still ran), plus
         # the scoring kernel's own start on a busy machine.
         budget = rubric.runtime.probe_timeout * max(1, models) + SCORING_START_SECONDS
@@ -158,13 +159,13 @@ def grade_notebook(
         sandbox_warning=sandbox.label,
         tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)),
     )
-    if key and reuse.reusable(report, execution.timed_out_cells) and not scoring.failed:
+    if cache and key and reuse.reusable(report, execution.timed_out_cells) and not scoring.failed:
         reuse.store(cache, key, report, execution.notebook)
     return GradeResult(
         report=report,
         executed=execution.notebook,
-        execution_seconds=executed - started,
-        scoring_seconds=time.perf_counter() - executed,
+        execution_seconds=notebook_done - started,
+        scoring_seconds=time.perf_counter() - notebook_done,
         warm_kernel=warm_kernel is not None,
         from_cache=list(scoring.cached),
     )
@@ -172,16 +173,18 @@ def grade_notebook(
 
 def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
     """As soon as a model's description is out of the notebook, retrain it beside the notebook's next cells."""
-    check = CHECKS[evidence.question.kind]
+    check = check_for(evidence.question)
     if not check.uses_scoring_kernel or read_export(evidence) is not None:
         return
     try:
-        scoring.submit(evidence.question.key, check.scoring_job(evidence))
+        job = check.scoring_job(evidence)
+        if job is not None:
+            scoring.submit(evidence.question.key, job)
     except ValueError as exc:  # the export names columns or a framework the question does not allow
         evidence.scored = {"error": str(exc)}
 
 
-def scoring_settings(package: AssignmentPackage) -> dict:
+def scoring_settings(package: AssignmentPackage) -> dict[str, Any]:
     """What the scoring kernel imports ahead: the training libraries the assignment's template imports."""
     preload = kernel_profile(package.rubric.runtime, package.template).preload
     return {
@@ -195,8 +198,8 @@ def _last_code_cell(notebook: nbformat.NotebookNode) -> int:
     return code[-1] if code else BEFORE_FIRST_CELL
 
 
-def _probe_for(evidence: Evidence, runtime) -> Probe | None:
-    check = CHECKS[evidence.question.kind]
+def _probe_for(evidence: Evidence, runtime: RuntimeOptions) -> Probe | None:
+    check = check_for(evidence.question)
     if not evidence.location.found or missing_definitions(evidence):
         return None
     context = ProbeContext(
@@ -290,7 +293,7 @@ def heldout_inputs(package: AssignmentPackage) -> dict[str, list[str]]:
     """Held-out columns, by table, that the checks declare the student's kernel needs."""
     needed: dict[str, list[str]] = {}
     for question in package.rubric.questions:
-        for table, columns in CHECKS[question.kind].heldout_columns(question.typed_params()).items():
+        for table, columns in check_for(question).heldout_columns(typed_params(question)).items():
             needed[table] = list(dict.fromkeys(needed.get(table, []) + columns))
     return needed
 

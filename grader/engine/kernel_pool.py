@@ -13,19 +13,24 @@ import logging
 import subprocess
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from jupyter_client.session import Session
 
-from grader.engine.execute import sandboxed_kernel_manager
 from grader.sandbox import Sandbox, SandboxLimits
+from grader.sandbox.kernel import sandboxed_kernel_manager
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 300
+# Lays out a kernel's working folder before the kernel starts (see `grade.scratch_skeleton`).
+Skeleton = Callable[[Path], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def preload_source(modules: tuple[str, ...]) -> str:
 class WarmKernel:
     """One sandboxed kernel, its home folder and its sockets; used once, then closed."""
 
-    def __init__(self, sandbox: Sandbox, profile: KernelProfile, skeleton) -> None:
+    def __init__(self, sandbox: Sandbox, profile: KernelProfile, skeleton: Skeleton) -> None:
         self.profile = profile
         self._resources = ExitStack()
         try:
@@ -118,13 +123,14 @@ class WarmKernel:
             client.stop_channels()
 
     def alive(self) -> bool:
-        return asyncio.run(self.km.is_alive())
+        alive: bool = _wait(self.km.is_alive())
+        return alive
 
     def close(self) -> None:
         """Stop the kernel if it still runs and remove its sandbox, cgroup and folders."""
         try:
             if self.km.has_kernel:
-                asyncio.run(self.km.shutdown_kernel(now=True))
+                _wait(self.km.shutdown_kernel(now=True))
         except Exception:  # already gone; the cleanup below still has to happen
             log.debug("warm kernel was already stopped", exc_info=True)
         finally:
@@ -133,14 +139,23 @@ class WarmKernel:
     def __enter__(self) -> WarmKernel:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _wait(awaitable: Awaitable[T]) -> T:
+    """Run one of jupyter_client's awaitables to its end (asyncio.run takes only a coroutine)."""
+
+    async def waited() -> T:
+        return await awaitable
+
+    return asyncio.run(waited())
 
 
 @dataclass
 class _Pending:
     kernel: WarmKernel
-    ready: Future
+    ready: Future[None]
 
 
 class KernelPool:
@@ -150,7 +165,7 @@ class KernelPool:
     a deadline rush of that assignment, every notebook finds a kernel waiting.
     """
 
-    def __init__(self, sandbox: Sandbox, skeleton, size: int = 1):
+    def __init__(self, sandbox: Sandbox, skeleton: Skeleton, size: int = 1) -> None:
         self.sandbox = sandbox
         self.skeleton = skeleton
         self.size = size

@@ -154,13 +154,15 @@ def locate(notebook: nbformat.NotebookNode, locator: Locator, boundaries: Iterab
         for index, cell in enumerate(notebook.cells):
             if cell.get("id") == locator.cell_id:
                 return _from_marker(notebook, [index], locator.marker)
-        if not locator.section:
-            return Location(reason=f"no cell has the id {locator.cell_id!r}")
+    if not locator.section:  # a locator without a section has a cell id (see Locator)
+        return Location(reason=f"no cell has the id {locator.cell_id!r}")
     indices, reason = _section_cells(notebook, locator.section, set(boundaries))
     return _from_marker(notebook, indices, locator.marker, reason)
 
 
-def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[int], str | None]:
+def _section_cells(
+    notebook: nbformat.NotebookNode, section: str, boundaries: set[str]
+) -> tuple[list[int], str | None]:
     wanted = [normalize_title(part) for part in section.split("/") if part.strip()]
     all_headings = headings(notebook)
     position = 0
@@ -174,6 +176,8 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
             where = " / ".join(part.strip() for part in section.split("/")[: step + 1])
             return [], f"no heading '{where}' was found; keep the assignment's headings when you edit it"
         position = all_headings.index(match) + 1
+    if match is None:
+        return [], f"the section '{section}' names no heading"
     end = len(notebook.cells)
     for heading in all_headings[position:]:
         if heading.cell_index == match.cell_index:
@@ -190,12 +194,14 @@ def _section_cells(notebook, section: str, boundaries: set[str]) -> tuple[list[i
     return list(range(start, end)), None
 
 
-def _has_text_below_heading(cell) -> bool:
+def _has_text_below_heading(cell: nbformat.NotebookNode) -> bool:
     lines = [line for line in cell.source.splitlines() if line.strip()]
     return any(markdown_heading(line) is None for line in lines)
 
 
-def _from_marker(notebook, indices: list[int], marker: str | None, reason: str | None = None) -> Location:
+def _from_marker(
+    notebook: nbformat.NotebookNode, indices: list[int], marker: str | None, reason: str | None = None
+) -> Location:
     if reason:
         return Location(reason=reason)
     if marker:

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-STATUSES = ("passed", "partial", "failed", "error", "timed_out", "not_found", "needs_manual_grading")
+
+class Status(StrEnum):
+    """What became of one question; the values are stored in the database and in JSON reports."""
+
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMED_OUT = "timed_out"
+    NOT_FOUND = "not_found"
+    NEEDS_MANUAL_GRADING = "needs_manual_grading"
+
+
+STATUSES = tuple(status.value for status in Status)
 
 
 @dataclass
@@ -15,7 +29,7 @@ class QuestionReport:
     title: str
     score: float
     max_score: float
-    status: str
+    status: Status
     message: str
     manual_points: float = 0.0
     answer_source: str = ""
@@ -29,7 +43,7 @@ class QuestionReport:
             "title": self.title,
             "score": self.score,
             "max_score": self.max_score,
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "manual_points": self.manual_points,
             "answer_source": self.answer_source,
@@ -46,6 +60,7 @@ class QuestionReport:
         """The inverse of `to_dict(include_plot=True)`."""
         plot = data.get("plot_png_base64")
         fields = {key: value for key, value in data.items() if key not in ("has_plot", "plot_png_base64")}
+        fields["status"] = Status(fields["status"])
         return cls(**fields, plot_png=base64.b64decode(plot) if plot else None)
 
 

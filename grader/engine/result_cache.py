@@ -16,6 +16,7 @@ import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
 
@@ -25,21 +26,22 @@ TRAINING_LIBRARIES = ("tensorflow", "tf-keras", "keras", "scikit-learn", "skops"
 class ResultCache:
     """A folder of results, one JSON file per key; safe for several processes to share."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def key(self, job: dict) -> str:
+    def key(self, job: dict[str, Any]) -> str:
         """The key of a scoring job's answer."""
         material = json.dumps({"job": job, "code": code_fingerprint()}, sort_keys=True, default=str)
         return hashlib.sha256(material.encode()).hexdigest()
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._path(key).read_text())
+            stored = json.loads(self._path(key).read_text())
         except (OSError, ValueError):
             return None
+        return stored if isinstance(stored, dict) else None
 
-    def put(self, key: str, answer: dict) -> None:
+    def put(self, key: str, answer: dict[str, Any]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader never sees half a file, whichever worker writes it.
@@ -55,7 +57,7 @@ class ResultCache:
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """Library versions and a hash of our own training code: a change to either is a different answer."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for library in TRAINING_LIBRARIES:
         try:
             versions[library] = metadata.version(library)

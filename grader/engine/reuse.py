@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.engine.assignment import AssignmentPackage
-from grader.engine.report import Report
+from grader.engine.package import AssignmentPackage
+from grader.engine.report import Report, Status
 from grader.engine.result_cache import ResultCache, code_fingerprint
 
 GRADER_CODE_DIRS = ("engine", "runtime", "sandbox")
@@ -45,7 +45,7 @@ def reusable(report: Report, timed_out_cells: list[int]) -> bool:
     return (
         report.stopped_reason is None
         and not timed_out_cells
-        and not any(question.status == "timed_out" for question in report.questions)
+        and not any(question.status == Status.TIMED_OUT for question in report.questions)
     )
 
 
@@ -54,7 +54,8 @@ def load(cache: ResultCache, key: str) -> tuple[Report, nbformat.NotebookNode] |
     stored = cache.get(key)
     if stored is None:
         return None
-    return Report.from_dict(stored["report"]), nbformat.from_dict(stored["executed"])
+    executed = nbformat.from_dict(stored["executed"])  # type: ignore[no-untyped-call]  # unannotated
+    return Report.from_dict(stored["report"]), executed
 
 
 def store(cache: ResultCache, key: str, report: Report, executed: nbformat.NotebookNode) -> None:

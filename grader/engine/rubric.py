@@ -1,10 +1,15 @@
-"""The rubric schema: what each question is worth, where its answer lives, and how it is checked."""
+"""The rubric schema: what each question is worth, where its answer lives, and which check kind scores it.
+
+This module knows no check kinds: a question's `kind` and `params` are validated by the checks registry
+(`grader.engine.checks.validate_params`) once the rubric's shape is known to be right.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from grader.sandbox import SandboxLimits
 
@@ -50,35 +55,6 @@ class Question(Strict):
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, kind: str) -> str:
-        from grader.engine.checks import CHECKS
-
-        if kind not in CHECKS:
-            raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(CHECKS))}")
-        return kind
-
-    @model_validator(mode="after")
-    def _params_fit_kind(self) -> Question:
-        from grader.engine.checks import CHECKS
-
-        try:
-            self.params = CHECKS[self.kind].Params.model_validate(self.params).model_dump()
-        except ValidationError as exc:
-            raise ValueError(
-                "; ".join(
-                    ".".join(["params", *map(str, e["loc"])]) + ": " + e["msg"].removeprefix("Value error, ")
-                    for e in exc.errors()
-                )
-            ) from None
-        return self
-
-    def typed_params(self):
-        from grader.engine.checks import CHECKS
-
-        return CHECKS[self.kind].Params.model_validate(self.params)
-
 
 class Rubric(Strict):
     title: str
@@ -98,8 +74,8 @@ class Rubric(Strict):
         return self
 
 
-def parse_rubric(content: Any) -> Rubric:
-    """Validate rubric content (parsed YAML); raise RubricError with messages a person can act on."""
+def parse_rubric(content: object) -> Rubric:
+    """Validate the rubric's shape (parsed YAML); raise RubricError with messages a person can act on."""
     if not isinstance(content, dict):
         raise RubricError("rubric.yaml must hold a mapping with 'title' and 'questions'")
     try:
@@ -108,17 +84,33 @@ def parse_rubric(content: Any) -> Rubric:
         raise RubricError("\n".join(_describe(error, content) for error in exc.errors())) from None
 
 
-def _describe(error: dict, content: dict) -> str:
+def question_problem(key: object, field: str, message: str) -> str:
+    """One line of a RubricError about a question: `question 'model', field points: ...`."""
+    return f"question {key!r}" + (f", field {field}" if field else "") + f": {message}"
+
+
+def error_messages(exc: ValidationError, prefix: str) -> str:
+    """A model's validation errors on one line, each located under `prefix` (e.g. `params.bands.0`)."""
+    return "; ".join(
+        ".".join([prefix, *map(str, error["loc"])]) + ": " + _message(error) for error in exc.errors()
+    )
+
+
+def _describe(error: ErrorDetails, content: dict[str, Any]) -> str:
     location = list(error["loc"])
-    where = ".".join(str(part) for part in location) or "rubric"
     if len(location) >= 2 and location[0] == "questions" and isinstance(location[1], int):
         questions = content.get("questions") or []
+        index = location[1]
         key = (
-            questions[location[1]].get("key")
-            if location[1] < len(questions) and isinstance(questions[location[1]], dict)
+            questions[index].get("key")
+            if index < len(questions) and isinstance(questions[index], dict)
             else None
         )
         field = ".".join(str(part) for part in location[2:])
-        where = f"question {key or '#' + str(location[1] + 1)!r}" + (f", field {field}" if field else "")
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"
+        return question_problem(key or f"#{index + 1}", field, _message(error))
+    where = ".".join(str(part) for part in location) or "rubric"
+    return f"{where}: {_message(error)}"
+
+
+def _message(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")

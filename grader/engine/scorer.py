@@ -3,40 +3,42 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from grader.engine.answers import code_source, defined_names
-from grader.engine.checks import CHECKS
+from grader.engine.checks import check_for
 from grader.engine.checks.base import (
     ArtifactRejected,
+    Check,
     Evidence,
     Outcome,
     parse_artifact,
     probe_error,
     published,
 )
-from grader.engine.execute import ExecutionResult, plain_traceback
-from grader.engine.report import QuestionReport
+from grader.engine.execute import ExecutionResult, ProbeResult, plain_traceback
+from grader.engine.report import QuestionReport, Status
 
 log = logging.getLogger(__name__)
 
 
 def missing_definitions(evidence: Evidence) -> list[str]:
     """Names the check needs that no code cell of the answer's section defines."""
-    check = CHECKS[evidence.question.kind]
-    defined = set().union(*(defined_names(c.source) for c in evidence.cells() if c.cell_type == "code"))
+    check = check_for(evidence.question)
+    defined = set[str]().union(*(defined_names(c.source) for c in evidence.cells() if c.cell_type == "code"))
     return [name for name in check.defines(evidence.params) if name not in defined]
 
 
 def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionReport:
     """Score one question; problems with this answer never affect the others."""
     question = evidence.question
-    check = CHECKS[question.kind]
+    check = check_for(question)
     report = QuestionReport(
         key=question.key,
         title=question.title,
         score=0.0,
         max_score=round(question.points * check.automatic_share(evidence.params), 6),
-        status="failed",
+        status=Status.FAILED,
         message="",
         answer_source=code_source(evidence.cells()),
     )
@@ -56,13 +58,12 @@ def read_export(evidence: Evidence) -> Outcome | None:
 
 
 def _parse_export(evidence: Evidence) -> Outcome | None:
-    probe = evidence.probe
-    if probe is None or probe.problem:
-        reason = probe.problem if probe else "it was not reached"
+    probe = evidence.probe or ProbeResult(problem="it was not reached")
+    if probe.problem is not None:
         return Outcome(
             0.0,
-            "timed_out" if probe and probe.timed_out else "error",
-            f"We could not check this answer: {reason.rstrip('.')}.",
+            Status.TIMED_OUT if probe.timed_out else Status.ERROR,
+            f"We could not check this answer: {probe.problem.rstrip('.')}.",
         )
     error = probe_error(probe.outputs)
     if error:
@@ -73,30 +74,33 @@ def _parse_export(evidence: Evidence) -> Outcome | None:
             )
         return Outcome(
             0.0,
-            "error",
+            Status.ERROR,
             f"Checking your answer raised {error.get('ename')}: {error.get('evalue', '')[:300]}",
             traceback=plain_traceback(error),
         )
+    schema = check_for(evidence.question).Artifact
+    if schema is None:
+        return None
     try:
-        evidence.artifact = parse_artifact(CHECKS[evidence.question.kind].Artifact, probe.outputs)
+        evidence.artifact = parse_artifact(schema, probe.outputs)
     except ArtifactRejected as exc:
         evidence.forged.append(
             f"the answer export of question {evidence.question.key!r} was not what the "
             f"grader's own code produces ({exc})"
         )
-        return Outcome(0.0, "error", f"We could not read your answer's result: {exc}.")
+        return Outcome(0.0, Status.ERROR, f"We could not read your answer's result: {exc}.")
     return None
 
 
-def _outcome(evidence: Evidence, execution: ExecutionResult, check) -> Outcome:
+def _outcome(evidence: Evidence, execution: ExecutionResult, check: Check[Any]) -> Outcome:
     section = evidence.question.locator.section or evidence.question.locator.cell_id
     if not evidence.location.found:
-        return Outcome(0.0, "not_found", f"Answer not found: {evidence.location.reason}.")
+        return Outcome(0.0, Status.NOT_FOUND, f"Answer not found: {evidence.location.reason}.")
     missing = missing_definitions(evidence)
     if missing:
         return Outcome(
             0.0,
-            "not_found",
+            Status.NOT_FOUND,
             f"Answer not found: no code under '{section}' defines "
             f"`{missing[0]}`. Write your answer in a code cell in that section.",
         )
@@ -104,14 +108,14 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check) -> Outcome:
     if timed_out:
         return Outcome(
             0.0,
-            "timed_out",
+            Status.TIMED_OUT,
             f"Cell #{min(timed_out) + 1} of this answer ran out of time and was "
             "stopped, so it could not be checked.",
         )
-    if check.Artifact is not None and read_export(evidence) is not None:
-        return evidence.unreadable
+    if check.Artifact is not None and (unreadable := read_export(evidence)) is not None:
+        return unreadable
     try:
         return check.score(evidence)
     except (ValueError, KeyError) as exc:
         log.exception("scoring %s failed", evidence.question.key)
-        return Outcome(0.0, "error", f"We could not score this answer: {str(exc).rstrip('.')}.")
+        return Outcome(0.0, Status.ERROR, f"We could not score this answer: {str(exc).rstrip('.')}.")

@@ -17,12 +17,15 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from grader.engine.result_cache import ResultCache
 from grader.runtime import KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR
 from grader.sandbox import Sandbox, SandboxLimits
 from grader.sandbox.bubblewrap import HOME as SANDBOX_HOME
+from grader.sandbox.policy import KernelLaunch
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,16 @@ READER_JOIN_SECONDS = 10
 _BOOTSTRAP = "import sys; sys.path[:0] = [{runtime!r}]\nfrom scoring_kernel.serve import main; main()"
 
 
+@dataclass(frozen=True)
+class _Process:
+    """The running scoring process, its pipes and its sandbox."""
+
+    popen: subprocess.Popen[str]
+    jobs: IO[str]
+    answers: IO[str]
+    launch: KernelLaunch
+
+
 class ScoringKernel:
     """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits for them."""
 
@@ -41,11 +54,11 @@ class ScoringKernel:
         sandbox: Sandbox,
         limits: SandboxLimits,
         env: dict[str, str],
-        settings: dict,
+        settings: dict[str, Any],
         cache: ResultCache | None = None,
-    ):
+    ) -> None:
         self.sandbox, self.limits, self.env, self.settings, self.cache = sandbox, limits, env, settings, cache
-        self._answers: dict[str, dict] = {}
+        self._answers: dict[str, dict[str, Any]] = {}
         # Jobs answered from the cache, in the order they came; and whether any job failed on our side
         # (a timeout, the process dying), which a later grading should not inherit.
         self.cached: list[str] = []
@@ -53,14 +66,13 @@ class ScoringKernel:
         self._pending: dict[str, str] = {}  # job id -> cache key
         self._done = threading.Condition()
         self._resources = ExitStack()
-        self._process: subprocess.Popen | None = None
+        self._process: _Process | None = None
         self._reader: threading.Thread | None = None
-        self._launch = None
 
-    def start(self) -> None:
+    def start(self) -> _Process:
         """Start the process now (it imports its libraries at a low CPU share until the first job arrives)."""
         if self._process is not None:
-            return
+            return self._process
         try:
             home = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-")))
             runtime = home / RUNTIME_DIR
@@ -69,52 +81,55 @@ class ScoringKernel:
             shared = Path(
                 self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-io-"))
             )
-            self._launch = self._resources.enter_context(
-                self.sandbox.kernel(self.limits, home, shared, self.env)
-            )
-            self._launch.set_background(True)
+            launch = self._resources.enter_context(self.sandbox.kernel(self.limits, home, shared, self.env))
+            launch.set_background(True)
             home_inside = Path(SANDBOX_HOME) if self.sandbox.enforced else home
             # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user site.
-            command = self._launch.wrap(
+            command = launch.wrap(
                 [sys.executable, "-P", "-s", "-c", _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR))]
             )
-            self._process = subprocess.Popen(
+            popen = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 cwd=home,
-                env=self._launch.env,
+                env=launch.env,
                 text=True,
             )
-            self._process.stdin.write(json.dumps(self.settings) + "\n")
-            self._process.stdin.flush()
-            self._reader = threading.Thread(target=self._read_answers, name="scoring-answers", daemon=True)
+            assert popen.stdin is not None and popen.stdout is not None  # both pipes were asked for above
+            process = self._process = _Process(popen, popen.stdin, popen.stdout, launch)
+            process.jobs.write(json.dumps(self.settings) + "\n")
+            process.jobs.flush()
+            self._reader = threading.Thread(
+                target=self._read_answers, args=(process,), name="scoring-answers", daemon=True
+            )
             self._reader.start()
         except BaseException:
             self.close()
             raise
+        return process
 
-    def submit(self, job_id: str, job: dict) -> None:
+    def submit(self, job_id: str, job: dict[str, Any]) -> None:
         """Queue one job; a cached answer is used at once, without the process."""
         key = self.cache.key(job) if self.cache else None
-        cached = self.cache.get(key) if key else None
+        cached = self.cache.get(key) if self.cache and key else None
         if cached is not None:
             with self._done:
                 self._answers[job_id] = cached
                 self.cached.append(job_id)
             return
-        self.start()
-        self._launch.set_background(False)
+        process = self.start()
+        process.launch.set_background(False)
         with self._done:
             self._pending[job_id] = key or ""
         try:
-            self._process.stdin.write(json.dumps({**job, "id": job_id}) + "\n")
-            self._process.stdin.flush()
+            process.jobs.write(json.dumps({**job, "id": job_id}) + "\n")
+            process.jobs.flush()
         except (BrokenPipeError, OSError):
             self._fail_pending("the scoring kernel stopped before it could train this model")
 
-    def results(self, timeout: float) -> dict[str, dict]:
+    def results(self, timeout: float) -> dict[str, dict[str, Any]]:
         """Every answer, waiting up to `timeout` seconds for those still training; late ones become errors."""
         deadline = time.monotonic() + timeout
         with self._done:
@@ -128,16 +143,16 @@ class ScoringKernel:
     def close(self) -> None:
         """Stop the process and remove its sandbox, cgroup and folders."""
         process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
+        if process is not None and process.popen.poll() is None:
+            process.popen.kill()
         # Removing the sandbox's cgroup kills every process in it, so nothing can hold the answer pipe open
         # and the reader thread sees its end.
         self._resources.close()
         if process is not None:
-            process.wait()
+            process.popen.wait()
             if self._reader is not None:
                 self._reader.join(timeout=READER_JOIN_SECONDS)
-            for stream in (process.stdin, process.stdout):
+            for stream in (process.jobs, process.answers):
                 try:
                     stream.close()
                 except OSError:  # the pipe broke when the process died; nothing is left to flush
@@ -146,12 +161,11 @@ class ScoringKernel:
     def __enter__(self) -> ScoringKernel:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _read_answers(self) -> None:
-        process = self._process
-        for line in process.stdout:
+    def _read_answers(self, process: _Process) -> None:
+        for line in process.answers:
             if len(line) > MAX_ANSWER_BYTES:
                 self._fail_pending("the scoring kernel's answer was too large")
                 break
@@ -169,12 +183,12 @@ class ScoringKernel:
                 self._done.notify_all()
             if key and self.cache:
                 self.cache.put(key, answer)
-        process.wait()
+        process.popen.wait()
         if self._pending:
             cause = (
                 "it used more than its memory limit"
-                if self._launch.out_of_memory()
-                else f"it stopped with exit code {process.returncode}"
+                if process.launch.out_of_memory()
+                else f"it stopped with exit code {process.popen.returncode}"
             )
             self._fail_pending(f"the scoring kernel stopped while training ({cause})")
 

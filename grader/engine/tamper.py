@@ -24,7 +24,7 @@ def tamper_notes(evidence: list[Evidence], final_report: ProbeResult | None) -> 
         notes += item.forged
         if item.artifact is not None:
             notes += item.artifact.tamper
-    if final_report is not None and not final_report.problem:
+    if final_report is not None and final_report.problem is None:
         error = probe_error(final_report.outputs)
         if error:
             notes.append(

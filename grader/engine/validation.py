@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from grader.engine.assignment import AssignmentPackage
 from grader.engine.grade import grade_notebook
+from grader.engine.package import AssignmentPackage
 from grader.engine.report import Report
 from grader.sandbox import Sandbox
 

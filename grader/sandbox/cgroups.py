@@ -99,8 +99,12 @@ class KernelCgroup:
                 quota, period = (group / "cpu.max").read_text().split()
                 return None if quota == "max" else int(quota) / int(period)
             if (group / "cpu.cfs_quota_us").exists():
-                quota = int((group / "cpu.cfs_quota_us").read_text())
-                return None if quota < 0 else quota / int((group / "cpu.cfs_period_us").read_text())
+                microseconds = int((group / "cpu.cfs_quota_us").read_text())
+                return (
+                    None
+                    if microseconds < 0
+                    else microseconds / int((group / "cpu.cfs_period_us").read_text())
+                )
         return None
 
     def oom_killed(self) -> bool:

@@ -13,6 +13,7 @@ import platform
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 CLONE_NEWNS, CLONE_NEWUSER, SIGCHLD = 0x00020000, 0x10000000, 17
 PTRACE_ATTACH = 16
@@ -27,7 +28,7 @@ def check(result: int) -> int:
     return result
 
 
-def attempt(action) -> str:
+def attempt(action: Callable[[], object]) -> str:
     """Run `action` in a child process: "allowed", or the name of the error that stopped it."""
     pid = os.fork()
     if pid == 0:

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox.bubblewrap import SANDBOX_UID, bwrap_command
@@ -55,6 +55,14 @@ def _seccomp_program() -> bytes:
         raise SandboxUnavailable(str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """What an enforced sandbox holds for one kernel: its cgroup and its compiled seccomp program."""
+
+    cgroup: KernelCgroup
+    seccomp_file: Path
+
+
 @dataclass
 class KernelLaunch:
     """How to start one kernel: the command wrapper and what to clean up afterwards."""
@@ -64,11 +72,15 @@ class KernelLaunch:
     readonly_entries: Path
     shared_dir: Path
     env: dict[str, str]
-    cgroup: KernelCgroup | None = None
-    seccomp_file: Path | None = None
+    # None only in the explicit unsafe local mode.
+    confinement: Confinement | None = None
+
+    @property
+    def cgroup(self) -> KernelCgroup | None:
+        return self.confinement.cgroup if self.confinement else None
 
     def wrap(self, kernel_cmd: list[str], connection_file: str | None = None) -> list[str]:
-        if not self.sandbox.enforced:
+        if self.confinement is None:
             return kernel_cmd
         # The kernel runs as an unprivileged user: it must own its socket folder and read its connection file.
         for path in (self.shared_dir, connection_file):
@@ -80,15 +92,15 @@ class KernelLaunch:
             readonly_entries=self.readonly_entries,
             shared_dir=self.shared_dir,
             env=self.env,
-            cgroup_procs=self.cgroup.procs_files if self.cgroup else [],
-            seccomp_file=self.seccomp_file,
+            cgroup_procs=self.confinement.cgroup.procs_files,
+            seccomp_file=self.confinement.seccomp_file,
         )
 
     def out_of_memory(self) -> bool:
-        return bool(self.cgroup and self.cgroup.oom_killed())
+        return self.cgroup is not None and self.cgroup.oom_killed()
 
     def set_background(self, background: bool) -> None:
-        """Lower (or restore) the kernel's CPU share; without cgroups it keeps its normal share."""
+        """Lower (or restore) the kernel's CPU share; unconfined, it keeps its normal share."""
         if self.cgroup is not None:
             self.cgroup.set_background(background)
 
@@ -98,8 +110,6 @@ class Sandbox:
     """`enforced=False` is the explicit unsafe local mode; every report then says so."""
 
     enforced: bool = True
-    require_cgroups: bool = True
-    problems: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str | None:
@@ -114,22 +124,18 @@ class Sandbox:
         if not self.enforced:
             yield KernelLaunch(self, limits, readonly_entries, shared_dir, env)
             return
-        cgroup = None
         try:
             cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes, limits.threads)
         except CgroupsUnavailable as exc:
-            if self.require_cgroups:
-                raise SandboxUnavailable(str(exc)) from exc
+            raise SandboxUnavailable(str(exc)) from exc
         try:
             with tempfile.NamedTemporaryFile(prefix="grader-seccomp-", suffix=".bpf") as program:
                 program.write(_seccomp_program())
                 program.flush()
-                yield KernelLaunch(
-                    self, limits, readonly_entries, shared_dir, env, cgroup, seccomp_file=Path(program.name)
-                )
+                confinement = Confinement(cgroup, Path(program.name))
+                yield KernelLaunch(self, limits, readonly_entries, shared_dir, env, confinement)
         finally:
-            if cgroup is not None:
-                cgroup.remove()
+            cgroup.remove()
 
 
 def sandbox_from_mode(mode: str) -> Sandbox:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.policy import KernelLaunch, Sandbox
@@ -30,7 +31,7 @@ def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
         return _found_problems(found) + _cgroup_problems(launch, limits)
 
 
-def _run_probe(command: list[str], cwd: str) -> tuple[dict | None, str]:
+def _run_probe(command: list[str], cwd: str) -> tuple[dict[str, Any] | None, str]:
     """The probe's findings, or why there are none."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, cwd=cwd)
@@ -42,7 +43,7 @@ def _run_probe(command: list[str], cwd: str) -> tuple[dict | None, str]:
         return None, f"the sandbox probe did not run ({exc}); stderr: {done.stderr[-500:]}"
 
 
-def _found_problems(found: dict) -> list[str]:
+def _found_problems(found: dict[str, Any]) -> list[str]:
     problems = []
     if found["uid"] == 0:
         problems.append("notebooks would run as root")

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from grader.engine.report import Status
+
 
 class Band(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -21,7 +23,7 @@ class AccuracyTarget(BaseModel):
     bands: list[Band] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_of(self):
+    def _one_of(self) -> AccuracyTarget:
         if (self.target is None) == (not self.bands):
             raise ValueError("give either target or bands")
         if self.target is not None:
@@ -52,11 +54,11 @@ def percent(share: float) -> str:
     return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def accuracy(predicted: Sequence, actual: Sequence) -> float:
+def accuracy(predicted: Sequence[object], actual: Sequence[object]) -> float:
     if len(predicted) != len(actual):
         raise ValueError(f"got {len(predicted)} predictions for {len(actual)} held-out rows")
     return sum(p == a for p, a in zip(predicted, actual)) / len(actual) if actual else 0.0
 
 
-def status_for(fraction: float) -> str:
-    return "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
+def status_for(fraction: float) -> Status:
+    return Status.PASSED if fraction >= 1 else Status.PARTIAL if fraction > 0 else Status.FAILED

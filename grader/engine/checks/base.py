@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from grader.engine.assignment import AssignmentPackage
 from grader.engine.execute import ProbeResult
 from grader.engine.locator import Location
+from grader.engine.package import AssignmentPackage
+from grader.engine.report import Status
 from grader.engine.rubric import Question
 
 PROBE_MIME = "application/vnd.grader.probe+json"
@@ -23,6 +24,9 @@ TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
 class Artifact(BaseModel):
@@ -64,24 +68,36 @@ class Evidence:
     probe: ProbeResult | None = None
     artifact: Any = None
     # Why the export gave nothing usable (set once it was read and failed), and the scoring kernel's
-    # answer for this question's model: {"predictions": ...} or {"error": ...}.
+    # answer for this question's model: {"predictions": ...} or {"error": ..., "timed_out": ...}.
     unreadable: Outcome | None = None
-    scored: dict | None = None
+    scored: dict[str, Any] | None = None
     # Staff-only notes when the export came back in a shape our own code never produces.
     forged: list[str] = field(default_factory=list)
 
-    def cells(self, notebook: nbformat.NotebookNode | None = None, location: Location | None = None):
+    def cells(
+        self, notebook: nbformat.NotebookNode | None = None, location: Location | None = None
+    ) -> list[nbformat.NotebookNode]:
         notebook, location = notebook or self.notebook, location or self.location
         return [notebook.cells[i] for i in location.cell_indices]
 
-    def template_cells(self):
+    def template_cells(self) -> list[nbformat.NotebookNode]:
         return self.cells(self.package.template, self.template_location)
+
+
+@dataclass(frozen=True)
+class TableNeed:
+    """A table of the package that a check reads (data/NAME.csv, and hidden/NAME.csv when `heldout`), and
+    the columns it must have."""
+
+    name: str
+    columns: tuple[str, ...] = ()
+    heldout: bool = True
 
 
 @dataclass
 class Outcome:
     fraction: float
-    status: str
+    status: Status
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     plot_png: bytes | None = None
@@ -90,36 +106,42 @@ class Outcome:
     traceback: str | None = None
 
 
-class Check:
-    """Defaults for a check kind: no probe, no required names, all points automatic.
+class Check(Generic[ParamsT]):
+    """Defaults for a check kind: no probe, no required names or tables, all points automatic.
 
     A kind subclasses this, sets `kind` and `Params` (and `Artifact` if it reads something out of the
-    kernel), overrides what differs, implements `score`, and registers itself.
+    kernel), declares what it needs and what pages may show, implements `score`, and registers itself.
     """
 
     kind: ClassVar[str]
-    Params: ClassVar[type[Params]]
+    Params: ClassVar[type[BaseModel]]
     Artifact: ClassVar[type[Artifact] | None] = None
     # True for kinds whose export is retrained in the scoring kernel (see `scoring_job`).
     uses_scoring_kernel: ClassVar[bool] = False
+    # Keys of `Outcome.details` that a student's feedback page may show; every other key is for staff only.
+    shown_details: ClassVar[tuple[str, ...]] = ()
 
-    def defines(self, params) -> list[str]:
+    def defines(self, params: ParamsT) -> list[str]:
         """Names the answer's code must define in its section (empty: no such requirement)."""
         return []
 
-    def probe_source(self, params, context: ProbeContext) -> str | None:
+    def tables(self, params: ParamsT) -> list[TableNeed]:
+        """The package's tables the check reads, each with the columns it must have."""
+        return []
+
+    def probe_source(self, params: ParamsT, context: ProbeContext) -> str | None:
         """Code run in the kernel right after the answer's cells, or None if nothing is read out."""
         return None
 
-    def heldout_columns(self, params) -> dict[str, list[str]]:
+    def heldout_columns(self, params: ParamsT) -> dict[str, list[str]]:
         """Held-out feature columns, by table, that the student's code must be applied to in its kernel."""
         return {}
 
-    def scoring_job(self, evidence: Evidence) -> dict | None:
+    def scoring_job(self, evidence: Evidence) -> dict[str, Any] | None:
         """A job for the scoring kernel built from the exported artifact, or None if none is needed."""
         return None
 
-    def automatic_share(self, params) -> float:
+    def automatic_share(self, params: ParamsT) -> float:
         """Share of the question's points the engine can award (the rest is for TAs)."""
         return 1.0
 
@@ -132,7 +154,7 @@ class ArtifactRejected(ValueError):
     pass
 
 
-def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
+def parse_artifact(schema: type[Artifact], outputs: list[dict[str, Any]]) -> Artifact:
     """The probe's one published payload, schema-checked and size-capped; anything else is rejected."""
     payloads = published(outputs)
     if len(payloads) != 1:
@@ -145,7 +167,7 @@ def parse_artifact(schema: type[Artifact], outputs: list[dict]) -> Artifact:
         raise ArtifactRejected(f"the answer's result has the wrong shape: {exc.errors()[0]['msg']}") from None
 
 
-def published(outputs: list[dict]) -> list:
+def published(outputs: list[dict[str, Any]]) -> list[Any]:
     """The payloads a probe published under the grader's MIME type."""
     return [
         out["data"][PROBE_MIME]
@@ -154,11 +176,11 @@ def published(outputs: list[dict]) -> list:
     ]
 
 
-def probe_error(outputs: list[dict]) -> dict | None:
+def probe_error(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((out for out in outputs if out.get("output_type") == "error"), None)
 
 
-def kernel_call(function: str, *args) -> str:
+def kernel_call(function: str, *args: object) -> str:
     """Source for a hidden cell calling one runtime function with literal arguments."""
     rendered = ", ".join(repr(arg) for arg in args)
     return f"__import__('grader_kernel.extract', fromlist=['extract']).{function}({rendered})"

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, TableName, kernel_call
+from grader.engine.checks.base import (
+    Artifact,
+    Check,
+    Evidence,
+    Outcome,
+    ProbeContext,
+    TableName,
+    TableNeed,
+    kernel_call,
+)
 from grader.engine.plots import decision_regions_png, training_points
 
 
@@ -33,13 +44,19 @@ class FeatureArtifact(Artifact):
 
 
 @register
-class FeatureFunctionCheck(Check):
+class FeatureFunctionCheck(Check[FeatureParams]):
     kind = "feature_function"
     Params = FeatureParams
     Artifact = FeatureArtifact
+    shown_details = ("heldout_accuracy",)
 
     def defines(self, params: FeatureParams) -> list[str]:
         return [params.function]
+
+    def tables(self, params: FeatureParams) -> list[TableNeed]:
+        columns = (params.label, *params.base_features, *params.inputs)
+        needs = [TableNeed(params.dataset, tuple(dict.fromkeys(columns)))]
+        return needs + [TableNeed(params.grid, heldout=False)] if params.grid else needs
 
     def heldout_columns(self, params: FeatureParams) -> dict[str, list[str]]:
         return {params.dataset: params.inputs}
@@ -68,7 +85,7 @@ class FeatureFunctionCheck(Check):
             public[params.label][is_train].astype(str) == params.positive_class,
         )
 
-        def classes(table, feature_values) -> list[str]:
+        def classes(table: pd.DataFrame, feature_values: Sequence[float]) -> list[str]:
             positive = reference.predict(_with_feature(table, params, feature_values))
             return [params.positive_class if p else params.negative_class for p in positive]
 
@@ -99,7 +116,9 @@ class FeatureFunctionCheck(Check):
         )
 
 
-def _with_feature(table: pd.DataFrame, params: FeatureParams, feature_values) -> pd.DataFrame:
+def _with_feature(
+    table: pd.DataFrame, params: FeatureParams, feature_values: Sequence[float]
+) -> pd.DataFrame:
     frame = table[params.base_features].copy()
     frame["student_feature"] = list(feature_values)
     return frame

@@ -8,9 +8,12 @@ from pydantic import Field
 
 from grader.engine.checks import register
 from grader.engine.checks.base import Check, Evidence, Outcome, Params
+from grader.engine.report import Status
 
 # One character class, repeated: each character of a student's answer is looked at once (no backtracking).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# The details key holding the student's written answer, which their feedback page shows.
+WRITTEN_ANSWER = "answer"
 
 
 class FreeResponseParams(Params):
@@ -22,9 +25,10 @@ class FreeResponseParams(Params):
 
 
 @register
-class FreeResponseCheck(Check):
+class FreeResponseCheck(Check[FreeResponseParams]):
     kind = "free_response"
     Params = FreeResponseParams
+    shown_details = (WRITTEN_ANSWER,)
 
     def automatic_share(self, params: FreeResponseParams) -> float:
         return params.completion_fraction
@@ -37,17 +41,17 @@ class FreeResponseCheck(Check):
         if words < params.min_words:
             return Outcome(
                 0.0,
-                "failed",
+                Status.FAILED,
                 f"No answer yet: replace {params.placeholder} with your answer "
                 f"(at least {params.min_words} words).",
             )
         if manual == 0:
-            return Outcome(1.0, "passed", "Answered.", details={"answer": answer})
+            return Outcome(1.0, Status.PASSED, "Answered.", details={WRITTEN_ANSWER: answer})
         return Outcome(
             params.completion_fraction,
-            "needs_manual_grading",
+            Status.NEEDS_MANUAL_GRADING,
             "Answered; a TA will grade the content.",
-            details={"answer": answer},
+            details={WRITTEN_ANSWER: answer},
             manual_fraction=manual,
         )
 

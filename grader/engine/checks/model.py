@@ -15,8 +15,18 @@ from pydantic import model_validator
 
 from grader.engine.checks import register
 from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
-from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, ProbeContext, TableName, kernel_call
+from grader.engine.checks.base import (
+    Artifact,
+    Check,
+    Evidence,
+    Outcome,
+    ProbeContext,
+    TableName,
+    TableNeed,
+    kernel_call,
+)
 from grader.engine.plots import decision_regions_png, training_points
+from grader.engine.report import Status
 
 Prediction = bool | int | float | str | None
 SPLIT_COLUMN = "split"
@@ -38,7 +48,7 @@ class ModelParams(AccuracyTarget):
     refit: bool = True
 
     @model_validator(mode="after")
-    def _factory_or_estimator(self):
+    def _factory_or_estimator(self) -> ModelParams:
         if bool(self.factory) == bool(self.estimator):
             raise ValueError(
                 "give exactly one of factory (a function that builds a Keras model) "
@@ -58,14 +68,22 @@ class ModelArtifact(Artifact):
 
 
 @register
-class ModelCheck(Check):
+class ModelCheck(Check[ModelParams]):
     kind = "model"
     Params = ModelParams
     Artifact = ModelArtifact
     uses_scoring_kernel = True
+    # The accuracy figure is the one thing a student may learn that depends on held-out labels.
+    shown_details = ("heldout_accuracy", "features")
 
     def defines(self, params: ModelParams) -> list[str]:
-        return [params.factory or params.estimator] + ([params.features_from] if params.features_from else [])
+        return [name for name in (params.factory, params.estimator, params.features_from) if name]
+
+    def tables(self, params: ModelParams) -> list[TableNeed]:
+        # With `features_from` the student names the columns; they are checked against the table when scored.
+        features = [] if params.features_from else params.features
+        needs = [TableNeed(params.dataset, tuple(dict.fromkeys([params.label, *features])))]
+        return needs + [TableNeed(params.grid, heldout=False)] if params.grid else needs
 
     def probe_source(self, params: ModelParams, context: ProbeContext) -> str:
         spec = {
@@ -79,7 +97,7 @@ class ModelCheck(Check):
         }
         return kernel_call("model_export", spec)
 
-    def scoring_job(self, evidence: Evidence) -> dict:
+    def scoring_job(self, evidence: Evidence) -> dict[str, Any]:
         params: ModelParams = evidence.params
         model = evidence.artifact.model
         if params.factory and model.get("framework") != "keras":
@@ -107,7 +125,7 @@ class ModelCheck(Check):
         params: ModelParams = evidence.params
         scored = evidence.scored or {"error": "the model was not scored"}
         if "error" in scored:
-            status = "timed_out" if scored.get("timed_out") else "error"
+            status = Status.TIMED_OUT if scored.get("timed_out") else Status.ERROR
             return Outcome(
                 0.0, status, f"We could not rebuild and train your model: {scored['error'].rstrip('.')}."
             )
@@ -131,7 +149,7 @@ class ModelCheck(Check):
         how = "Scored as you fitted it" if not params.refit else "Retrained on the train split"
         fit = ", ".join(f"{k}={v}" for k, v in params.fit.items()) if params.refit else ""
         message = f"{how}{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
-        details = {"heldout_accuracy": round(held_out_accuracy, 4)}
+        details: dict[str, Any] = {"heldout_accuracy": round(held_out_accuracy, 4)}
         if params.features_from:
             details["features"] = features
         return Outcome(
@@ -174,12 +192,12 @@ def chosen_features(evidence: Evidence) -> list[str]:
     return chosen
 
 
-def training_labels(labels: pd.Series, params: ModelParams) -> list:
+def training_labels(labels: pd.Series, params: ModelParams) -> list[Any]:
     """Labels as plain values computed here: the scoring kernel gets exactly what the model should learn."""
     if params.positive_class:
         return [str(c) == params.positive_class for c in labels]
     return [c.item() if hasattr(c, "item") else c for c in labels]
 
 
-def _columns(table: pd.DataFrame, features: list[str]) -> dict[str, list]:
+def _columns(table: pd.DataFrame, features: list[str]) -> dict[str, list[Any]]:
     return {column: table[column].tolist() for column in features}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from grader.engine.checks import register
 from grader.engine.checks.base import Check, Evidence, Outcome, Params
+from grader.engine.report import Status
 
 Kind = Literal["chart", "image", "table", "text", "any"]
 _DESCRIPTIONS = {
@@ -22,28 +23,30 @@ class OutputParams(Params):
 
 
 @register
-class OutputCheck(Check):
+class OutputCheck(Check[OutputParams]):
     kind = "output"
     Params = OutputParams
 
     def score(self, evidence: Evidence) -> Outcome:
-        wanted = evidence.params.expect
+        wanted: Kind = evidence.params.expect
         outputs = [
             out for cell in evidence.cells() if cell.cell_type == "code" for out in cell.get("outputs", [])
         ]
         if any(out.get("output_type") == "error" for out in outputs):
-            return Outcome(0.0, "error", "The answer's cell raised an error, so its output is incomplete.")
+            return Outcome(
+                0.0, Status.ERROR, "The answer's cell raised an error, so its output is incomplete."
+            )
         if any(_shows(out, wanted) for out in outputs):
-            return Outcome(1.0, "passed", f"The answer displays {_DESCRIPTIONS[wanted]}.")
+            return Outcome(1.0, Status.PASSED, f"The answer displays {_DESCRIPTIONS[wanted]}.")
         return Outcome(
             0.0,
-            "failed",
+            Status.FAILED,
             f"The answer should display {_DESCRIPTIONS[wanted]}, but none was shown. "
             "Make the chart or value the last line of the cell, or print it.",
         )
 
 
-def _shows(output: dict, wanted: str) -> bool:
+def _shows(output: dict[str, Any], wanted: Kind) -> bool:
     kind = output.get("output_type")
     mimes = set(output.get("data", {}))
     html = str(output.get("data", {}).get("text/html", ""))

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from grader.engine.checks import register
 from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, Params, ProbeContext, kernel_call
+from grader.engine.report import Status
 
 
 class ValueParams(Params):
@@ -23,10 +24,11 @@ class ValueArtifact(Artifact):
 
 
 @register
-class ValueCheck(Check):
+class ValueCheck(Check[ValueParams]):
     kind = "value"
     Params = ValueParams
     Artifact = ValueArtifact
+    shown_details = ("actual",)
 
     def defines(self, params: ValueParams) -> list[str]:
         return [params.name]
@@ -38,10 +40,10 @@ class ValueCheck(Check):
         params: ValueParams = evidence.params
         actual = evidence.artifact.value
         if _close(actual, params.expected, params.tolerance):
-            return Outcome(1.0, "passed", f"`{params.name}` has the expected value.")
+            return Outcome(1.0, Status.PASSED, f"`{params.name}` has the expected value.")
         return Outcome(
             0.0,
-            "failed",
+            Status.FAILED,
             f"`{params.name}` is {_short(actual)}, which is not the expected value.",
             details={"actual": _short(actual)},
         )
@@ -49,7 +51,7 @@ class ValueCheck(Check):
 
 def _close(actual: Any, expected: Any, tolerance: float) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return actual == expected
+        return bool(actual == expected)
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
         return math.isclose(actual, expected, rel_tol=0, abs_tol=tolerance)
     if isinstance(expected, list) and isinstance(actual, list):
@@ -58,7 +60,7 @@ def _close(actual: Any, expected: Any, tolerance: float) -> bool:
         return actual.keys() == expected.keys() and all(
             _close(actual[k], expected[k], tolerance) for k in expected
         )
-    return actual == expected
+    return bool(actual == expected)
 
 
 def _short(value: Any) -> str:
