@@ -5,17 +5,21 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
+import werkzeug.security
 import werkzeug.test
 from nbformat import v4
 
 from grader.config import Settings
 from grader.extensions import db
+from grader.sandbox import Sandbox, sandbox_from_mode
 from grader.services.demo import DEMO_PASSWORD, load_demo
+from grader.services.people import accounts
 from grader.services.people.accounts import create_api_token, find_user
 from grader.web import create_web_app
 
@@ -28,6 +32,50 @@ werkzeug.test.stream_encode_multipart = functools.partial(
 )
 # The web servers and workers that tests start refuse a missing or default key, as in production.
 os.environ["GRADER_SECRET_KEY"] = secrets.token_urlsafe(48)
+
+
+FAST_PASSWORD_HASH = functools.partial(werkzeug.security.generate_password_hash, method="pbkdf2:sha256:1")
+# The demo database that make_app copies, built once per run (per pytest-xdist worker).
+DEMO_DATABASE: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_database(tmp_path_factory) -> None:
+    """Build the demo course once, with fast password hashes, for make_app to copy."""
+    instance = tmp_path_factory.mktemp("demo") / "instance"
+    database = instance / "grader.sqlite"
+    settings = Settings(
+        instance_dir=instance,
+        database_url=f"sqlite:///{database}",
+        broker_url=f"filesystem://{instance / 'broker'}",
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "generate_password_hash", FAST_PASSWORD_HASH)
+        app = create_web_app(settings)
+        with app.app_context():
+            db.create_all()
+            load_demo()
+            db.engine.dispose()
+    DEMO_DATABASE.append(database)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, monkeypatch):
+    """Hash passwords with one PBKDF2 round, unless a test is marked `real_password_hashing`."""
+    # scrypt takes half a second a password by design; every app and sign-in would pay it several times.
+    real = request.node.get_closest_marker("real_password_hashing") is not None
+    accounts._dummy_hash.cache_clear()  # the hash unknown e-mails are checked against, made the same way
+    if not real:
+        monkeypatch.setattr(accounts, "generate_password_hash", FAST_PASSWORD_HASH)
+    yield
+    accounts._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    """The real bubblewrap sandbox, as production runs notebooks."""
+    # Built on first use, not at import: it needs root, and tests that run no notebook (the fast tier) do not.
+    return sandbox_from_mode("bubblewrap")
 
 
 def notebook_bytes(*sources: str) -> bytes:
@@ -85,6 +133,13 @@ def api_headers(app):
 
 def make_app(settings: Settings):
     """An app on a fresh schema with the demo course loaded."""
+    # Most tests start from a copy of the demo database: building it (packages stored, passwords hashed)
+    # would cost each a quarter of a second. load_demo below then finds everything in place.
+    database = Path(settings.database_url.removeprefix("sqlite:///"))
+    copy = settings.database_url.startswith("sqlite:///") and not database.exists()
+    if copy and accounts.generate_password_hash is FAST_PASSWORD_HASH:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO_DATABASE[0], database)
     app = create_web_app(settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     with app.app_context():

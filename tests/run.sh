@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh Debian machine, then run them.
 # Usage: bash tests/run.sh [pytest arguments]
+#   bash tests/run.sh                  the linters (scripts/lint.sh), then the whole suite: what CI runs
+#   bash tests/run.sh -m "not slow"    the fast tier: no root, sandbox, database server, browser or service
+#   bash tests/run.sh tests/web -x     any other pytest arguments: those tests only, without the linters
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pytest keeps its rewritten test modules (seconds of work per process) only where Python may write bytecode.
+unset PYTHONDONTWRITEBYTECODE
+
+fast=false
+previous=""
+for arg in "$@"; do
+  if [ "$previous" = "-m" ] && [ "$arg" = "not slow" ]; then
+    fast=true
+  fi
+  previous="$arg"
+done
+
+if $fast; then
+  # Neither the sandbox, the browser nor the machine's PostgreSQL and Redis are used: Python packages only.
+  bash scripts/setup.sh --dev --python-only
+  # Its tests share nothing but the Python packages, so they run on every core (pytest-xdist).
+  exec .venv/bin/pytest --numprocesses auto "$@"
+fi
 
 bash scripts/setup.sh --dev
 
@@ -15,4 +36,12 @@ if ! pg_isready -h 127.0.0.1 -q 2>/dev/null && command -v pg_ctlcluster >/dev/nu
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
 fi
 
-exec .venv/bin/pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/pytest "$@"
+fi
+# Both run, so a lint failure does not hide the tests' results; either one fails the run.
+lint=0
+bash scripts/lint.sh || lint=$?
+tests=0
+.venv/bin/pytest || tests=$?
+exit $((lint || tests))

@@ -15,9 +15,9 @@ from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
 from grader.engine.validation import check_package
-from grader.notebooks import parse_notebook
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
 from grader.services.errors import NotebookRejected
+from grader.services.notebooks import parse_notebook
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 

@@ -7,8 +7,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from grader.extensions import db
-from grader.notebooks import human_size
 from grader.services.errors import DomainError, Forbidden, NotebookTooLarge, NotFound
+from grader.services.notebooks import human_size
 
 FRIENDLY = {
     404: "We could not find that page, or it is not yours to see.",

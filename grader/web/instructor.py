@@ -7,9 +7,9 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from grader.models import Assignment, Course
-from grader.notebooks import human_size
 from grader.services.assignments import authoring, prerelease, rubric_editor
 from grader.services.errors import AuthoringError
+from grader.services.notebooks import human_size
 from grader.services.permissions import require_course_instructor, require_instructor
 from grader.task_queue import enqueue_validation
 from grader.web.forms import problems

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from grader.notebooks import human_size
 from grader.services import permissions
 from grader.services.errors import DomainError
+from grader.services.notebooks import human_size
 from grader.services.staff.gradebook import gradebook_csv
 from grader.services.submissions import feedback
 from grader.services.submissions.standings import standings_for

@@ -10,6 +10,9 @@ import pytest
 import yaml
 from processes import REPO, grader_command
 
+# Slow: starts the command line in new processes, and docker-compose.
+pytestmark = pytest.mark.slow
+
 COMMANDS = [[], ["serve"], ["worker"], ["beat"], ["demo"], ["db"], ["db", "upgrade"]]
 
 

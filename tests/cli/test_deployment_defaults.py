@@ -19,6 +19,9 @@ from grader.extensions import db
 from grader.services.demo import DEMO_PASSWORD
 from grader.web import create_web_app
 
+# Slow: starts gunicorn, Celery and the command line, some on PostgreSQL.
+pytestmark = pytest.mark.slow
+
 WEAK_KEYS = [
     ("dev-only-secret-change-me", "is not set"),
     ("change-me-before-deploying", "is a published default"),

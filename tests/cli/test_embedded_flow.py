@@ -6,10 +6,14 @@ import os
 import re
 import subprocess
 
+import pytest
 from browser import embedded_server, page, sign_in  # noqa: F401 (pytest fixtures)
 from conftest import notebook_bytes
 from playwright.sync_api import expect
 from processes import REPO, api_token, grader_command, upload, wait_until_finished
+
+# Slow: starts `grader serve` with its worker and sandboxed kernels.
+pytestmark = pytest.mark.slow
 
 
 def test_serve_uses_sqlite_and_grades_with_its_own_worker(embedded_server):

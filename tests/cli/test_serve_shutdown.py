@@ -26,6 +26,9 @@ from processes import (
 from grader.cli.embedded import WARM_SHUTDOWN_SECONDS
 from grader.sandbox.bubblewrap import SANDBOX_UID
 
+# Slow: starts `grader serve` with its worker and sandboxed kernels.
+pytestmark = pytest.mark.slow
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 

@@ -7,10 +7,6 @@ import pytest
 from engine.mini_package import SOLUTION_ANSWERS, build, notebook
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
-from grader.sandbox import sandbox_from_mode
-
-# Engine tests run notebooks in the real sandbox, as production does.
-SANDBOX = sandbox_from_mode("bubblewrap")
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +15,8 @@ def mini_package(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def solution_report(mini_package):
-    return grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX).report
+def solution_report(mini_package, sandbox):
+    return grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, sandbox).report
 
 
 def scores(report) -> dict[str, float]:
@@ -31,5 +27,5 @@ def statuses(report) -> dict[str, str]:
     return {q.key: q.status for q in report.questions}
 
 
-def grade_answers(package, answers=None, **kwargs):
-    return grade_notebook(notebook(answers or SOLUTION_ANSWERS, **kwargs), package, SANDBOX).report
+def grade_answers(sandbox, package, answers=None, **kwargs):
+    return grade_notebook(notebook(answers or SOLUTION_ANSWERS, **kwargs), package, sandbox).report

@@ -12,12 +12,15 @@ import pytest
 import yaml
 from nbformat import v4
 
-from engine.conftest import SANDBOX, grade_answers, scores, statuses
+from engine.conftest import grade_answers, scores, statuses
 from engine.mini_package import SOLUTION_ANSWERS, build, notebook
 from grader.engine import plots
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
 from grader.engine.result_cache import ResultCache
+
+# Slow: grades notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 WEAK = {
     **SOLUTION_ANSWERS,
@@ -61,15 +64,15 @@ def weak_with(attack: str):
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
-def test_a_weak_model_cannot_be_made_to_pass_and_the_attempt_is_flagged(mini_package, attack):
-    report = grade_notebook(weak_with(ATTACKS[attack]), mini_package, SANDBOX).report
+def test_a_weak_model_cannot_be_made_to_pass_and_the_attempt_is_flagged(mini_package, attack, sandbox):
+    report = grade_notebook(weak_with(ATTACKS[attack]), mini_package, sandbox).report
     assert scores(report)["model"] == 0.0
     assert statuses(report)["model"] in ("failed", "error")
     assert report.tamper, "the attempt is recorded for staff"
 
 
-def test_the_weak_model_alone_fails_and_is_not_flagged(mini_package):
-    report = grade_answers(mini_package, WEAK)
+def test_the_weak_model_alone_fails_and_is_not_flagged(mini_package, sandbox):
+    report = grade_answers(sandbox, mini_package, WEAK)
     assert statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
     assert report.tamper == []
 
@@ -78,14 +81,14 @@ def test_honest_solution_has_no_tamper_flags(solution_report):
     assert solution_report.tamper == []
 
 
-def test_rebound_library_functions_are_named_for_staff(mini_package):
+def test_rebound_library_functions_are_named_for_staff(mini_package, sandbox):
     report = grade_notebook(
-        weak_with(ATTACKS["sklearn-clone"] + "\n" + ATTACKS["numpy-mean"]), mini_package, SANDBOX
+        weak_with(ATTACKS["sklearn-clone"] + "\n" + ATTACKS["numpy-mean"]), mini_package, sandbox
     ).report
     assert {"sklearn.base.clone", "numpy.mean"} <= set(report.tamper)
 
 
-def test_a_custom_estimator_class_is_refused_by_name(mini_package):
+def test_a_custom_estimator_class_is_refused_by_name(mini_package, sandbox):
     custom = (
         "from sklearn.base import BaseEstimator, ClassifierMixin\n"
         "class CleverModel(ClassifierMixin, BaseEstimator):\n"
@@ -93,12 +96,12 @@ def test_a_custom_estimator_class_is_refused_by_name(mini_package):
         "    def predict(self, X):\n        return [True] * len(X)\n"
         "model = CleverModel()"
     )
-    report = grade_answers(mini_package, {**SOLUTION_ANSWERS, "Question 2": custom})
+    report = grade_answers(sandbox, mini_package, {**SOLUTION_ANSWERS, "Question 2": custom})
     model = report.questions[1]
     assert model.status == "error" and "CleverModel" in model.message and model.score == 0
 
 
-def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package):
+def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package, sandbox):
     # Shadow our scoring code wherever the notebook can write; the scoring kernel has its own home and /tmp.
     shadow = (
         "import os\n"
@@ -112,10 +115,10 @@ def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package):
         "        except OSError:\n"
         "            pass\n"
     )
-    report = grade_notebook(weak_with(shadow), mini_package, SANDBOX).report
+    report = grade_notebook(weak_with(shadow), mini_package, sandbox).report
     assert statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
     solution = notebook(SOLUTION_ANSWERS, extra_after={"Question 1": [v4.new_code_cell(shadow)]})
-    assert scores(grade_notebook(solution, mini_package, SANDBOX).report)["model"] == 3.0
+    assert scores(grade_notebook(solution, mini_package, sandbox).report)["model"] == 3.0
 
 
 @pytest.fixture(scope="module")
@@ -147,17 +150,19 @@ FITTED = (
 )
 
 
-def fitted_answer(package, columns="['feature1']", target=""):
+def fitted_answer(sandbox, package, columns="['feature1']", target=""):
     answers = {**SOLUTION_ANSWERS, "Question 2": FITTED.format(columns=columns, target=target)}
-    report = grade_answers(package, answers)
+    report = grade_answers(sandbox, package, answers)
     return {q.key: q for q in report.questions}
 
 
-def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package):
-    assert fitted_answer(fitted_package)["model"].status == "passed"
-    assert "Scored as you fitted it" in fitted_answer(fitted_package)["model"].message
+def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package, sandbox):
+    assert fitted_answer(sandbox, fitted_package)["model"].status == "passed"
+    assert "Scored as you fitted it" in fitted_answer(sandbox, fitted_package)["model"].message
     # Fitted on a shuffled label the same class of model learns nothing: it is not retrained for them.
-    shuffled = fitted_answer(fitted_package, target=".sample(frac=1, random_state=1).to_numpy()")["model"]
+    shuffled = fitted_answer(sandbox, fitted_package, target=".sample(frac=1, random_state=1).to_numpy()")[
+        "model"
+    ]
     assert shuffled.status == "failed"
 
 
@@ -171,8 +176,10 @@ def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package):
         ("'feature1'", "error", "must be a non-empty list of column names"),
     ],
 )
-def test_features_from_trains_on_the_students_columns_once_checked(fitted_package, columns, status, words):
-    chosen = fitted_answer(fitted_package, columns=columns)["chosen"]
+def test_features_from_trains_on_the_students_columns_once_checked(
+    fitted_package, columns, status, words, sandbox
+):
+    chosen = fitted_answer(sandbox, fitted_package, columns=columns)["chosen"]
     assert chosen.status == status, chosen.message
     if words:
         assert words in chosen.message
@@ -181,11 +188,11 @@ def test_features_from_trains_on_the_students_columns_once_checked(fitted_packag
 
 
 def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_nothing(
-    mini_package, tmp_path, solution_report
+    mini_package, tmp_path, solution_report, sandbox
 ):
     cache = ResultCache(tmp_path)
-    first = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
-    again = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, cache=cache)
+    first = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, sandbox, cache=cache)
+    again = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, sandbox, cache=cache)
     assert not first.reused and first.from_cache == []
     assert again.reused and again.report.to_dict(include_plots=True) == first.report.to_dict(
         include_plots=True
@@ -193,7 +200,7 @@ def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_no
     assert again.executed == first.executed
     # Only the written answer changed: the notebook runs again, the unchanged model is not retrained.
     rewritten = {**SOLUTION_ANSWERS, "Question 5": "FILLME\nThe classes form a band; a line cannot split it."}
-    changed = grade_notebook(notebook(rewritten), mini_package, SANDBOX, cache=cache)
+    changed = grade_notebook(notebook(rewritten), mini_package, sandbox, cache=cache)
     assert not changed.reused and changed.from_cache == ["model"]
     assert [q.to_dict() for q in first.report.questions] == [q.to_dict() for q in solution_report.questions]
     assert [q.to_dict() for q in changed.report.questions if q.key != "explain"] == [
@@ -201,18 +208,18 @@ def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_no
     ]
 
 
-def test_a_grading_that_timed_out_is_never_reused(mini_package, tmp_path):
+def test_a_grading_that_timed_out_is_never_reused(mini_package, tmp_path, sandbox):
     cache = ResultCache(tmp_path)
     slow = notebook({**SOLUTION_ANSWERS, "Question 3": "import time\ntime.sleep(60)\nanswer = 42"})
-    first = grade_notebook(slow, mini_package, SANDBOX, cache=cache)
+    first = grade_notebook(slow, mini_package, sandbox, cache=cache)
     assert first.report.questions[2].status == "timed_out"
-    assert not grade_notebook(slow, mini_package, SANDBOX, cache=cache).reused
+    assert not grade_notebook(slow, mini_package, sandbox, cache=cache).reused
 
 
-def test_pictures_draw_public_points_only(mini_package, monkeypatch):
+def test_pictures_draw_public_points_only(mini_package, monkeypatch, sandbox):
     drawn = []
     monkeypatch.setattr(plots.vl_convert, "vegalite_to_png", lambda spec, scale: drawn.append(spec) or b"png")
-    report = grade_answers(mini_package)
+    report = grade_answers(sandbox, mini_package)
     assert {q.key for q in report.questions if q.plot_png} == {"feature", "model"} and len(drawn) == 2
     heldout = mini_package.heldout_table("band")
     secret = {(round(x, 4), round(y, 4)) for x, y in zip(heldout["feature1"], heldout["feature2"])}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from nbformat import v4
 
-from engine.conftest import SANDBOX, scores
+from engine.conftest import scores
 from engine.mini_package import SOLUTION_ANSWERS, notebook
 from engine.test_lab6 import LAB6
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile
+
+# Slow: keeps warm kernels in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 # Leaves a variable, a patched library function and files behind, as a careless or malicious notebook could.
 LITTER = v4.new_code_cell(
@@ -32,35 +35,35 @@ CLEAN_CHECK = (
 
 
 @pytest.fixture
-def pool(mini_package):
-    pool = kernel_pool(SANDBOX)
+def pool(mini_package, sandbox):
+    pool = kernel_pool(sandbox)
     pool.warm(kernel_profile(mini_package.rubric.runtime, mini_package.template))
     yield pool
     pool.close()
 
 
-def test_each_warm_kernel_serves_one_submission_and_nothing_leaks_to_the_next(pool, mini_package):
+def test_each_warm_kernel_serves_one_submission_and_nothing_leaks_to_the_next(pool, mini_package, sandbox):
     first = grade_notebook(
-        notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}), mini_package, SANDBOX, kernels=pool
+        notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}), mini_package, sandbox, kernels=pool
     ).report
     assert first.questions and not first.cell_errors
     second = grade_notebook(
-        notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}), mini_package, SANDBOX, kernels=pool
+        notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}), mini_package, sandbox, kernels=pool
     ).report
     assert pool.served_warm == 2
     assert scores(second)["answer"] == 1, second.questions
 
 
-def test_warm_kernel_grades_like_a_cold_one(pool, mini_package, solution_report):
-    warm = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, SANDBOX, kernels=pool).report
+def test_warm_kernel_grades_like_a_cold_one(pool, mini_package, solution_report, sandbox):
+    warm = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, sandbox, kernels=pool).report
     assert pool.served_warm == 1
     assert scores(warm) == scores(solution_report)
 
 
-def test_preloaded_modules_leave_no_names_in_the_notebook(pool, mini_package):
+def test_preloaded_modules_leave_no_names_in_the_notebook(pool, mini_package, sandbox):
     probe = "answer = 42 if not [n for n in globals() if 'preload' in n or n in ('pandas', 'sklearn')] else 0"
     report = grade_notebook(
-        notebook({**SOLUTION_ANSWERS, "Question 3": probe}), mini_package, SANDBOX, kernels=pool
+        notebook({**SOLUTION_ANSWERS, "Question 3": probe}), mini_package, sandbox, kernels=pool
     ).report
     assert pool.served_warm == 1
     assert scores(report)["answer"] == 1

@@ -15,6 +15,9 @@ sys.path.insert(0, str(KERNEL_PACKAGE_DIR.parent))
 from grader_kernel import datasets
 from grader_kernel.extract import pristine_builtins
 
+# Slow: starts Python processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 LEGACY_SCRIPT = """
 import json, sys
 sys.path.insert(0, {runtime!r})

@@ -12,9 +12,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from engine.conftest import SANDBOX
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile, prepare_scratch
+
+# Slow: grades the TensorFlow lab in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 SCENARIOS = LAB6 / "scenarios"
@@ -35,13 +37,13 @@ def lab6():
 
 
 @pytest.fixture(scope="module")
-def reports(lab6):
+def reports(lab6, sandbox):
     """Grade each notebook once per test run, on first use."""
     cache = {}
 
     def report(path: Path):
         if path not in cache:
-            cache[path] = grade_notebook(nbformat.read(path, as_version=4), lab6, SANDBOX).report
+            cache[path] = grade_notebook(nbformat.read(path, as_version=4), lab6, sandbox).report
         return cache[path]
 
     return report
@@ -74,13 +76,13 @@ def test_untouched_template_gets_nothing(reports):
     assert question(report, "b_q1_multilayer").status == "failed"
 
 
-def test_regrading_the_solution_in_a_warm_kernel_gives_identical_results(lab6, reports):
+def test_regrading_the_solution_in_a_warm_kernel_gives_identical_results(lab6, reports, sandbox):
     # The warm kernel has TensorFlow imported already; the legacy Keras runtime must still hold.
-    pool = kernel_pool(SANDBOX)
+    pool = kernel_pool(sandbox)
     pool.warm(kernel_profile(lab6.rubric.runtime, lab6.template))
     try:
         again = grade_notebook(
-            nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, SANDBOX, kernels=pool
+            nbformat.read(LAB6 / "solution.ipynb", as_version=4), lab6, sandbox, kernels=pool
         ).report
     finally:
         pool.close()

@@ -14,10 +14,12 @@ import pytest
 import yaml
 from nbformat import v4
 
-from engine.conftest import SANDBOX
 from engine.test_lab6 import LAB6, SCENARIOS, question
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import grade_notebook
+
+# Slow: grades the TensorFlow lab in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 # k-nearest-neighbours predictions fitted on the public rows, which would score about 100%.
 FORGE = """
@@ -61,14 +63,14 @@ def weak_with(attack: str) -> nbformat.NotebookNode:
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
-def test_forging_the_model_score_fails_and_is_flagged(lab6, attack):
-    report = grade_notebook(weak_with(ATTACKS[attack]), lab6, SANDBOX).report
+def test_forging_the_model_score_fails_and_is_flagged(lab6, attack, sandbox):
+    report = grade_notebook(weak_with(ATTACKS[attack]), lab6, sandbox).report
     model = question(report, "b_q1_multilayer")
     assert model.score == 0.0 and model.status in ("failed", "error"), model.message
     assert any(EXPECTED_FLAG[attack] in note for note in report.tamper), report.tamper
 
 
-def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6):
+def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6, sandbox):
     nb = copy.deepcopy(nbformat.read(LAB6 / "solution.ipynb", as_version=4))
     cell = next(cell for cell in nb.cells if cell.get("id") == "gb-q1-model")
     cell.source = cell.source.replace(
@@ -76,7 +78,7 @@ def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6):
         'model.add(keras.layers.Lambda(lambda x: x * 2))\n    model.add(Dense(1, activation="sigmoid"))',
     )
     assert "Lambda" in cell.source
-    model = question(grade_notebook(nb, lab6, SANDBOX).report, "b_q1_multilayer")
+    model = question(grade_notebook(nb, lab6, sandbox).report, "b_q1_multilayer")
     assert model.status == "error" and model.score == 0
     assert "Lambda layer" in model.message and "built-in layers" in model.message
 
@@ -105,8 +107,8 @@ def lab6_fitted(tmp_path_factory):
     "notebook, status",
     [(LAB6 / "solution.ipynb", "passed"), (SCENARIOS / "weak-linear-model.ipynb", "failed")],
 )
-def test_a_fitted_keras_model_is_scored_as_the_student_trained_it(lab6_fitted, notebook, status):
-    report = grade_notebook(nbformat.read(notebook, as_version=4), lab6_fitted, SANDBOX).report
+def test_a_fitted_keras_model_is_scored_as_the_student_trained_it(lab6_fitted, notebook, status, sandbox):
+    report = grade_notebook(nbformat.read(notebook, as_version=4), lab6_fitted, sandbox).report
     fitted = question(report, "b_q1_fitted")
     assert fitted.status == status, fitted.message
     assert fitted.message.startswith("Scored as you fitted it. Held-out accuracy")

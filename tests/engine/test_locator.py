@@ -83,6 +83,11 @@ def test_missing_heading_is_a_clear_not_found():
     assert "no heading 'Group Exercise B'" in location.reason
 
 
+def test_a_section_of_only_slashes_is_not_found_rather_than_a_crash():
+    location = locate(lab(md("## Group Exercise B"), code("a = 1")), Locator(section=" / "), BOUNDARIES)
+    assert not location.found and "names no heading" in location.reason
+
+
 def test_cell_id_wins_when_present_and_falls_back_to_the_section():
     nb = lab(md("## Group Exercise B"), md("### Question 1"), code("b = 2"), code("x = 1"))
     nb.cells[3]["id"] = "answer-cell"

@@ -11,6 +11,7 @@ import yaml
 
 from engine.mini_package import RUBRIC, build
 from grader.engine.assignment import AssignmentError, load_assignment
+from grader.engine.checks import typed_params, validate_params
 from grader.engine.rubric import RubricError, parse_rubric
 
 
@@ -55,13 +56,19 @@ def broken(change) -> dict:
 )
 def test_rubric_errors_name_the_question_and_field(change, expected):
     with pytest.raises(RubricError) as error:
-        parse_rubric(broken(change))
+        validate_params(parse_rubric(broken(change)))
     assert expected in str(error.value)
 
 
+def test_the_rubric_shape_is_checked_without_the_check_kinds():
+    rubric = parse_rubric(broken(lambda r: r["questions"][1].update(kind="neural", params={"any": 1})))
+    assert rubric.questions[1].kind == "neural"
+
+
 def test_target_is_shorthand_for_one_band():
-    rubric = parse_rubric(copy.deepcopy(RUBRIC))
-    params = rubric.questions[0].typed_params()
+    rubric = validate_params(parse_rubric(copy.deepcopy(RUBRIC)))
+    assert rubric.questions[0].params["bands"] == [{"min_accuracy": 0.9, "fraction": 1.0}]
+    params = typed_params(rubric.questions[0])
     assert [(b.min_accuracy, b.fraction) for b in params.bands] == [(0.9, 1.0)]
     assert params.fraction_for(0.89) == 0 and params.fraction_for(0.9) == 1
 

@@ -12,6 +12,9 @@ from sqlalchemy import create_engine, inspect
 
 from grader.extensions import db
 
+# Slow: migrates real PostgreSQL databases.
+pytestmark = pytest.mark.slow
+
 TABLES = {
     "courses",
     "users",

@@ -60,6 +60,7 @@ class HomeMadeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
 
+@pytest.mark.slow  # starts Python processes
 def test_importing_either_side_stays_light():
     code = (
         f"import sys; sys.path.insert(0, {RUNTIME!r})\n"

@@ -10,6 +10,9 @@ import pytest
 
 from grader.runtime import KERNEL_PACKAGE_DIR
 
+# Slow: starts Python processes that build Keras models.
+pytestmark = pytest.mark.slow
+
 RUNTIME = str(KERNEL_PACKAGE_DIR.parent)
 
 # One TensorFlow import per Keras flavour: the script records what happened, the test asserts on it.

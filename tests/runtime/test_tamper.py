@@ -15,6 +15,9 @@ import pytest
 
 from grader.runtime import KERNEL_PACKAGE_DIR
 
+# Slow: starts Python processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 SETUP = """
 import json, sys, time
 sys.path.insert(0, {runtime!r})

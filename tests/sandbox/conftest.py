@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
+import ctypes
 import time
+from collections.abc import Iterator
 
+import psutil
 import pytest
 import yaml
-from engine.conftest import SANDBOX
 from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
 from nbformat import v4
 
 from grader.engine.assignment import load_assignment
 from grader.engine.grade import GradeResult, grade_notebook
+from grader.sandbox.bubblewrap import SANDBOX_UID
 
 LIMITS = {
     "memory_mb": 768,
@@ -24,6 +26,19 @@ LIMITS = {
 }
 RUNTIME = {**RUBRIC["runtime"], "cell_timeout": 4, "notebook_timeout": 90, "limits": LIMITS}
 FULL = {"feature": 2.0, "model": 3.0, "answer": 1.0, "chart": 1.0, "explain": 1.0}
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@pytest.fixture(scope="package", autouse=True)
+def adopt_orphans() -> Iterator[None]:
+    """While these tests run, make pytest the parent of any process orphaned below it, not the machine's init."""
+    # So a process that escapes its kernel's tree is still found among this run's descendants.
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, ctypes.get_errno()
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 @pytest.fixture(scope="session")
@@ -44,16 +59,23 @@ def with_attack(source: str, where: str = "end"):
 
 
 def sandbox_processes() -> list[str]:
-    """Processes still running as the sandbox's user: a survivor means the sandbox leaked."""
-    done = subprocess.run(["ps", "-u", "65534", "-o", "pid=,args="], capture_output=True, text=True)
-    return [line for line in done.stdout.splitlines() if line.strip()]
+    """Processes this test run started that still run as the sandbox's user: a survivor means a leak."""
+    # Only our own descendants: another grader on this machine runs its kernels as the same user.
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.uids().real == SANDBOX_UID and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{process.pid} {' '.join(process.cmdline())}")
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
-def grade(package, nb) -> GradeResult:
+def grade(sandbox, package, nb) -> GradeResult:
     """Grade in the real sandbox, checking that it ends in time and leaves no process behind."""
-    already_running = set(sandbox_processes())  # another test run's kernels are not ours to judge
+    already_running = set(sandbox_processes())  # a warm kernel kept by an earlier test is not this one's
     started = time.monotonic()
-    result = grade_notebook(nb, package, SANDBOX)
+    result = grade_notebook(nb, package, sandbox)
     assert time.monotonic() - started < 120, "grading must end within the notebook's limits"
     survivors = [p for p in sandbox_processes() if p not in already_running]
     assert survivors == [], "nothing the notebook started may outlive its grading"

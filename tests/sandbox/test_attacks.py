@@ -15,6 +15,9 @@ from grader.engine.answers import defined_names
 from grader.engine.locator import headings, locate
 from sandbox.conftest import FULL, grade, last_cell_text, with_attack
 
+# Slow: grades hostile notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
+
 BEFORE_Q3 = {"feature": 2.0, "model": 3.0}
 
 
@@ -45,36 +48,36 @@ AFTER_ANSWERS = {
 
 
 @pytest.mark.parametrize("attack", AFTER_ANSWERS, ids=list(AFTER_ANSWERS))
-def test_attack_after_the_answers_costs_nothing(attack_package, attack):
-    result = grade(attack_package, with_attack(AFTER_ANSWERS[attack]))
+def test_attack_after_the_answers_costs_nothing(attack_package, attack, sandbox):
+    result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS[attack]))
     assert scores(result.report) == FULL
     assert len(nbformat.writes(result.executed)) < 2_000_000, "the stored notebook stays small"
 
 
-def test_breaking_the_kernel_protocol_is_explained(attack_package):
-    result = grade(attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"]))
+def test_breaking_the_kernel_protocol_is_explained(attack_package, sandbox):
+    result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"]))
     assert "broke the kernel's connection to the grader" in result.report.stopped_reason
 
 
-def test_memory_bomb_is_reported_as_such(attack_package):
-    result = grade(attack_package, with_attack(AFTER_ANSWERS["memory bomb"]))
+def test_memory_bomb_is_reported_as_such(attack_package, sandbox):
+    result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS["memory bomb"]))
     text = (result.report.stopped_reason or "") + last_cell_text(result)
     assert "memory" in text.lower()
 
 
-def test_stdout_flood_is_truncated_with_a_marker(attack_package):
+def test_stdout_flood_is_truncated_with_a_marker(attack_package, sandbox):
     # Small enough for the kernel's memory; the 200 MB flood above is stopped by the memory limit instead.
-    result = grade(attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)"))
+    result = grade(sandbox, attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)"))
     assert "[grader: output truncated here" in last_cell_text(result)
     assert len(last_cell_text(result)) < 200_000
 
 
-def test_huge_rich_outputs_across_many_cells_stay_small(attack_package):
+def test_huge_rich_outputs_across_many_cells_stay_small(attack_package, sandbox):
     nb = with_attack(
         "from IPython.display import display, HTML\ndisplay(HTML('<p>' + 'x' * 2_000_000 + '</p>'))"
     )
     nb.cells += [v4.new_code_cell("display(HTML('<b>' + 'y' * 60_000 + '</b>'))") for _ in range(60)]
-    result = grade(attack_package, nb)
+    result = grade(sandbox, attack_package, nb)
     assert scores(result.report) == FULL
     assert len(nbformat.writes(result.executed)) < 4_000_000
 
@@ -87,17 +90,17 @@ IN_QUESTION = {
 
 
 @pytest.mark.parametrize("attack", IN_QUESTION, ids=list(IN_QUESTION))
-def test_attack_inside_a_question_costs_only_that_question(attack_package, attack):
+def test_attack_inside_a_question_costs_only_that_question(attack_package, attack, sandbox):
     source, status = IN_QUESTION[attack]
-    result = grade(attack_package, with_attack(source, where="question 3"))
+    result = grade(sandbox, attack_package, with_attack(source, where="question 3"))
     assert statuses(result.report)["answer"] == status
     assert "ran out of time" in result.report.questions[2].message
     assert scores(result.report) == {**FULL, "answer": 0.0}
 
 
-def test_loop_that_ignores_sigint_is_killed(attack_package):
+def test_loop_that_ignores_sigint_is_killed(attack_package, sandbox):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-    result = grade(attack_package, with_attack(stubborn, where="question 3"))
+    result = grade(sandbox, attack_package, with_attack(stubborn, where="question 3"))
     assert statuses(result.report)["answer"] == "timed_out"
     assert {k: v for k, v in scores(result.report).items() if k in BEFORE_Q3} == BEFORE_Q3
     assert "could not be stopped" in result.report.stopped_reason
@@ -129,16 +132,16 @@ PROBES = {
 
 
 @pytest.mark.parametrize("attack", PROBES, ids=list(PROBES))
-def test_forbidden_operations_fail_inside_the_sandbox(attack_package, attack):
+def test_forbidden_operations_fail_inside_the_sandbox(attack_package, attack, sandbox):
     source, error = PROBES[attack]
-    result = grade(attack_package, with_attack(source))
+    result = grade(sandbox, attack_package, with_attack(source))
     errors = [e for e in result.report.cell_errors if e["source"] == source]
     assert errors and (errors[0]["ename"] == error or error == "OSError")
     assert scores(result.report) == FULL
     assert not Path("/usr/evil.txt").exists()
 
 
-def test_host_secrets_are_invisible(attack_package, tmp_path):
+def test_host_secrets_are_invisible(attack_package, tmp_path, sandbox):
     secret_dir = tmp_path / "another-submission"
     secret_dir.mkdir()
     (secret_dir / "notebook.ipynb").write_text("secret")
@@ -157,7 +160,7 @@ def test_host_secrets_are_invisible(attack_package, tmp_path):
     )
     os.environ["GRADER_SECRET_KEY_FOR_TEST"] = "do-not-leak"
     try:
-        result = grade(attack_package, with_attack(spy))
+        result = grade(sandbox, attack_package, with_attack(spy))
     finally:
         del os.environ["GRADER_SECRET_KEY_FOR_TEST"]
     printed = last_cell_text(result)
@@ -165,15 +168,17 @@ def test_host_secrets_are_invisible(attack_package, tmp_path):
     assert "env []" in printed and "proc False" in printed and "uid 65534" in printed
 
 
-def test_ten_thousand_cells_end_with_a_clear_message(attack_package):
+def test_ten_thousand_cells_end_with_a_clear_message(attack_package, sandbox):
     nb = with_attack("x = 0")
     nb.cells += [v4.new_code_cell("x += 1") for _ in range(10_000)]
-    result = grade(attack_package, nb)
+    result = grade(sandbox, attack_package, nb)
     assert scores(result.report) == FULL
     assert result.report.stopped_reason is None or "limit" in result.report.stopped_reason
 
 
-def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds(attack_package, monkeypatch):
+def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds(
+    attack_package, monkeypatch, sandbox
+):
     """6,000 spaces in a heading and 20,000 lines of `a: int` in an answer held a worker for minutes."""
     spent = []
 
@@ -192,6 +197,6 @@ def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds
     monkeypatch.setattr("grader.engine.scorer.defined_names", timed(defined_names))
     nb = with_attack("\n".join(["a: int"] * 20_000), where="question 3")
     nb.cells.append(v4.new_markdown_cell("# a" + " " * 6000 + "b"))
-    result = grade(attack_package, nb)
+    result = grade(sandbox, attack_package, nb)
     assert len(spent) > 10 and sum(spent) < 2, f"static analysis took {sum(spent):.1f} s"
     assert scores(result.report) == FULL

@@ -9,16 +9,19 @@ import sys
 import tempfile
 
 import pyseccomp
-from engine.conftest import SANDBOX
+import pytest
 from processes import grader_command
 
 from grader.sandbox import policy, sandbox_from_mode, selfcheck
 from grader.sandbox.cgroups import KernelCgroup
 from grader.sandbox.selfcheck import isolation_problems
 
+# Slow: probes the bubblewrap sandbox (root) and starts Celery workers.
+pytestmark = pytest.mark.slow
 
-def test_the_sandbox_passes_its_own_isolation_check(tmp_path):
-    assert isolation_problems(SANDBOX, [str(tmp_path)]) == []
+
+def test_the_sandbox_passes_its_own_isolation_check(tmp_path, sandbox):
+    assert isolation_problems(sandbox, [str(tmp_path)]) == []
 
 
 def test_no_sandbox_fails_the_isolation_check(tmp_path):
@@ -67,22 +70,22 @@ def without(*dropped: str):
     return command
 
 
-def test_a_sandbox_without_the_seccomp_filter_fails_the_check(tmp_path, monkeypatch):
+def test_a_sandbox_without_the_seccomp_filter_fails_the_check(tmp_path, monkeypatch, sandbox):
     monkeypatch.setattr(policy, "filter_program", allow_everything)
-    problems = isolation_problems(SANDBOX, [str(tmp_path)])
+    problems = isolation_problems(sandbox, [str(tmp_path)])
     assert "the grader's seccomp filter is not active in the sandbox" in problems
     assert "notebooks could trace other processes with ptrace" in problems
 
 
-def test_a_sandbox_that_lets_notebooks_make_user_namespaces_fails_the_check(tmp_path, monkeypatch):
+def test_a_sandbox_that_lets_notebooks_make_user_namespaces_fails_the_check(tmp_path, monkeypatch, sandbox):
     monkeypatch.setattr(policy, "filter_program", allow_everything)
     monkeypatch.setattr(policy, "bwrap_command", without("--disable-userns", "--assert-userns-disabled"))
-    problems = isolation_problems(SANDBOX, [str(tmp_path)])
+    problems = isolation_problems(sandbox, [str(tmp_path)])
     assert "notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)" in problems
     assert "notebooks could mount file systems" in problems
 
 
-def test_a_sandbox_without_shared_memory_fails_the_check(tmp_path, monkeypatch):
+def test_a_sandbox_without_shared_memory_fails_the_check(tmp_path, monkeypatch, sandbox):
     real = policy.bwrap_command
 
     def no_shared_memory(*args, **kwargs) -> list[str]:
@@ -91,11 +94,11 @@ def test_a_sandbox_without_shared_memory_fails_the_check(tmp_path, monkeypatch):
         return words[: at - 5] + words[at + 1 :]  # "--perms 1777 --size N --tmpfs /dev/shm"
 
     monkeypatch.setattr(policy, "bwrap_command", no_shared_memory)
-    problems = isolation_problems(SANDBOX, [str(tmp_path)])
+    problems = isolation_problems(sandbox, [str(tmp_path)])
     assert any(p.startswith("/dev/shm is not writable in the sandbox") for p in problems), problems
 
 
-def test_kernels_without_a_cpu_quota_fail_the_check(tmp_path, monkeypatch):
+def test_kernels_without_a_cpu_quota_fail_the_check(tmp_path, monkeypatch, sandbox):
     made = KernelCgroup.__init__
 
     def unlimited(self, *args) -> None:
@@ -106,13 +109,13 @@ def test_kernels_without_a_cpu_quota_fail_the_check(tmp_path, monkeypatch):
                     (group / name).write_text(value)
 
     monkeypatch.setattr(KernelCgroup, "__init__", unlimited)
-    problems = isolation_problems(SANDBOX, [str(tmp_path)])
+    problems = isolation_problems(sandbox, [str(tmp_path)])
     assert problems == ["kernels have no CPU quota (cgroup cpu.max or cpu.cfs_quota_us; found None)"]
 
 
-def test_a_probe_that_hangs_is_reported_not_crashed_on(tmp_path, monkeypatch):
+def test_a_probe_that_hangs_is_reported_not_crashed_on(tmp_path, monkeypatch, sandbox):
     monkeypatch.setattr(selfcheck, "PROBE_TIMEOUT", 0.01)
-    problems = isolation_problems(SANDBOX, [str(tmp_path)])
+    problems = isolation_problems(sandbox, [str(tmp_path)])
     assert problems == ["the sandbox probe did not finish within 0.01 seconds"]
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pyseccomp
 import pytest
-from engine.conftest import SANDBOX, scores
+from engine.conftest import scores
 from engine.mini_package import build
 
 from grader.engine.assignment import load_assignment
 from grader.sandbox import SandboxLimits
 from sandbox.conftest import FULL, grade, last_cell_text, with_attack
+
+# Slow: grades notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
 
 SYSCALLS = (
     "clone",
@@ -113,8 +116,8 @@ def normal_package(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def escapes(attack_package):
-    result = grade(attack_package, with_attack(ESCAPES))
+def escapes(attack_package, sandbox):
+    result = grade(sandbox, attack_package, with_attack(ESCAPES))
     assert scores(result.report) == FULL
     return json.loads(last_cell_text(result).strip().splitlines()[-1])
 
@@ -151,17 +154,17 @@ def test_kernel_escape_is_refused(escapes, attack):
         assert escapes[attack] == ("ENOSYS" if attack == "clone3" else "EPERM")
 
 
-def test_threads_and_processes_still_work(attack_package):
+def test_threads_and_processes_still_work(attack_package, sandbox):
     source = (
         "import threading, os\nt = threading.Thread(target=print, args=('thread ran',))\n"
         "t.start(); t.join()\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n"
         "print('child exited', os.waitpid(pid, 0)[1] >> 8)"
     )
-    result = grade(attack_package, with_attack(source))
+    result = grade(sandbox, attack_package, with_attack(source))
     assert "thread ran" in last_cell_text(result) and "child exited 7" in last_cell_text(result)
 
 
-def test_joblib_and_multiprocessing_run_in_parallel(normal_package):
+def test_joblib_and_multiprocessing_run_in_parallel(normal_package, sandbox):
     source = (
         "import os\nfrom multiprocessing import Pool\nfrom joblib import Parallel, delayed\n"
         "kernel = os.getpid()\n"
@@ -170,7 +173,7 @@ def test_joblib_and_multiprocessing_run_in_parallel(normal_package):
         "with Pool(2) as pool:\n    print('pool', pool.map(abs, [-1, -2, -3]))\n"
         "print('shm', os.statvfs('/dev/shm').f_blocks > 0)"
     )
-    result = grade(normal_package, with_attack(source))
+    result = grade(sandbox, normal_package, with_attack(source))
     printed = last_cell_text(result)
     assert "joblib workers True" in printed and "pool [1, 2, 3]" in printed and "shm True" in printed
     every_output = json.dumps([cell.get("outputs", []) for cell in result.executed.cells])
@@ -199,13 +202,13 @@ print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "wall": time.monotonic
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="a one-CPU quota only shows on a machine with more")
-def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_marks(normal_package):
+def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_marks(normal_package, sandbox):
     limits = SandboxLimits(threads=1, processes=64, memory_mb=512)
     hog_processes = 2 * (os.cpu_count() or 2)
     with (
         tempfile.TemporaryDirectory() as home,
         tempfile.TemporaryDirectory() as shared,
-        SANDBOX.kernel(limits, Path(home), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch,
+        sandbox.kernel(limits, Path(home), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch,
     ):
         stop = Path(shared) / "stop"
         hog = subprocess.Popen(
@@ -216,7 +219,9 @@ def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_mark
         )
         try:
             time.sleep(2)  # the hog is spinning before the normal notebook starts
-            result = grade(normal_package, with_attack("x = 1"))  # fails if it takes longer than its limits
+            result = grade(
+                sandbox, normal_package, with_attack("x = 1")
+            )  # fails if it takes longer than its limits
         finally:
             stop.touch()
             output, _ = hog.communicate(timeout=60)

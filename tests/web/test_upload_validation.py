@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from grader.extensions import db
 from grader.models import Assignment, Blob, GradingRun, RunStatus, Submission
-from grader.notebooks import MAX_CELL_SOURCE_CHARS, MAX_CELLS, MAX_LINE_CHARS, parse_notebook
+from grader.services.notebooks import MAX_CELL_SOURCE_CHARS, MAX_CELLS, MAX_LINE_CHARS, parse_notebook
 
 NB3 = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}).encode()
 MISSING_CELL_TYPE = json.dumps(

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 from conftest import notebook_bytes
 from processes import (
@@ -35,6 +36,9 @@ from grader.config import Settings
 from grader.services.demo import DEMO_PASSWORD
 from grader.task_queue import enqueue_grading
 from grader.web import create_web_app
+
+# Slow: starts workers on PostgreSQL and Redis and breaks them.
+pytestmark = pytest.mark.slow
 
 # Short deadlines so a test sees the sweeper act within seconds; cold kernels so the tests stay quick.
 FAST_RECOVERY = {

@@ -26,6 +26,9 @@ from processes import (
 )
 from sqlalchemy import create_engine, text
 
+# Slow: starts gunicorn and Celery workers on PostgreSQL and Redis.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def production_env(tmp_path):

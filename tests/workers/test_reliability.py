@@ -23,6 +23,9 @@ from grader.services.grading.workers import record_alive
 from grader.task_queue import celery_config
 from worker.tasks import sweep_runs
 
+# Slow: most tests grade notebooks in the bubblewrap sandbox, which needs root.
+pytestmark = pytest.mark.slow
+
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 

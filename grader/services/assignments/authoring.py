@@ -13,10 +13,10 @@ from sqlalchemy import select
 from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
 from grader.extensions import db
 from grader.models import Assignment, Course, ScorePolicy
-from grader.notebooks import parse_notebook
 from grader.services.assignments.catalog import upsert_assignment
 from grader.services.assignments.rules import as_utc
 from grader.services.errors import AuthoringError, NotebookRejected
+from grader.services.notebooks import parse_notebook
 
 # Uploaded packages may be larger than a notebook; the loader separately caps the unpacked size.
 MAX_PACKAGE_UPLOAD_BYTES = 100 * 1024 * 1024

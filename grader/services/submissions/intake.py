@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, false, func, select
 
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, Submission, User
-from grader.notebooks import parse_notebook
 from grader.services.errors import AttemptsUsed, NotebookRejected, NotFound
+from grader.services.notebooks import parse_notebook
 from grader.services.permissions import is_staff, visible_assignments
 from grader.services.storage.blobs import put_blob
 
