@@ -82,7 +82,9 @@ class Burst:
 def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
     """`uploads` distinct correct notebooks from `clients` threads, each keeping its own HTTP connection."""
     burst = Burst()
-    bodies = [nbformat.writes(lab_notebook(ANSWERS, f"upload {i}")).encode() for i in range(uploads)]
+    bodies = [
+        nbformat.writes(lab_notebook(ANSWERS, f"upload {i}")).encode() for i in range(uploads)
+    ]
     local = threading.local()
 
     def send(index: int) -> None:
@@ -107,7 +109,9 @@ def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
                 burst.accepted.append(response.json())
                 burst.last_accepted = max(burst.last_accepted, ended)
             else:
-                burst.refused.append(f"upload {index}: HTTP {response.status_code}: {response.text[:300]}")
+                burst.refused.append(
+                    f"upload {index}: HTTP {response.status_code}: {response.text[:300]}"
+                )
 
     burst.started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -117,7 +121,9 @@ def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
 
 def database_counts(database_url: str) -> dict:
     """What the database says about the round: rows, statuses, attempts, scores and timings."""
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+    with psycopg.connect(
+        database_url.replace("postgresql+psycopg://", "postgresql://")
+    ) as connection:
 
         def one(sql: str):
             return connection.execute(sql).fetchone()[0]
@@ -129,7 +135,9 @@ def database_counts(database_url: str) -> dict:
                 "SELECT count(*) FROM submissions s WHERE (SELECT count(*) FROM "
                 "grading_runs r WHERE r.submission_id = s.id) <> 1"
             ),
-            "finished": one("SELECT count(*) FROM grading_runs WHERE status IN ('graded', 'failed')"),
+            "finished": one(
+                "SELECT count(*) FROM grading_runs WHERE status IN ('graded', 'failed')"
+            ),
             "graded": one("SELECT count(*) FROM grading_runs WHERE status = 'graded'"),
             "full_marks": one(
                 "SELECT count(*) FROM grading_runs WHERE status = 'graded' AND score = max_score "
@@ -156,7 +164,11 @@ def wait_for_grading(database_url: str, accepted: int, timeout: float, alive) ->
     while True:
         alive()
         counts = database_counts(database_url)
-        if counts["runs"] >= accepted and counts["finished"] == counts["runs"] or time.monotonic() > deadline:
+        if (
+            counts["runs"] >= accepted
+            and counts["finished"] == counts["runs"]
+            or time.monotonic() > deadline
+        ):
             return counts
         if time.monotonic() - said > 15:
             said = time.monotonic()
@@ -172,7 +184,11 @@ def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
             status = session.get(
                 item["status_url"], headers={"Authorization": f"Bearer {token}"}, timeout=60
             ).json()
-            if not (status["finished"] and status["status"] == "graded" and status["score"] == FULL_MARKS):
+            if not (
+                status["finished"]
+                and status["status"] == "graded"
+                and status["score"] == FULL_MARKS
+            ):
                 problems.append(
                     f"submission {item['submission_id']}: {status['status']}, score {status['score']}"
                     f"/{status['max_score']}, error {status['error_message']!r}"
@@ -211,8 +227,12 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
         worker_logs = [logs / f"worker-{n}.log" for n in range(1, workers + 1)]
         started = [stack.enter_context(process(grader("worker"), env, log)) for log in worker_logs]
         wait_for(lambda: web_up(base_url, web, logs / "web.log"), 120, "gunicorn to answer")
-        wait_for(lambda: workers_ready(started, worker_logs), 300, "the workers to say they are ready")
-        say(f"  {workers} worker(s) ready; sending {args.uploads} uploads from {args.clients} clients")
+        wait_for(
+            lambda: workers_ready(started, worker_logs), 300, "the workers to say they are ready"
+        )
+        say(
+            f"  {workers} worker(s) ready; sending {args.uploads} uploads from {args.clients} clients"
+        )
         burst = send_burst(base_url, token, args.uploads, args.clients)
         began_at = datetime.now(UTC).timestamp() - (time.perf_counter() - burst.started)
         say(
@@ -244,7 +264,11 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
         )
     if queue_left:
         problems.append(f"redis: {queue_left} message(s) left in the queue")
-    drained = (counts["last_finished"].timestamp() - began_at) if counts["last_finished"] else float("nan")
+    drained = (
+        (counts["last_finished"].timestamp() - began_at)
+        if counts["last_finished"]
+        else float("nan")
+    )
     latencies = sorted(burst.latencies_ms) or [float("nan")]
     return {
         "workers": workers,
@@ -265,7 +289,11 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
 
 
 def percentile_99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[98]
+        if len(values) > 1
+        else values[0]
+    )
 
 
 def say(message: str) -> None:
@@ -273,7 +301,9 @@ def say(message: str) -> None:
 
 
 def print_table(rounds: list[dict], args: argparse.Namespace) -> None:
-    base = next((r["graded_per_min"] for r in rounds if r["workers"] == 1), rounds[0]["graded_per_min"])
+    base = next(
+        (r["graded_per_min"] for r in rounds if r["workers"] == 1), rounds[0]["graded_per_min"]
+    )
     print(
         f"\nBurst: {args.uploads} uploads from {args.clients} clients, gunicorn --workers 2, "
         f"{os.cpu_count()} CPU cores, GRADER_WARM_KERNELS={os.environ.get('GRADER_WARM_KERNELS', '1')}"
@@ -340,7 +370,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--uploads", type=int, default=200, help="notebooks uploaded per round (default: 200)"
     )
-    parser.add_argument("--clients", type=int, default=20, help="concurrent uploading clients (default: 20)")
+    parser.add_argument(
+        "--clients", type=int, default=20, help="concurrent uploading clients (default: 20)"
+    )
     parser.add_argument(
         "--workers",
         type=int,

@@ -34,7 +34,12 @@ STUDENT = "student@example.edu"
 # TensorFlow-free and quick to grade, so a round measures the service rather than the notebook.
 RUBRIC = {
     "title": "Burst lab",
-    "runtime": {"cell_timeout": 20, "notebook_timeout": 120, "probe_timeout": 30, "legacy_keras": False},
+    "runtime": {
+        "cell_timeout": 20,
+        "notebook_timeout": 120,
+        "probe_timeout": 30,
+        "legacy_keras": False,
+    },
     "questions": [
         {
             "key": "total",
@@ -74,7 +79,9 @@ def build_package(root: Path) -> Path:
     (root / "data").mkdir(parents=True)
     (root / "data/numbers.csv").write_text("n\n" + "".join(f"{n}\n" for n in range(1, 13)))
     (root / "rubric.yaml").write_text(yaml.safe_dump(RUBRIC, sort_keys=False))
-    nbformat.write(lab_notebook({question: "# FILLME" for question in ANSWERS}), root / "template.ipynb")
+    nbformat.write(
+        lab_notebook({question: "# FILLME" for question in ANSWERS}), root / "template.ipynb"
+    )
     nbformat.write(lab_notebook(ANSWERS), root / "solution.ipynb")
     return root
 
@@ -99,10 +106,17 @@ def grader(*args: str) -> list[str]:
 def run_grader(env: dict[str, str], *args: str) -> str:
     """Run one `grader` command to completion and return its output; its own output explains a failure."""
     done = subprocess.run(
-        grader(*args), env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True, timeout=300
+        grader(*args),
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"grader {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"grader {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return done.stdout
 
 

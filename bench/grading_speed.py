@@ -58,9 +58,13 @@ def bare_nbclient(notebook: nbformat.NotebookNode, package) -> float:
         return time.perf_counter() - started
 
 
-def engine(notebook: nbformat.NotebookNode, package, sandbox_mode: str, kernels=None, cache=None) -> float:
+def engine(
+    notebook: nbformat.NotebookNode, package, sandbox_mode: str, kernels=None, cache=None
+) -> float:
     started = time.perf_counter()
-    result = grade_notebook(notebook, package, sandbox_from_mode(sandbox_mode), kernels=kernels, cache=cache)
+    result = grade_notebook(
+        notebook, package, sandbox_from_mode(sandbox_mode), kernels=kernels, cache=cache
+    )
     elapsed = time.perf_counter() - started
     report = result.report
     how = "reused" if result.reused else f"{result.scoring_seconds:.2f} s of it after the notebook"
@@ -82,7 +86,9 @@ def peak_memory_mb() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", nargs="?", default=str(LAB6 / "solution.ipynb"))
-    parser.add_argument("--assignment", default=str(LAB6), help="assignment package (default: Lab 6)")
+    parser.add_argument(
+        "--assignment", default=str(LAB6), help="assignment package (default: Lab 6)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default: 3)")
     args = parser.parse_args()
     package = load_assignment(args.assignment)
@@ -111,13 +117,17 @@ def main() -> None:
                 # notebook with one more markdown cell (it runs; its unchanged models are not retrained).
                 cache = ResultCache(Path(cache_dir))
                 timings["cached, 1st"].append(engine(notebook, package, "bubblewrap", cache=cache))
-                timings["cached, same again"].append(engine(notebook, package, "bubblewrap", cache=cache))
+                timings["cached, same again"].append(
+                    engine(notebook, package, "bubblewrap", cache=cache)
+                )
                 timings["cached, text changed"].append(
                     engine(resubmitted, package, "bubblewrap", cache=cache)
                 )
             # The first kernel warms while the runs above execute; later ones while the previous is graded.
             pool.wait_until_ready()
-            timings["engine, sandboxed, warm"].append(engine(notebook, package, "bubblewrap", kernels=pool))
+            timings["engine, sandboxed, warm"].append(
+                engine(notebook, package, "bubblewrap", kernels=pool)
+            )
     finally:
         pool.close()
     base = statistics.median(timings["bare nbclient, cold"])
@@ -127,9 +137,12 @@ def main() -> None:
             f"{name:24} {statistics.median(values):9.2f} {min(values):7.2f} {statistics.median(values) / base:6.2f}"
         )
     cold, warm = (
-        statistics.median(timings[name]) for name in ("engine, sandboxed, cold", "engine, sandboxed, warm")
+        statistics.median(timings[name])
+        for name in ("engine, sandboxed, cold", "engine, sandboxed, warm")
     )
-    print(f"\nwarm pool: {warm / cold:.2f}x the cold sandboxed engine, {warm / base:.2f}x bare cold nbclient")
+    print(
+        f"\nwarm pool: {warm / cold:.2f}x the cold sandboxed engine, {warm / base:.2f}x bare cold nbclient"
+    )
     first, again, changed = (
         statistics.median(timings[name])
         for name in ("cached, 1st", "cached, same again", "cached, text changed")

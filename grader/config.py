@@ -18,7 +18,9 @@ def default_instance_dir() -> Path:
 # What the key is when GRADER_SECRET_KEY is unset: fine for tests and commands that serve no requests.
 DEV_SECRET_KEY = "dev-only-secret-change-me"
 # Keys this project published (code, compose file, docs): anyone could sign session cookies with them.
-PUBLISHED_SECRET_KEYS = frozenset({DEV_SECRET_KEY, "change-me-before-deploying", "change-me", "changeme"})
+PUBLISHED_SECRET_KEYS = frozenset(
+    {DEV_SECRET_KEY, "change-me-before-deploying", "change-me", "changeme"}
+)
 MIN_SECRET_KEY_BYTES = 32
 GENERATE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
@@ -94,7 +96,8 @@ class Settings:
             stale_after_seconds=int(_env("STALE_AFTER_SECONDS", "90")),
             sweep_interval_seconds=int(_env("SWEEP_INTERVAL_SECONDS", "30")),
             grading_margin_seconds=int(_env("GRADING_MARGIN_SECONDS", "600")),
-            secure_cookies=_env("SECURE_COOKIES", "1").strip().lower() not in ("0", "false", "no", "off"),
+            secure_cookies=_env("SECURE_COOKIES", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
             session_hours=int(_env("SESSION_HOURS", "12")),
             login_limit_per_address=_env("LOGIN_LIMIT_PER_ADDRESS", "30/minute"),
             login_limit_per_account=_env("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
@@ -123,7 +126,11 @@ class Settings:
         """Where throttles count: shared by every web process through Redis, or per process in memory."""
         if self.ratelimit_storage_url:
             return self.ratelimit_storage_url
-        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else "memory://"
+        return (
+            self.broker_url
+            if self.broker_url.startswith(("redis://", "rediss://"))
+            else "memory://"
+        )
 
     @property
     def uses_filesystem_broker(self) -> bool:

@@ -79,7 +79,9 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # Part of every session cookie; replaced on sign-out and password change, which ends every session.
     # A row written outside the app gets an empty token, which signs no one in.
-    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, server_default="")
+    session_token: Mapped[str] = mapped_column(
+        String(64), default=new_session_token, server_default=""
+    )
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the id and the current session token."""
@@ -148,14 +150,18 @@ class Blob(db.Model):
 class Submission(db.Model):
     __tablename__ = "submissions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     original_filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     assignment: Mapped[Assignment] = relationship()
     student: Mapped[User] = relationship()
-    runs: Mapped[list[GradingRun]] = relationship(back_populates="submission", order_by="GradingRun.number")
+    runs: Mapped[list[GradingRun]] = relationship(
+        back_populates="submission", order_by="GradingRun.number"
+    )
 
 
 class GradingRun(db.Model):
@@ -166,7 +172,9 @@ class GradingRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(default=1)
-    status: Mapped[RunStatus] = mapped_column(_enum_column(RunStatus, "run_status"), default=RunStatus.QUEUED)
+    status: Mapped[RunStatus] = mapped_column(
+        _enum_column(RunStatus, "run_status"), default=RunStatus.QUEUED
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     # When its task was last sent: the sweeper sends it again if the message seems lost.
@@ -227,7 +235,9 @@ class ScoreChange(db.Model):
 
     __tablename__ = "score_changes"
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
     question_key: Mapped[str] = mapped_column(String(128))
     old_score: Mapped[float | None]
     new_score: Mapped[float]
@@ -241,7 +251,9 @@ class PackageValidation(db.Model):
 
     __tablename__ = "package_validations"
     id: Mapped[int] = mapped_column(primary_key=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
     package_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[RunStatus] = mapped_column(

@@ -58,7 +58,9 @@ def celery_config(settings: Settings) -> dict:
         config["broker_url"] = "filesystem://"
         # The exchange table too, or kombu writes it to a `control` folder wherever the process started.
         config["broker_transport_options"].update(
-            data_folder_in=str(folder), data_folder_out=str(folder), control_folder=str(folder / "control")
+            data_folder_in=str(folder),
+            data_folder_out=str(folder),
+            control_folder=str(folder / "control"),
         )
     return config
 
@@ -108,7 +110,9 @@ def enqueue_validation(validation_id: int) -> None:
 
 def _send(task_name: str, row_id: int, **options) -> None:
     celery_app: Celery = current_app.extensions["celery"]
-    celery_app.send_task(task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name, **options)
+    celery_app.send_task(
+        task_name, args=[row_id], queue=current_app.config["GRADER"].queue_name, **options
+    )
 
 
 def broker_problem() -> str | None:

@@ -23,7 +23,9 @@ def embedded_server(tmp_path):
         yield base_url, tmp_path / "instance", log
 
 
-def sign_in(page, base_url: str, email: str = "student@example.edu", password: str = DEMO_PASSWORD) -> None:
+def sign_in(
+    page, base_url: str, email: str = "student@example.edu", password: str = DEMO_PASSWORD
+) -> None:
     page.goto(base_url + "/")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)

@@ -34,7 +34,9 @@ werkzeug.test.stream_encode_multipart = functools.partial(
 os.environ["GRADER_SECRET_KEY"] = secrets.token_urlsafe(48)
 
 
-FAST_PASSWORD_HASH = functools.partial(werkzeug.security.generate_password_hash, method="pbkdf2:sha256:1")
+FAST_PASSWORD_HASH = functools.partial(
+    werkzeug.security.generate_password_hash, method="pbkdf2:sha256:1"
+)
 # The demo database that make_app copies, built once per run (per pytest-xdist worker).
 DEMO_DATABASE: list[Path] = []
 

@@ -16,7 +16,9 @@ import psycopg
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-POSTGRES_ADMIN_URL = os.environ.get("GRADER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GRADER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("GRADER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -87,7 +89,10 @@ def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, timeout: 
             raise AssertionError(f"server exited early:\n{log_path.read_text()[-3000:]}")
         try:
             return requests.get(url, timeout=5).status_code < 500
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing the app
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # not listening yet, or still importing the app
             return False
 
     wait_until(up, timeout, f"{url} to answer")
@@ -118,7 +123,9 @@ def upload(base_url: str, token: str, notebook: bytes, assignment: str = "lab6")
     return response.json()
 
 
-def wait_until_finished(base_url: str, token: str, submission_id: int, timeout: float = 120) -> dict:
+def wait_until_finished(
+    base_url: str, token: str, submission_id: int, timeout: float = 120
+) -> dict:
     def finished():
         status = requests.get(
             f"{base_url}/api/submissions/{submission_id}",

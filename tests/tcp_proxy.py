@@ -31,7 +31,9 @@ class TcpProxy:
         """Drop every open connection and refuse new ones, as when the server goes down."""
         if self._listener is not None:
             try:
-                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread; close alone would not
+                self._listener.shutdown(
+                    socket.SHUT_RDWR
+                )  # wakes the accepting thread; close alone would not
             except OSError:
                 pass
             self._listener.close()

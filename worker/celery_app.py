@@ -72,7 +72,9 @@ def _report_alive() -> None:
         try:
             with flask_app.app_context():
                 workers.record_alive(worker_name())
-        except Exception:  # the database is away for a moment; staff see this worker again once it is back
+        except (
+            Exception
+        ):  # the database is away for a moment; staff see this worker again once it is back
             log.warning("could not record that this worker is alive", exc_info=True)
         if _stopping.wait(workers.WORKER_HEARTBEAT_SECONDS):
             return

@@ -60,7 +60,9 @@ def worker_command(concurrency: int, queue: str, beat: bool = False) -> list[str
 
 
 @main.command("worker")
-@click.option("--concurrency", default=1, show_default=True, help="Notebooks graded at once by this worker.")
+@click.option(
+    "--concurrency", default=1, show_default=True, help="Notebooks graded at once by this worker."
+)
 @click.option(
     "--beat",
     is_flag=True,
@@ -77,7 +79,16 @@ def worker(concurrency: int, beat: bool) -> None:
 @with_appcontext
 def beat() -> None:
     """Run the schedule that sends the sweeper, which re-sends lost or abandoned grading runs (run one)."""
-    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel", "INFO"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app",
+        "beat",
+        "--loglevel",
+        "INFO",
+    ]
     os.execv(command[0], command)
 
 
@@ -124,7 +135,9 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     worker_process = None
     try:
         if not no_worker:
-            worker_process = start_worker(worker_command(1, settings.queue_name, beat=True), settings)
+            worker_process = start_worker(
+                worker_command(1, settings.queue_name, beat=True), settings
+            )
         click.echo(f"Serving on http://{host}:{port} (database {settings.database_url})")
         # Flask refuses app.run() under its own CLI; the dev server itself is fine for one laptop.
         run_simple(host, port, app, threaded=True)

@@ -36,7 +36,9 @@ tokens = AppGroup("tokens", help="API tokens for the JSON API.")
 def _course(code: str) -> Course:
     course = db.session.scalar(select(Course).where(Course.code == code))
     if course is None:
-        raise click.ClickException(f"there is no course {code!r}; create it with `grader courses create`")
+        raise click.ClickException(
+            f"there is no course {code!r}; create it with `grader courses create`"
+        )
     return course
 
 
@@ -67,8 +69,12 @@ def create_course(code: str, title: str) -> None:
     help="Password (asked for when not given).",
 )
 @click.option("--course", "course_code", help="Enroll in this course too.")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default="student", show_default=True)
-def create_user_command(email: str, name: str, password: str, course_code: str | None, role: str) -> None:
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), default="student", show_default=True
+)
+def create_user_command(
+    email: str, name: str, password: str, course_code: str | None, role: str
+) -> None:
     """Create an account for EMAIL, optionally enrolled in a course."""
     try:
         user = create_user(email, name, password)
@@ -105,7 +111,9 @@ def import_roster_command(course_code: str, csv_file: Path) -> None:
 
 @users.command("set-password")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (first line).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (first line)."
+)
 def set_password_command(email: str, password_stdin: bool) -> None:
     """Set EMAIL's password (asked for twice unless --password-stdin); ends all their sessions."""
     user = _user(email)
@@ -124,7 +132,9 @@ def set_password_command(email: str, password_stdin: bool) -> None:
 @tokens.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="What the token is for.")
-@click.option("--days", default=DEFAULT_TOKEN_DAYS, show_default=True, help="Days until the token expires.")
+@click.option(
+    "--days", default=DEFAULT_TOKEN_DAYS, show_default=True, help="Days until the token expires."
+)
 def create_token_command(email: str, name: str, days: int) -> None:
     """Print a new API token for EMAIL (shown once; use it as 'Authorization: Bearer TOKEN')."""
     try:

@@ -75,7 +75,10 @@ def stop_worker(process: subprocess.Popen) -> None:
         f"Stopping the worker: it finishes the notebook it is grading (at most {WARM_SHUTDOWN_SECONDS}"
         " s; Ctrl-C to stop it now)."
     )
-    for signum, grace in ((signal.SIGTERM, WARM_SHUTDOWN_SECONDS), (signal.SIGQUIT, COLD_SHUTDOWN_SECONDS)):
+    for signum, grace in (
+        (signal.SIGTERM, WARM_SHUTDOWN_SECONDS),
+        (signal.SIGQUIT, COLD_SHUTDOWN_SECONDS),
+    ):
         process.send_signal(signum)
         if _exits_within(process, grace, hurry):
             return

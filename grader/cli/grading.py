@@ -72,7 +72,9 @@ def print_table(report: Report, title: str) -> None:
     click.echo(f"{report.assignment} — {title}")
     width = max(len(q.key) for q in report.questions)
     for q in report.questions:
-        click.echo(f"  {q.key:<{width}}  {q.score:>5.2f}/{q.max_score:<5.2f} {q.status:<20} {q.message}")
+        click.echo(
+            f"  {q.key:<{width}}  {q.score:>5.2f}/{q.max_score:<5.2f} {q.status:<20} {q.message}"
+        )
     pending = f" (+{report.manual_pending:g} for TAs to grade)" if report.manual_pending else ""
     click.echo(f"  Total: {report.total:g} / {report.max_total:g} automatic points{pending}")
     if report.stopped_reason:
@@ -98,7 +100,9 @@ def register(cli: click.Group) -> None:
         help="Write each question's picture into this folder as KEY.png.",
     )
     @click.option(
-        "--executed", type=click.Path(dir_okay=False, path_type=Path), help="Save the executed notebook here."
+        "--executed",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Save the executed notebook here.",
     )
     @click.option(
         "--cache-dir",
@@ -107,7 +111,9 @@ def register(cli: click.Group) -> None:
         show_default="~/.cache/grader/scoring",
         help="Keep results here: an unchanged notebook is not run again, an unchanged model not retrained.",
     )
-    @click.option("--no-cache", is_flag=True, help="Run the notebook and retrain every model; keep nothing.")
+    @click.option(
+        "--no-cache", is_flag=True, help="Run the notebook and retrain every model; keep nothing."
+    )
     @SANDBOX_OPTION
     def grade(
         notebook: Path,
@@ -168,4 +174,6 @@ def register(cli: click.Group) -> None:
             for problem in outcome.problems:
                 click.echo(f"  - {problem}", err=True)
             sys.exit(1)
-        click.echo("\nThe assignment is ready: the solution gets full automatic marks and the template none.")
+        click.echo(
+            "\nThe assignment is ready: the solution gets full automatic marks and the template none."
+        )

@@ -100,7 +100,9 @@ class _TopLevelNames(ast.NodeVisitor):
     def __init__(self) -> None:
         self.names: set[str] = set()
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+    def visit_FunctionDef(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> None:
         self.names.add(node.name)
 
     visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
@@ -119,4 +121,6 @@ class _TopLevelNames(ast.NodeVisitor):
 
 
 def code_source(cells: Iterable[nbformat.NotebookNode]) -> str:
-    return "\n\n".join(cell.source for cell in cells if cell.cell_type == "code" and cell.source.strip())
+    return "\n\n".join(
+        cell.source for cell in cells if cell.cell_type == "code" and cell.source.strip()
+    )

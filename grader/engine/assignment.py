@@ -33,7 +33,9 @@ def load_assignment(path: str | Path) -> AssignmentPackage:
         raise
 
 
-def _load_folder(root: Path, unpacked: tempfile.TemporaryDirectory[str] | None) -> AssignmentPackage:
+def _load_folder(
+    root: Path, unpacked: tempfile.TemporaryDirectory[str] | None
+) -> AssignmentPackage:
     for required in ("rubric.yaml", "template.ipynb"):
         if not (root / required).is_file():
             raise AssignmentError(f"the package has no {required} (looked in {root})")
@@ -45,7 +47,9 @@ def _load_folder(root: Path, unpacked: tempfile.TemporaryDirectory[str] | None) 
         raise AssignmentError(f"rubric.yaml has problems:\n{exc}") from None
     for url, filename in rubric.urls.items():
         if not (root / "data" / filename).is_file() or "/" in filename or filename.startswith("."):
-            raise AssignmentError(f"urls: {url} maps to data/{filename}, which is not a file in the package")
+            raise AssignmentError(
+                f"urls: {url} maps to data/{filename}, which is not a file in the package"
+            )
     _check_tables(root, rubric)
     return AssignmentPackage(root=root, rubric=rubric, _unpacked=unpacked)
 

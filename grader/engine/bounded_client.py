@@ -15,7 +15,9 @@ from nbformat.v4 import new_output
 
 
 class BoundedNotebookClient(NotebookClient):
-    def __init__(self, *args: Any, cell_budget_bytes: int, notebook_budget_bytes: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, cell_budget_bytes: int, notebook_budget_bytes: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.cell_budget = cell_budget_bytes
         self.notebook_left = notebook_budget_bytes

@@ -154,7 +154,11 @@ class _Run:
         self.client.reset_execution_trackers()
         # The kernel's own stderr is library chatter (TensorFlow start-up logs); what the notebook
         # prints reaches us over the Jupyter protocol, not through these streams.
-        kernel_args = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": launch.env}
+        kernel_args = {
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+            "env": launch.env,
+        }
         with self.client.setup_kernel(**kernel_args):
             if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
                 self.result.stopped_reason = "The grader could not prepare the notebook's kernel."
@@ -192,7 +196,9 @@ class _Run:
                 if self.launch and self.launch.out_of_memory()
                 else "it may have run out of memory or called exit()"
             )
-            self.result.stopped_reason = f"The Python kernel died while running cell #{index + 1} ({cause})"
+            self.result.stopped_reason = (
+                f"The Python kernel died while running cell #{index + 1} ({cause})"
+            )
             return False
         except ValueError:
             # jupyter_client could not read the kernel's reply (bad or repeated signature, not JSON): the
@@ -207,7 +213,9 @@ class _Run:
             seconds = self.client.timeout
             self.result.timed_out_cells.append(index)
             self.result.cell_errors.append(
-                CellError(index, "TimeoutError", f"cell ran longer than {seconds} s", "", cell.source)
+                CellError(
+                    index, "TimeoutError", f"cell ran longer than {seconds} s", "", cell.source
+                )
             )
             if not self._responsive():
                 self.result.stopped_reason = (
@@ -251,7 +259,9 @@ class _Run:
         except CellTimeoutError:
             self.last_cell_timed_out = True
         except DeadKernelError:
-            self.result.stopped_reason = "The Python kernel died while the grader checked an answer."
+            self.result.stopped_reason = (
+                "The Python kernel died while the grader checked an answer."
+            )
             return ProbeResult(problem="the kernel died while checking this answer")
         except ValueError:  # an unreadable reply, as in _run_cell
             self.result.stopped_reason = (

@@ -100,7 +100,11 @@ def grade_notebook(
             location=locate(notebook, question.locator, boundaries),
             template_location=locate(package.template, question.locator, boundaries),
         )
-    probes = [probe for item in evidence.values() if (probe := _probe_for(item, rubric.runtime)) is not None]
+    probes = [
+        probe
+        for item in evidence.values()
+        if (probe := _probe_for(item, rubric.runtime)) is not None
+    ]
     probes.append(
         Probe(
             name=TAMPER_PROBE,
@@ -223,7 +227,9 @@ def _capture_point(evidence: Evidence) -> int:
     if code:
         return code[-1]
     before = [
-        i for i in range(min(evidence.location.cell_indices, default=0)) if cells[i].cell_type == "code"
+        i
+        for i in range(min(evidence.location.cell_indices, default=0))
+        if cells[i].cell_type == "code"
     ]
     return before[-1] if before else BEFORE_FIRST_CELL
 
@@ -286,7 +292,9 @@ def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
     if package.data_dir.is_dir():
         shutil.copytree(package.data_dir, scratch / DATA_DIR, dirs_exist_ok=True)
     for table, columns in heldout_inputs(package).items():
-        package.heldout_table(table)[columns].to_csv(scratch / HELDOUT_DIR / f"{table}.csv", index=False)
+        package.heldout_table(table)[columns].to_csv(
+            scratch / HELDOUT_DIR / f"{table}.csv", index=False
+        )
 
 
 def heldout_inputs(package: AssignmentPackage) -> dict[str, list[str]]:

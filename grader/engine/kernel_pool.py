@@ -106,7 +106,9 @@ class WarmKernel:
         # A session of its own: the notebook's client later shares the manager's session, whose record of
         # seen message signatures must not already hold the preloading's.
         client = self.km.client(
-            session=Session(key=self.km.session.key, signature_scheme=self.km.session.signature_scheme)
+            session=Session(
+                key=self.km.session.key, signature_scheme=self.km.session.signature_scheme
+            )
         )
         client.start_channels()
         try:

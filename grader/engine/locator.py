@@ -23,7 +23,10 @@ _FENCES = ("```", "~~~")
 def normalize_title(text: str) -> str:
     """Lower-case words only: emoji, punctuation, markup and spacing do not matter."""
     text = _without_tags(text)
-    kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in unicodedata.normalize("NFKD", text)]
+    kept = [
+        ch if unicodedata.category(ch)[0] in "LN" else " "
+        for ch in unicodedata.normalize("NFKD", text)
+    ]
     return " ".join("".join(kept).lower().split())
 
 
@@ -53,7 +56,9 @@ class Location:
 def headings(notebook: nbformat.NotebookNode) -> list[Heading]:
     """Every heading in the notebook's markdown cells, in order."""
     markdown = tuple(
-        (index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+        (index, cell.source)
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "markdown"
     )
     return list(_headings_in(markdown))
 
@@ -71,7 +76,9 @@ def _headings_in(markdown: tuple[tuple[int, str], ...]) -> tuple[Heading, ...]:
             heading = None if in_fence else markdown_heading(line)
             if heading:
                 found.append(Heading(index, heading[0], heading[1][:MAX_TITLE_CHARS]))
-        found += [Heading(index, level, title[:MAX_TITLE_CHARS]) for level, title in html_headings(source)]
+        found += [
+            Heading(index, level, title[:MAX_TITLE_CHARS]) for level, title in html_headings(source)
+        ]
     return tuple(found)
 
 
@@ -98,7 +105,9 @@ def markdown_heading(line: str) -> tuple[int, str] | None:
 
 def html_headings(source: str) -> list[tuple[int, str]]:
     """Levels and inner text of `<hN ...>...</hN>` elements, as `re.finditer` found them, in linear time."""
-    lowered = source.replace("H", "h")  # the tags are case-insensitive; same length, so the positions hold
+    lowered = source.replace(
+        "H", "h"
+    )  # the tags are case-insensitive; same length, so the positions hold
     tag_ends = _ForwardFinder(lowered, ">")
     closings = {level: _ForwardFinder(lowered, f"</h{level}>") for level in range(1, 7)}
     found = []
@@ -143,7 +152,9 @@ def _without_tags(text: str) -> str:
     return "".join(parts)
 
 
-def locate(notebook: nbformat.NotebookNode, locator: Locator, boundaries: Iterable[str] = ()) -> Location:
+def locate(
+    notebook: nbformat.NotebookNode, locator: Locator, boundaries: Iterable[str] = ()
+) -> Location:
     """The cells answering `locator` in `notebook`.
 
     `boundaries` are the normalised headings of the template: one of them always ends a section,
@@ -174,7 +185,10 @@ def _section_cells(
         )
         if match is None:
             where = " / ".join(part.strip() for part in section.split("/")[: step + 1])
-            return [], f"no heading '{where}' was found; keep the assignment's headings when you edit it"
+            return (
+                [],
+                f"no heading '{where}' was found; keep the assignment's headings when you edit it",
+            )
         position = all_headings.index(match) + 1
     if match is None:
         return [], f"the section '{section}' names no heading"
@@ -200,7 +214,10 @@ def _has_text_below_heading(cell: nbformat.NotebookNode) -> bool:
 
 
 def _from_marker(
-    notebook: nbformat.NotebookNode, indices: list[int], marker: str | None, reason: str | None = None
+    notebook: nbformat.NotebookNode,
+    indices: list[int],
+    marker: str | None,
+    reason: str | None = None,
 ) -> Location:
     if reason:
         return Location(reason=reason)

@@ -32,14 +32,26 @@ def decision_regions_png(
     regions = (
         alt.Chart(background)
         .mark_square(size=90, opacity=0.3)
-        .encode(x=axis_x, y=axis_y, color=alt.Color("predicted", scale=CLASS_COLOURS, title="model predicts"))
+        .encode(
+            x=axis_x,
+            y=axis_y,
+            color=alt.Color("predicted", scale=CLASS_COLOURS, title="model predicts"),
+        )
     )
     dots = (
         alt.Chart(points)
         .mark_point(filled=True, size=40, strokeWidth=1)
-        .encode(x=axis_x, y=axis_y, color=alt.Color("label", scale=CLASS_COLOURS, title="training point"))
+        .encode(
+            x=axis_x,
+            y=axis_y,
+            color=alt.Color("label", scale=CLASS_COLOURS, title="training point"),
+        )
     )
-    chart = (regions + dots).properties(width=280, height=280, title=title).resolve_scale(color="shared")
+    chart = (
+        (regions + dots)
+        .properties(width=280, height=280, title=title)
+        .resolve_scale(color="shared")
+    )
     return vl_convert.vegalite_to_png(chart.to_json(), scale=1)
 
 

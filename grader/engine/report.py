@@ -59,7 +59,9 @@ class QuestionReport:
     def from_dict(cls, data: dict[str, Any]) -> QuestionReport:
         """The inverse of `to_dict(include_plot=True)`."""
         plot = data.get("plot_png_base64")
-        fields = {key: value for key, value in data.items() if key not in ("has_plot", "plot_png_base64")}
+        fields = {
+            key: value for key, value in data.items() if key not in ("has_plot", "plot_png_base64")
+        }
         fields["status"] = Status(fields["status"])
         return cls(**fields, plot_png=base64.b64decode(plot) if plot else None)
 

@@ -27,9 +27,13 @@ class Strict(BaseModel):
 class Locator(Strict):
     """Where a question's answer lives: a heading path, optionally a cell id and a marker."""
 
-    section: str | None = Field(None, description="Heading path, e.g. 'Group Exercise B / Question 1'.")
+    section: str | None = Field(
+        None, description="Heading path, e.g. 'Group Exercise B / Question 1'."
+    )
     cell_id: str | None = Field(None, description="Cell id; used when the notebook still has it.")
-    marker: str | None = Field(None, description="The answer starts at the first cell with this text.")
+    marker: str | None = Field(
+        None, description="The answer starts at the first cell with this text."
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> Locator:
@@ -41,7 +45,9 @@ class Locator(Strict):
 class RuntimeOptions(Strict):
     cell_timeout: int = Field(120, gt=0, le=3600)
     notebook_timeout: int = Field(900, gt=0, le=4 * 3600)
-    probe_timeout: int = Field(300, gt=0, le=3600, description="Seconds one answer's extraction may take.")
+    probe_timeout: int = Field(
+        300, gt=0, le=3600, description="Seconds one answer's extraction may take."
+    )
     legacy_keras: bool = True
     seed: int = 0
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
@@ -92,7 +98,8 @@ def question_problem(key: object, field: str, message: str) -> str:
 def error_messages(exc: ValidationError, prefix: str) -> str:
     """A model's validation errors on one line, each located under `prefix` (e.g. `params.bands.0`)."""
     return "; ".join(
-        ".".join([prefix, *map(str, error["loc"])]) + ": " + _message(error) for error in exc.errors()
+        ".".join([prefix, *map(str, error["loc"])]) + ": " + _message(error)
+        for error in exc.errors()
     )
 
 

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 def missing_definitions(evidence: Evidence) -> list[str]:
     """Names the check needs that no code cell of the answer's section defines."""
     check = check_for(evidence.question)
-    defined = set[str]().union(*(defined_names(c.source) for c in evidence.cells() if c.cell_type == "code"))
+    defined = set[str]().union(
+        *(defined_names(c.source) for c in evidence.cells() if c.cell_type == "code")
+    )
     return [name for name in check.defines(evidence.params) if name not in defined]
 
 
@@ -67,7 +69,9 @@ def _parse_export(evidence: Evidence) -> Outcome | None:
         )
     error = probe_error(probe.outputs)
     if error:
-        if published(probe.outputs):  # our exports publish last; a result followed by an error is not ours
+        if published(
+            probe.outputs
+        ):  # our exports publish last; a result followed by an error is not ours
             evidence.forged.append(
                 f"the answer export of question {evidence.question.key!r} published a result "
                 f"and then raised {str(error.get('ename'))[:100]}"
@@ -118,4 +122,6 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check: Check[Any]) 
         return check.score(evidence)
     except (ValueError, KeyError) as exc:
         log.exception("scoring %s failed", evidence.question.key)
-        return Outcome(0.0, Status.ERROR, f"We could not score this answer: {str(exc).rstrip('.')}.")
+        return Outcome(
+            0.0, Status.ERROR, f"We could not score this answer: {str(exc).rstrip('.')}."
+        )

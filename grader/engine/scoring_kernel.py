@@ -33,7 +33,9 @@ RUNTIME_DIR = ".grader"
 # The answer stream carries predictions for a grid of points, not much more.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 READER_JOIN_SECONDS = 10
-_BOOTSTRAP = "import sys; sys.path[:0] = [{runtime!r}]\nfrom scoring_kernel.serve import main; main()"
+_BOOTSTRAP = (
+    "import sys; sys.path[:0] = [{runtime!r}]\nfrom scoring_kernel.serve import main; main()"
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,13 @@ class ScoringKernel:
         settings: dict[str, Any],
         cache: ResultCache | None = None,
     ) -> None:
-        self.sandbox, self.limits, self.env, self.settings, self.cache = sandbox, limits, env, settings, cache
+        self.sandbox, self.limits, self.env, self.settings, self.cache = (
+            sandbox,
+            limits,
+            env,
+            settings,
+            cache,
+        )
         self._answers: dict[str, dict[str, Any]] = {}
         # Jobs answered from the cache, in the order they came; and whether any job failed on our side
         # (a timeout, the process dying), which a later grading should not inherit.
@@ -74,19 +82,33 @@ class ScoringKernel:
         if self._process is not None:
             return self._process
         try:
-            home = Path(self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-")))
+            home = Path(
+                self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-"))
+            )
             runtime = home / RUNTIME_DIR
             for package in (KERNEL_PACKAGE_DIR, SCORING_PACKAGE_DIR):
-                shutil.copytree(package, runtime / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    package, runtime / package.name, ignore=shutil.ignore_patterns("__pycache__")
+                )
             shared = Path(
-                self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scoring-io-"))
+                self._resources.enter_context(
+                    tempfile.TemporaryDirectory(prefix="grader-scoring-io-")
+                )
             )
-            launch = self._resources.enter_context(self.sandbox.kernel(self.limits, home, shared, self.env))
+            launch = self._resources.enter_context(
+                self.sandbox.kernel(self.limits, home, shared, self.env)
+            )
             launch.set_background(True)
             home_inside = Path(SANDBOX_HOME) if self.sandbox.enforced else home
             # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user site.
             command = launch.wrap(
-                [sys.executable, "-P", "-s", "-c", _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR))]
+                [
+                    sys.executable,
+                    "-P",
+                    "-s",
+                    "-c",
+                    _BOOTSTRAP.format(runtime=str(home_inside / RUNTIME_DIR)),
+                ]
             )
             popen = subprocess.Popen(
                 command,
@@ -97,7 +119,9 @@ class ScoringKernel:
                 env=launch.env,
                 text=True,
             )
-            assert popen.stdin is not None and popen.stdout is not None  # both pipes were asked for above
+            assert (
+                popen.stdin is not None and popen.stdout is not None
+            )  # both pipes were asked for above
             process = self._process = _Process(popen, popen.stdin, popen.stdout, launch)
             process.jobs.write(json.dumps(self.settings) + "\n")
             process.jobs.flush()
@@ -136,7 +160,9 @@ class ScoringKernel:
             while self._pending and self._done.wait(max(0.0, deadline - time.monotonic())):
                 pass
         if self._pending:
-            self._fail_pending(f"retraining took longer than {int(timeout)} seconds", timed_out=True)
+            self._fail_pending(
+                f"retraining took longer than {int(timeout)} seconds", timed_out=True
+            )
         with self._done:
             return dict(self._answers)
 

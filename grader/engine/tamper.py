@@ -8,7 +8,13 @@ could change. It is best-effort evidence, since the notebook can also attack the
 
 from __future__ import annotations
 
-from grader.engine.checks.base import Artifact, ArtifactRejected, Evidence, parse_artifact, probe_error
+from grader.engine.checks.base import (
+    Artifact,
+    ArtifactRejected,
+    Evidence,
+    parse_artifact,
+    probe_error,
+)
 from grader.engine.execute import ProbeResult
 
 # The hidden cell after the notebook's last cell that reports what the whole notebook rebound.
@@ -35,5 +41,7 @@ def tamper_notes(evidence: list[Evidence], final_report: ProbeResult | None) -> 
             try:
                 notes += parse_artifact(Artifact, final_report.outputs).tamper
             except ArtifactRejected as exc:
-                notes.append(f"the grader's final tamper report was not what its own code produces ({exc})")
+                notes.append(
+                    f"the grader's final tamper report was not what its own code produces ({exc})"
+                )
     return list(dict.fromkeys(notes))[:MAX_NOTES]

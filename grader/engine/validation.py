@@ -12,7 +12,9 @@ from grader.engine.package import AssignmentPackage
 from grader.engine.report import Report
 from grader.sandbox import Sandbox
 
-NO_SOLUTION = "solution: the package has no solution.ipynb, so nothing shows the rubric can award full marks"
+NO_SOLUTION = (
+    "solution: the package has no solution.ipynb, so nothing shows the rubric can award full marks"
+)
 
 # Called with the notebook's role ("solution" or "template"), cells done and cells in all.
 ValidationProgress = Callable[[str, int, int], None]
@@ -45,7 +47,9 @@ def check_package(
 
     solution_report = grade(solution, "solution") if solution is not None else None
     template_report = grade(package.template, "template")
-    return PackageCheck(solution_report, template_report, _problems(solution_report, template_report))
+    return PackageCheck(
+        solution_report, template_report, _problems(solution_report, template_report)
+    )
 
 
 def _problems(solution: Report | None, template: Report) -> list[str]:

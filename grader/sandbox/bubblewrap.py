@@ -17,8 +17,15 @@ from grader.sandbox.limits import SandboxLimits
 SANDBOX_UID = 65534  # nobody: owns nothing on the host
 HOME = "/home/student"
 SYSTEM_DIRS = ("/usr", "/etc")
-MERGED_USR_LINKS = {"/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64"}
-SECCOMP_FD = 3  # bubblewrap reads the compiled filter from this descriptor, which the launcher opens
+MERGED_USR_LINKS = {
+    "/bin": "usr/bin",
+    "/sbin": "usr/sbin",
+    "/lib": "usr/lib",
+    "/lib64": "usr/lib64",
+}
+SECCOMP_FD = (
+    3  # bubblewrap reads the compiled filter from this descriptor, which the launcher opens
+)
 
 
 def python_dirs() -> list[str]:

@@ -18,9 +18,7 @@ from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.seccomp import SeccompUnavailable, filter_program
 
 MIN_BWRAP = (0, 8)
-UNSAFE_LABEL = (
-    "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
-)
+UNSAFE_LABEL = "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
 
 
 class SandboxUnavailable(RuntimeError):

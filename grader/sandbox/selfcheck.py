@@ -24,7 +24,9 @@ def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
         tempfile.TemporaryDirectory() as shared,
         sandbox.kernel(limits, Path(visible), Path(shared), {"PATH": "/usr/bin:/bin"}) as launch,
     ):
-        command = launch.wrap([sys.executable, "-c", _PROBE.read_text(), "/etc/shadow", *secret_paths])
+        command = launch.wrap(
+            [sys.executable, "-c", _PROBE.read_text(), "/etc/shadow", *secret_paths]
+        )
         found, failure = _run_probe(command, visible)
         if found is None:
             return [failure]
@@ -34,7 +36,9 @@ def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
 def _run_probe(command: list[str], cwd: str) -> tuple[dict[str, Any] | None, str]:
     """The probe's findings, or why there are none."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, cwd=cwd)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=PROBE_TIMEOUT, cwd=cwd
+        )
     except subprocess.TimeoutExpired:
         return None, f"the sandbox probe did not finish within {PROBE_TIMEOUT} seconds"
     try:
@@ -51,12 +55,18 @@ def _found_problems(found: dict[str, Any]) -> list[str]:
         problems.append("notebooks could reach the network")
     problems += [f"notebooks could read {path}" for path in found["readable"]]
     if "allowed" in (found["user_namespace"], found["clone_user_namespace"]):
-        problems.append("notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)")
+        problems.append(
+            "notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)"
+        )
     if found["mount"] == "allowed":
         problems.append("notebooks could mount file systems")
     if found["ptrace"] == "allowed":
         problems.append("notebooks could trace other processes with ptrace")
-    if (found["seccomp_mode"], found["unshare_nothing"], found["clone3"]) != ("2", "EPERM", "ENOSYS"):
+    if (found["seccomp_mode"], found["unshare_nothing"], found["clone3"]) != (
+        "2",
+        "EPERM",
+        "ENOSYS",
+    ):
         problems.append("the grader's seccomp filter is not active in the sandbox")
     if found["shared_memory"] != "allowed":
         problems.append(

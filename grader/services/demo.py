@@ -45,7 +45,9 @@ def load_demo(force: bool = False) -> Course:
         course = Course(code=code, title=title)
         db.session.add(course)
         db.session.flush()
-    existing = set(db.session.scalars(select(Assignment.slug).where(Assignment.course_id == course.id)))
+    existing = set(
+        db.session.scalars(select(Assignment.slug).where(Assignment.course_id == course.id))
+    )
     for slug, assignment_title, package_dir in DEMO_ASSIGNMENTS:
         # Only when missing: an instructor's edits to the demo assignment survive a restart.
         if slug not in existing:

@@ -37,7 +37,9 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
             "Clear large outputs (Edit → Clear all outputs) and upload again."
         )
     if not data.strip():
-        raise NotebookRejected("The file is empty. Upload the .ipynb file saved from Jupyter or Colab.")
+        raise NotebookRejected(
+            "The file is empty. Upload the .ipynb file saved from Jupyter or Colab."
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -66,7 +68,9 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
             "are accepted. Open it in a current Jupyter or Colab and save it again."
         )
     cells = content.get("cells")
-    if isinstance(cells, list) and len(cells) > MAX_CELLS:  # before validation, which takes time per cell
+    if (
+        isinstance(cells, list) and len(cells) > MAX_CELLS
+    ):  # before validation, which takes time per cell
         raise NotebookRejected(
             f"The notebook has {len(cells):,} cells; the limit is {MAX_CELLS:,} cells. "
             "Merge or delete cells and upload again."
@@ -74,7 +78,9 @@ def parse_notebook(data: bytes, max_bytes: int) -> nbformat.NotebookNode:
     try:
         notebook = nbformat.from_dict(_with_cell_ids(content))
         nbformat.validate(notebook)
-        rejoin_lines(notebook)  # sources stored as lists of lines become strings, as nbformat.read gives
+        rejoin_lines(
+            notebook
+        )  # sources stored as lists of lines become strings, as nbformat.read gives
     except RecursionError:
         raise NotebookRejected("The notebook's JSON is nested too deeply to be valid.") from None
     except ValidationError as exc:

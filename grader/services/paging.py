@@ -52,7 +52,9 @@ def page_of(items: Sequence[Item], requested: int | None, size: int = PAGE_SIZE)
 
 def page_of_query(query: Select[Any], requested: int | None, size: int = PAGE_SIZE) -> Page[Any]:
     """One page of an ordered query's first column, in two statements: a count, then the page."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = (
+        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
     number = page_number(requested, total, size)
     items = db.session.scalars(query.limit(size).offset((number - 1) * size)).all()
     return Page(list(items), number, _pages(total, size), total)

@@ -102,4 +102,8 @@ def visible_assignments(user: User, *where: ColumnElement[bool]) -> list[tuple[A
         .join(Enrollment, Enrollment.course_id == Assignment.course_id)
         .where(Enrollment.user_id == user.id, *where)
     )
-    return [(assignment, role) for assignment, role in rows if is_staff_role(role) or is_released(assignment)]
+    return [
+        (assignment, role)
+        for assignment, role in rows
+        if is_staff_role(role) or is_released(assignment)
+    ]

@@ -8,7 +8,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from grader.app import create_app
 from grader.config import Settings
 from grader.extensions import csrf
-from grader.web import api, auth, errors, forms, health, instructor, pages, security_headers, staff, throttles
+from grader.web import (
+    api,
+    auth,
+    errors,
+    forms,
+    health,
+    instructor,
+    pages,
+    security_headers,
+    staff,
+    throttles,
+)
 
 
 def create_web_app(settings: Settings | None = None) -> Flask:
@@ -19,7 +30,9 @@ def create_web_app(settings: Settings | None = None) -> Flask:
     forms.register(app)
     throttles.register(app, settings)
     if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     auth.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)

@@ -46,7 +46,9 @@ def create_submission():
         "run_id": accepted.run_id,
         "status": "queued",
         "url": url_for("pages.submission", submission_id=accepted.submission_id, _external=True),
-        "status_url": url_for("api.submission_status", submission_id=accepted.submission_id, _external=True),
+        "status_url": url_for(
+            "api.submission_status", submission_id=accepted.submission_id, _external=True
+        ),
     }
     return jsonify(body), 201, {"Location": body["url"]}
 
@@ -106,7 +108,11 @@ def _score_body(body: object) -> tuple[float, str]:
         raise ScoreRejected(SCORE_BODY)
     score, reason = body["score"], body["reason"]
     # JSON true is an int to Python, but it is no score.
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or not isinstance(reason, str):
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, (int, float))
+        or not isinstance(reason, str)
+    ):
         raise ScoreRejected(SCORE_BODY)
     try:
         return float(score), reason

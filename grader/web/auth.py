@@ -23,7 +23,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from grader.extensions import db, login_manager
 from grader.models import User
 from grader.services.errors import AccountError, TokenRejected
-from grader.services.people.accounts import authenticate, change_password, end_sessions, user_for_token
+from grader.services.people.accounts import (
+    authenticate,
+    change_password,
+    end_sessions,
+    user_for_token,
+)
 from grader.web.forms.auth import LoginForm, PasswordForm
 from grader.web.throttles import login_per_account, login_per_address
 
@@ -46,7 +51,9 @@ def login():
             target = request.args.get("next", "")
             # Only local paths: an open redirect would let a phishing link bounce through our login.
             return redirect(
-                target if target.startswith("/") and not target.startswith("//") else url_for("pages.index")
+                target
+                if target.startswith("/") and not target.startswith("//")
+                else url_for("pages.index")
             )
         form.password.errors.append("Wrong e-mail or password.")
     return render_template(

@@ -68,7 +68,9 @@ def register(app: Flask) -> None:
         else:
             message = FRIENDLY.get(exc.code, exc.description)
         # Keep what the error says in its headers (Allow on a 405), not its HTML content type.
-        headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+        headers = [
+            (name, value) for name, value in exc.get_headers() if name.lower() != "content-type"
+        ]
         if request.path.startswith("/api/"):
             return jsonify(error=message), exc.code, headers
         return render_template("error.html", code=exc.code, message=message), exc.code, headers

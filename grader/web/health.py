@@ -19,7 +19,9 @@ def health():
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
         numbers = {"queued_runs": queue_depth(), "live_workers": live_workers()}
-    except Exception as exc:  # any failure to answer means "not healthy"; say which, not a stack trace
+    except (
+        Exception
+    ) as exc:  # any failure to answer means "not healthy"; say which, not a stack trace
         db.session.rollback()
         checks["database"] = f"unavailable: {type(exc).__name__}"
     problem = broker_problem()

@@ -13,7 +13,12 @@ from grader.services.notebooks import human_size
 from grader.services.permissions import require_course_instructor, require_instructor
 from grader.task_queue import enqueue_validation
 from grader.web.forms import problems
-from grader.web.forms.instructor import NewAssignmentForm, RubricForm, RubricImportForm, SettingsForm
+from grader.web.forms.instructor import (
+    NewAssignmentForm,
+    RubricForm,
+    RubricImportForm,
+    SettingsForm,
+)
 
 bp = Blueprint("instructor", __name__)
 PACKAGE_UPLOADS = {"instructor.new_assignment", "instructor.import_rubric"}
@@ -99,7 +104,8 @@ def rubric(assignment_id: int):
     rows = form.rows()
     if form.add.data:
         return _rubric_page(
-            assignment, RubricForm.of([*rows, rubric_editor.QuestionRow(kind=rubric_editor.KINDS[0])])
+            assignment,
+            RubricForm.of([*rows, rubric_editor.QuestionRow(kind=rubric_editor.KINDS[0])]),
         )
     try:
         rubric_editor.save_rows(assignment, rows)
@@ -143,9 +149,13 @@ def import_rubric(assignment_id: int):
 @login_required
 def validate(assignment_id: int):
     assignment = _taught(assignment_id)
-    enqueue_validation(prerelease.request_validation(assignment, current_user._get_current_object()))
+    enqueue_validation(
+        prerelease.request_validation(assignment, current_user._get_current_object())
+    )
     flash("Validation queued: the solution and the template are being graded.", "info")
-    return redirect(url_for(".assignment", assignment_id=assignment_id, _anchor="validation"), code=303)
+    return redirect(
+        url_for(".assignment", assignment_id=assignment_id, _anchor="validation"), code=303
+    )
 
 
 @bp.get("/assignments/<int:assignment_id>/validation.json")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from grader.services import permissions
@@ -68,7 +77,9 @@ def status(submission_id: int):
 def notebook_html(submission_id: int):
     _visible(submission_id)
     return Response(
-        feedback.executed_notebook_html(submission_id), mimetype="text/html", headers=NOTEBOOK_HEADERS
+        feedback.executed_notebook_html(submission_id),
+        mimetype="text/html",
+        headers=NOTEBOOK_HEADERS,
     )
 
 
@@ -86,7 +97,9 @@ def executed_notebook(submission_id: int):
     return Response(
         feedback.executed_notebook(submission_id),
         mimetype="application/x-ipynb+json",
-        headers={"Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"},
+        headers={
+            "Content-Disposition": f"attachment; filename=submission-{submission_id}-executed.ipynb"
+        },
     )
 
 

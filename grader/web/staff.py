@@ -63,7 +63,10 @@ def dashboard(assignment_id: int):
 @login_required
 def grading_queue(assignment_id: int):
     queue = load_queue(
-        _user(), assignment_id, request.args.get("question") or None, request.args.get("page", type=int)
+        _user(),
+        assignment_id,
+        request.args.get("question") or None,
+        request.args.get("page", type=int),
     )
     answer = queue.next_after(
         request.args.get("after_submission", type=int), request.args.get("after_question")
@@ -118,7 +121,8 @@ def override_score(submission_id: int, question_key: str):
         ), 400
     flash(f"Score for {question_key} set to {form.score.data:g}.", "info")
     return redirect(
-        url_for("pages.submission", submission_id=submission_id, _anchor=f"q-{question_key}"), code=303
+        url_for("pages.submission", submission_id=submission_id, _anchor=f"q-{question_key}"),
+        code=303,
     )
 
 
@@ -170,10 +174,16 @@ def _user() -> User:
 
 def _graded(answer: Answer, question: str | None) -> dict[str, object]:
     """The hidden fields that name the shown answer and keep the queue's question filter."""
-    return {"submission_id": answer.submission_id, "question_key": answer.key, "question": question or ""}
+    return {
+        "submission_id": answer.submission_id,
+        "question_key": answer.key,
+        "question": question or "",
+    }
 
 
-def _save(form: GradeAnswerForm | OverrideForm, submission_id: int, key: str, reason: str | None) -> None:
+def _save(
+    form: GradeAnswerForm | OverrideForm, submission_id: int, key: str, reason: str | None
+) -> None:
     """Save the form's score for one question; ScoreRejected says what is wrong, from the form or the service."""
     if not form.score.validate(form):
         raise ScoreRejected(form.score.errors[0])

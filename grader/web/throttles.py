@@ -16,7 +16,11 @@ from grader.extensions import limiter
 
 def register(app: Flask, settings: Settings) -> None:
     """Count where the settings say; a malformed limit stops the app here rather than at a request."""
-    for value in (settings.login_limit_per_address, settings.login_limit_per_account, settings.upload_limit):
+    for value in (
+        settings.login_limit_per_address,
+        settings.login_limit_per_account,
+        settings.upload_limit,
+    ):
         parse_many(value)
     storage = settings.rate_limit_storage
     app.config.update(
@@ -61,7 +65,9 @@ def _email() -> str:
 login_per_address = limiter.limit(
     _setting("login_limit_per_address"),
     methods=["POST"],
-    error_message=lambda: f"Too many sign-in attempts from your network. Try again in {_retry_in()}.",
+    error_message=lambda: (
+        f"Too many sign-in attempts from your network. Try again in {_retry_in()}."
+    ),
 )
 
 # Only wrong passwords count against an account: signing in often is no reason to be locked out.

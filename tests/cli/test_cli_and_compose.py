@@ -18,7 +18,9 @@ COMMANDS = [[], ["serve"], ["worker"], ["beat"], ["demo"], ["db"], ["db", "upgra
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "grader")
 def test_help(command):
-    result = subprocess.run(grader_command(*command, "--help"), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        grader_command(*command, "--help"), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage:")
 
@@ -29,7 +31,9 @@ def compose_config(secret_key: str | None) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name != "GRADER_SECRET_KEY"}
     if secret_key is not None:
         env["GRADER_SECRET_KEY"] = secret_key
-    return subprocess.run(["docker-compose", "config"], cwd=REPO, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        ["docker-compose", "config"], cwd=REPO, env=env, capture_output=True, text=True
+    )
 
 
 def test_compose_file_validates_with_a_secret_key_and_passes_it_to_every_service():
@@ -64,6 +68,9 @@ def test_compose_keeps_database_and_broker_on_an_internal_network():
 def test_compose_worker_gets_what_the_sandbox_needs_and_nothing_more():
     services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     worker = services["worker"]
-    assert worker["cap_add"] == ["SYS_ADMIN"] and "/sys/fs/cgroup:/sys/fs/cgroup:rw" in worker["volumes"]
+    assert (
+        worker["cap_add"] == ["SYS_ADMIN"]
+        and "/sys/fs/cgroup:/sys/fs/cgroup:rw" in worker["volumes"]
+    )
     assert "privileged" not in worker
     assert "cap_add" not in services["web"]

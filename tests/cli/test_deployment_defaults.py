@@ -189,7 +189,9 @@ def test_operator_creates_the_first_instructor_of_a_fresh_production_database(tm
 
 
 def people(database_url: str) -> list[str]:
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+    with psycopg.connect(
+        database_url.replace("postgresql+psycopg://", "postgresql://")
+    ) as connection:
         return [row[0] for row in connection.execute("SELECT email FROM users ORDER BY email")]
 
 

@@ -49,11 +49,15 @@ def test_browser_shows_a_clear_error_for_a_bad_file(embedded_server, page, tmp_p
     expect(page.get_by_role("alert")).to_contain_text("not valid JSON")
 
 
-def test_lab6_solution_uploaded_in_the_browser_gets_full_marks_with_pictures(embedded_server, page, tmp_path):
+def test_lab6_solution_uploaded_in_the_browser_gets_full_marks_with_pictures(
+    embedded_server, page, tmp_path
+):
     base_url, _instance, log = embedded_server
     sign_in(page, base_url)
     page.get_by_label("Assignment").select_option(label="BT-AI · Lab 6 - Deep Learning 1")
-    page.get_by_label("Notebook").set_input_files(str(REPO / "fixtures" / "lab6" / "solution.ipynb"))
+    page.get_by_label("Notebook").set_input_files(
+        str(REPO / "fixtures" / "lab6" / "solution.ipynb")
+    )
     page.get_by_role("button", name="Upload and grade").click()
     expect(page.locator("#status-badge")).to_have_text("graded", timeout=240_000)
     expect(page.locator("#results h2")).to_contain_text(
@@ -98,7 +102,13 @@ def test_student_opening_another_students_feedback_is_refused(embedded_server, p
     env = {"GRADER_INSTANCE_DIR": str(instance)}
     subprocess.run(
         grader_command(
-            "users", "create", "other@example.edu", "--password", "other-secret", "--course", "BT-AI"
+            "users",
+            "create",
+            "other@example.edu",
+            "--password",
+            "other-secret",
+            "--course",
+            "BT-AI",
         ),
         env={**os.environ, **env},
         check=True,

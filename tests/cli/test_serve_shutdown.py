@@ -95,7 +95,10 @@ def kernel_cgroups(kernels: list[psutil.Process]) -> set[Path]:
         for line in Path(f"/proc/{kernel.pid}/cgroup").read_text().splitlines():
             relative = line.split(":", 2)[2].lstrip("/")
             if Path(relative).name.startswith("grader-"):
-                hierarchies = [CGROUP_ROOT, *(path for path in CGROUP_ROOT.iterdir() if path.is_dir())]
+                hierarchies = [
+                    CGROUP_ROOT,
+                    *(path for path in CGROUP_ROOT.iterdir() if path.is_dir()),
+                ]
                 folders |= {root / relative for root in hierarchies if (root / relative).is_dir()}
     return folders
 
@@ -139,17 +142,26 @@ def test_sigterm_stops_the_worker_its_beat_and_its_warm_sandboxed_kernel(tmp_pat
         tree = ProcessTree(serve.pid)
         try:
             wait_for_http(base_url + "/login", serve, log)
-            wait_until(lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive")
+            wait_until(
+                lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive"
+            )
             token = api_token(env)
             accepted = upload(base_url, token, notebook_bytes("print('graded before the stop')"))
             # Generous: other graders' tests may share this machine's two cores.
-            assert wait_until_finished(base_url, token, accepted["submission_id"], 300)["status"] == "graded"
+            assert (
+                wait_until_finished(base_url, token, accepted["submission_id"], 300)["status"]
+                == "graded"
+            )
             # Having graded Lab 6, the worker keeps the next kernel warm (TensorFlow preloaded), sandboxed.
             kernels = wait_until(tree.kernels, 120, "a warm sandboxed kernel")
-            wait_until(lambda: warmed_up(tree.kernels()), 300, "the warm kernel to finish preloading")
+            wait_until(
+                lambda: warmed_up(tree.kernels()), 300, "the warm kernel to finish preloading"
+            )
             cgroups = kernel_cgroups(kernels)
             assert cgroups, "the sandbox puts every kernel in cgroups of its own"
-            assert len(tree.alive()) >= 5  # serve, celery, its pool process and beat, the kernel's sandbox
+            assert (
+                len(tree.alive()) >= 5
+            )  # serve, celery, its pool process and beat, the kernel's sandbox
 
             seconds = stop_and_check(serve, tree, signal.SIGTERM, log)
 
@@ -161,14 +173,18 @@ def test_sigterm_stops_the_worker_its_beat_and_its_warm_sandboxed_kernel(tmp_pat
             tree.kill_leftovers()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"]
+)
 def test_ctrl_c_or_a_closed_terminal_stops_the_worker_too(tmp_path, signum):
     base_url, _env, log, serve_context = started_serve(tmp_path)
     with serve_context as serve:
         tree = ProcessTree(serve.pid)
         try:
             wait_for_http(base_url + "/login", serve, log)
-            wait_until(lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive")
+            wait_until(
+                lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive"
+            )
             assert len(tree.alive()) >= 4  # serve, celery, its pool process and beat
             stop_and_check(serve, tree, signum, log)
         finally:
@@ -181,7 +197,9 @@ def test_the_worker_stops_even_when_serve_is_killed_outright(tmp_path):
         tree = ProcessTree(serve.pid)
         try:
             wait_for_http(base_url + "/login", serve, log)
-            wait_until(lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive")
+            wait_until(
+                lambda: live_workers(base_url) >= 1, 120, "the worker to report itself alive"
+            )
             tree.update()
             os.kill(serve.pid, signal.SIGKILL)
             serve.wait(timeout=30)

@@ -14,7 +14,12 @@ URL = "https://example.edu/course/band.csv"
 
 RUBRIC = {
     "title": "Mini lab",
-    "runtime": {"cell_timeout": 20, "notebook_timeout": 120, "probe_timeout": 30, "legacy_keras": False},
+    "runtime": {
+        "cell_timeout": 20,
+        "notebook_timeout": 120,
+        "probe_timeout": 30,
+        "legacy_keras": False,
+    },
     "urls": {URL: "band.csv"},
     "questions": [
         {
@@ -35,7 +40,10 @@ RUBRIC = {
                 "estimator": "model",
                 "dataset": "band",
                 "features": ["feature1", "feature2"],
-                "bands": [{"min_accuracy": 0.9, "fraction": 1.0}, {"min_accuracy": 0.7, "fraction": 0.5}],
+                "bands": [
+                    {"min_accuracy": 0.9, "fraction": 1.0},
+                    {"min_accuracy": 0.7, "fraction": 0.5},
+                ],
             },
         },
         {
@@ -82,12 +90,20 @@ SOLUTION_ANSWERS = {
 }
 
 
-def notebook(answers: dict[str, str], extra_after: dict[str, list] | None = None) -> nbformat.NotebookNode:
+def notebook(
+    answers: dict[str, str], extra_after: dict[str, list] | None = None
+) -> nbformat.NotebookNode:
     """Template or solution notebook; `extra_after` inserts cells after a question's answer."""
-    cells = [v4.new_markdown_cell("# Mini lab"), v4.new_code_cell(SETUP), v4.new_markdown_cell("## Exercise")]
+    cells = [
+        v4.new_markdown_cell("# Mini lab"),
+        v4.new_code_cell(SETUP),
+        v4.new_markdown_cell("## Exercise"),
+    ]
     for question, answer in answers.items():
         cells.append(v4.new_markdown_cell(f"### {question}"))
-        cells.append(v4.new_markdown_cell(answer) if question == "Question 5" else v4.new_code_cell(answer))
+        cells.append(
+            v4.new_markdown_cell(answer) if question == "Question 5" else v4.new_code_cell(answer)
+        )
         cells.extend((extra_after or {}).get(question, []))
     return v4.new_notebook(cells=cells)
 

@@ -26,7 +26,8 @@ def test_defined_names(source, names):
 
 
 @pytest.mark.parametrize(
-    "share, text", [(0.9, "90%"), (0.965, "96.5%"), (0.995, "99.5%"), (1.0, "100%"), (0.12345, "12.35%")]
+    "share, text",
+    [(0.9, "90%"), (0.965, "96.5%"), (0.995, "99.5%"), (1.0, "100%"), (0.12345, "12.35%")],
 )
 def test_accuracy_is_shown_precisely_enough(share, text):
     assert percent(share) == text

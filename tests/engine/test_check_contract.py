@@ -36,7 +36,9 @@ def test_a_column_a_check_declares_must_be_in_both_tables(tmp_path):
     rubric = copy.deepcopy(RUBRIC)
     rubric["questions"][0]["params"]["columns"] = ["feature1", "colour"]
     (root / "rubric.yaml").write_text(yaml.safe_dump(rubric))
-    with pytest.raises(AssignmentError, match="names column 'colour', which data/band.csv does not have"):
+    with pytest.raises(
+        AssignmentError, match="names column 'colour', which data/band.csv does not have"
+    ):
         load_assignment(root)
 
 
@@ -46,7 +48,15 @@ def test_pages_see_only_the_details_a_check_declares_shown():
 
 
 def test_statuses_keep_their_stored_spelling():
-    stored = ("passed", "partial", "failed", "error", "timed_out", "not_found", "needs_manual_grading")
+    stored = (
+        "passed",
+        "partial",
+        "failed",
+        "error",
+        "timed_out",
+        "not_found",
+        "needs_manual_grading",
+    )
     assert stored == STATUSES
     assert f"{Status.NEEDS_MANUAL_GRADING}" == "needs_manual_grading"
     report = QuestionReport("q", "Q", 1.0, 1.0, Status.PASSED, "ok")

@@ -64,7 +64,9 @@ def weak_with(attack: str):
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
-def test_a_weak_model_cannot_be_made_to_pass_and_the_attempt_is_flagged(mini_package, attack, sandbox):
+def test_a_weak_model_cannot_be_made_to_pass_and_the_attempt_is_flagged(
+    mini_package, attack, sandbox
+):
     report = grade_notebook(weak_with(ATTACKS[attack]), mini_package, sandbox).report
     assert scores(report)["model"] == 0.0
     assert statuses(report)["model"] in ("failed", "error")
@@ -73,7 +75,9 @@ def test_a_weak_model_cannot_be_made_to_pass_and_the_attempt_is_flagged(mini_pac
 
 def test_the_weak_model_alone_fails_and_is_not_flagged(mini_package, sandbox):
     report = grade_answers(sandbox, mini_package, WEAK)
-    assert statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
+    assert (
+        statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
+    )
     assert report.tamper == []
 
 
@@ -116,7 +120,9 @@ def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package, 
         "            pass\n"
     )
     report = grade_notebook(weak_with(shadow), mini_package, sandbox).report
-    assert statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
+    assert (
+        statuses(report)["model"] == "failed" and "Held-out accuracy" in report.questions[1].message
+    )
     solution = notebook(SOLUTION_ANSWERS, extra_after={"Question 1": [v4.new_code_cell(shadow)]})
     assert scores(grade_notebook(solution, mini_package, sandbox).report)["model"] == 3.0
 
@@ -135,7 +141,12 @@ def fitted_package(tmp_path_factory):
             "points": 2,
             "kind": "model",
             "locator": {"section": "Exercise / Question 2"},
-            "params": {"estimator": "model", "dataset": "band", "features_from": "columns", "target": 0.9},
+            "params": {
+                "estimator": "model",
+                "dataset": "band",
+                "features_from": "columns",
+                "target": 0.9,
+            },
         }
     )
     (root / "rubric.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))
@@ -160,9 +171,9 @@ def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package, s
     assert fitted_answer(sandbox, fitted_package)["model"].status == "passed"
     assert "Scored as you fitted it" in fitted_answer(sandbox, fitted_package)["model"].message
     # Fitted on a shuffled label the same class of model learns nothing: it is not retrained for them.
-    shuffled = fitted_answer(sandbox, fitted_package, target=".sample(frac=1, random_state=1).to_numpy()")[
-        "model"
-    ]
+    shuffled = fitted_answer(
+        sandbox, fitted_package, target=".sample(frac=1, random_state=1).to_numpy()"
+    )["model"]
     assert shuffled.status == "failed"
 
 
@@ -199,10 +210,15 @@ def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_no
     )
     assert again.executed == first.executed
     # Only the written answer changed: the notebook runs again, the unchanged model is not retrained.
-    rewritten = {**SOLUTION_ANSWERS, "Question 5": "FILLME\nThe classes form a band; a line cannot split it."}
+    rewritten = {
+        **SOLUTION_ANSWERS,
+        "Question 5": "FILLME\nThe classes form a band; a line cannot split it.",
+    }
     changed = grade_notebook(notebook(rewritten), mini_package, sandbox, cache=cache)
     assert not changed.reused and changed.from_cache == ["model"]
-    assert [q.to_dict() for q in first.report.questions] == [q.to_dict() for q in solution_report.questions]
+    assert [q.to_dict() for q in first.report.questions] == [
+        q.to_dict() for q in solution_report.questions
+    ]
     assert [q.to_dict() for q in changed.report.questions if q.key != "explain"] == [
         q.to_dict() for q in first.report.questions if q.key != "explain"
     ]
@@ -218,9 +234,13 @@ def test_a_grading_that_timed_out_is_never_reused(mini_package, tmp_path, sandbo
 
 def test_pictures_draw_public_points_only(mini_package, monkeypatch, sandbox):
     drawn = []
-    monkeypatch.setattr(plots.vl_convert, "vegalite_to_png", lambda spec, scale: drawn.append(spec) or b"png")
+    monkeypatch.setattr(
+        plots.vl_convert, "vegalite_to_png", lambda spec, scale: drawn.append(spec) or b"png"
+    )
     report = grade_answers(sandbox, mini_package)
-    assert {q.key for q in report.questions if q.plot_png} == {"feature", "model"} and len(drawn) == 2
+    assert {q.key for q in report.questions if q.plot_png} == {"feature", "model"} and len(
+        drawn
+    ) == 2
     heldout = mini_package.heldout_table("band")
     secret = {(round(x, 4), round(y, 4)) for x, y in zip(heldout["feature1"], heldout["feature2"])}
     public = mini_package.public_table("band")

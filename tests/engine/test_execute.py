@@ -22,7 +22,9 @@ def execute_notebook(sandbox, notebook, **options):
 
 
 def notebook(*sources: str):
-    return v4.new_notebook(cells=[v4.new_markdown_cell("# Lab")] + [v4.new_code_cell(s) for s in sources])
+    return v4.new_notebook(
+        cells=[v4.new_markdown_cell("# Lab")] + [v4.new_code_cell(s) for s in sources]
+    )
 
 
 def test_cells_run_in_order_and_errors_do_not_stop_the_rest(sandbox):
@@ -64,9 +66,7 @@ def test_slow_cell_is_interrupted_and_the_rest_still_runs(sandbox):
 
 
 def test_cell_that_ignores_interrupts_stops_the_notebook(sandbox):
-    stubborn = (
-        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
-    )
+    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
     result = execute_notebook(
         sandbox, notebook(stubborn, "print('never')"), cell_timeout=2, notebook_timeout=60
     )
@@ -85,7 +85,10 @@ def test_whole_notebook_deadline_applies_across_cells(sandbox):
 
 def test_kernel_that_exits_is_reported_not_raised(sandbox):
     result = execute_notebook(
-        sandbox, notebook("import os; os._exit(1)", "print('after')"), cell_timeout=30, notebook_timeout=60
+        sandbox,
+        notebook("import os; os._exit(1)", "print('after')"),
+        cell_timeout=30,
+        notebook_timeout=60,
     )
     assert "kernel died" in result.stopped_reason
 
@@ -98,7 +101,11 @@ def test_probes_see_the_state_at_their_position_and_leave_no_trace(sandbox):
         Probe("late", after_cell=3, source="print(x)", timeout=10),
     ]
     result = execute_notebook(
-        sandbox, notebook("x = 1", "x = 2", "x = 3"), cell_timeout=30, notebook_timeout=60, probes=probes
+        sandbox,
+        notebook("x = 1", "x = 2", "x = 3"),
+        cell_timeout=30,
+        notebook_timeout=60,
+        probes=probes,
     )
     assert result.probes["first"].outputs[0]["text"] == "1\n"
     assert result.probes["start"].outputs[0]["text"] == "False\n"

@@ -31,7 +31,8 @@ def test_solution_earns_every_automatic_point(solution_report):
 def test_report_explains_and_pictures_the_model(solution_report):
     model = next(q for q in solution_report.questions if q.key == "model")
     assert re.match(
-        r"Retrained on the train split. Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks", model.message
+        r"Retrained on the train split. Held-out accuracy 9\d(\.\d+)?%; 90% earns full marks",
+        model.message,
     )
     assert "KNeighborsClassifier" in model.answer_source
     assert model.plot_png.startswith(b"\x89PNG")
@@ -46,20 +47,30 @@ def test_template_earns_nothing(mini_package, sandbox):
 
 def test_regrading_gives_identical_scores(mini_package, solution_report, sandbox):
     again = grade_answers(sandbox, mini_package)
-    assert [q.to_dict() for q in again.questions] == [q.to_dict() for q in solution_report.questions]
+    assert [q.to_dict() for q in again.questions] == [
+        q.to_dict() for q in solution_report.questions
+    ]
 
 
-def test_names_redefined_after_the_question_do_not_change_its_score(mini_package, solution_report, sandbox):
+def test_names_redefined_after_the_question_do_not_change_its_score(
+    mini_package, solution_report, sandbox
+):
     # Question 4's section comes after all three answers: a check run at the end would see these.
     later = {
         "Question 4": [
             v4.new_code_cell("def mkfeature(row):\n    return 0.0"),
-            v4.new_code_cell("from sklearn.dummy import DummyClassifier\nmodel = DummyClassifier()"),
+            v4.new_code_cell(
+                "from sklearn.dummy import DummyClassifier\nmodel = DummyClassifier()"
+            ),
             v4.new_code_cell("answer = -1"),
         ]
     }
     assert (
-        scores(grade_notebook(notebook(SOLUTION_ANSWERS, extra_after=later), mini_package, sandbox).report)
+        scores(
+            grade_notebook(
+                notebook(SOLUTION_ANSWERS, extra_after=later), mini_package, sandbox
+            ).report
+        )
         == FULL
     )
 
@@ -78,7 +89,9 @@ def test_wrong_feature_fails_only_that_question(mini_package, sandbox):
     )
     assert scores(report) == {**FULL, "feature": 0.0}
     feature = report.questions[0]
-    assert feature.status == "failed" and re.search(r"Held-out accuracy [1-8]?\d(\.\d+)?%;", feature.message)
+    assert feature.status == "failed" and re.search(
+        r"Held-out accuracy [1-8]?\d(\.\d+)?%;", feature.message
+    )
 
 
 def test_weak_model_gets_the_partial_band_or_nothing(mini_package, sandbox):
@@ -97,7 +110,10 @@ def test_cell_that_raises_inside_a_question_costs_only_that_question(mini_packag
     broken_feature = "def mkfeature(row):\n    return row['no such column']"
     report = grade_answers(sandbox, mini_package, answers(Question_1=broken_feature))
     assert statuses(report)["feature"] == "error"
-    assert "KeyError" in report.questions[0].message and "no such column" in report.questions[0].traceback
+    assert (
+        "KeyError" in report.questions[0].message
+        and "no such column" in report.questions[0].traceback
+    )
     assert scores(report) == {**FULL, "feature": 0.0}
 
 
@@ -135,7 +151,9 @@ def test_answer_written_as_markdown_is_not_found(mini_package, sandbox):
     nb.cells[index] = v4.new_markdown_cell(nb.cells[index].source)
     report = grade_notebook(nb, mini_package, sandbox).report
     assert statuses(report)["feature"] == "not_found"
-    assert "no code under 'Exercise / Question 1' defines `mkfeature`" in report.questions[0].message
+    assert (
+        "no code under 'Exercise / Question 1' defines `mkfeature`" in report.questions[0].message
+    )
 
 
 TAMPERING = {
@@ -158,7 +176,9 @@ def test_tampering_in_the_kernel_cannot_raise_the_score(mini_package, patch, san
     nb.cells.insert(2, v4.new_code_cell(TAMPERING[patch]))
     report = grade_notebook(nb, mini_package, sandbox).report
     assert scores(report) == FULL
-    if patch != "forged-probe-output":  # a cell's own output is never read as an export, so nothing to flag
+    if (
+        patch != "forged-probe-output"
+    ):  # a cell's own output is never read as an export, so nothing to flag
         assert report.tamper, "staff see that the notebook rebound library functions"
 
 
@@ -172,7 +192,8 @@ def test_forged_probe_result_is_rejected_cleanly(mini_package, sandbox):
     report = grade_notebook(nb, mini_package, sandbox).report
     assert statuses(report)["model"] == "error" and "wrong shape" in report.questions[1].message
     assert any(
-        "question 'model' was not what the grader's own code produces" in note for note in report.tamper
+        "question 'model' was not what the grader's own code produces" in note
+        for note in report.tamper
     )
     assert all(q.score <= full for q, full in zip(report.questions, FULL.values()))
     assert scores(report)["chart"] == 1.0  # checks that need no probe are untouched

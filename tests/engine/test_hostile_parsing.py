@@ -103,7 +103,10 @@ def test_a_null_byte_does_not_break_reading_definitions():
 
 def test_a_long_heading_is_compared_by_its_start():
     notebook = v4.new_notebook(
-        cells=[v4.new_markdown_cell("### Question 1 " + "and more words " * 1000), v4.new_code_cell("b = 2")]
+        cells=[
+            v4.new_markdown_cell("### Question 1 " + "and more words " * 1000),
+            v4.new_code_cell("b = 2"),
+        ]
     )
     [heading] = headings(notebook)
     assert len(heading.title) <= 300 and heading.key.startswith("question 1 and more words")

@@ -29,7 +29,9 @@ def strongly_connected(graph: grimp.ImportGraph) -> list[set[str]]:
                     index[target] = low[target] = len(index)
                     stack.append(target)
                     on_stack.add(target)
-                    work.append((target, iter(sorted(graph.find_modules_directly_imported_by(target)))))
+                    work.append(
+                        (target, iter(sorted(graph.find_modules_directly_imported_by(target))))
+                    )
                 elif target in on_stack:
                     low[module] = min(low[module], index[target])
                 continue

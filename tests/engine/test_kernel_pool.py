@@ -42,13 +42,21 @@ def pool(mini_package, sandbox):
     pool.close()
 
 
-def test_each_warm_kernel_serves_one_submission_and_nothing_leaks_to_the_next(pool, mini_package, sandbox):
+def test_each_warm_kernel_serves_one_submission_and_nothing_leaks_to_the_next(
+    pool, mini_package, sandbox
+):
     first = grade_notebook(
-        notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}), mini_package, sandbox, kernels=pool
+        notebook(SOLUTION_ANSWERS, extra_after={"Question 4": [LITTER]}),
+        mini_package,
+        sandbox,
+        kernels=pool,
     ).report
     assert first.questions and not first.cell_errors
     second = grade_notebook(
-        notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}), mini_package, sandbox, kernels=pool
+        notebook({**SOLUTION_ANSWERS, "Question 3": CLEAN_CHECK}),
+        mini_package,
+        sandbox,
+        kernels=pool,
     ).report
     assert pool.served_warm == 2
     assert scores(second)["answer"] == 1, second.questions
@@ -76,7 +84,10 @@ def test_a_kernel_of_another_profile_is_not_used(pool, mini_package):
 
 
 def test_a_kernel_preloads_what_the_assignments_template_imports(mini_package):
-    assert kernel_profile(mini_package.rubric.runtime, mini_package.template).preload == ("pandas", "sklearn")
+    assert kernel_profile(mini_package.rubric.runtime, mini_package.template).preload == (
+        "pandas",
+        "sklearn",
+    )
 
 
 def test_lab6_kernels_preload_tensorflow_and_legacy_keras_not_keras_3():

@@ -60,7 +60,9 @@ def test_2021_keras_code_runs_on_current_tensorflow():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["keras"] == "tf_keras"  # `import keras` is the Keras 2 API the lab was written for
+    assert (
+        result["keras"] == "tf_keras"
+    )  # `import keras` is the Keras 2 API the lab was written for
     assert result["shape"] == [120, 1]  # predict returns a column, like the old wrapper
     assert result["lr"] == pytest.approx(0.5)  # sk_params reach build_fn by name...
     assert result["accuracy"] > 0.8  # ...and epochs/batch_size reach fit
@@ -70,7 +72,8 @@ def test_2021_keras_code_runs_on_current_tensorflow():
 def test_course_urls_map_to_local_files_and_others_fail_clearly():
     mapping = {"https://srush.github.io/BT-AI/notebooks/circle.csv": "data/circle.csv"}
     assert (
-        datasets.resolve("https://srush.github.io/BT-AI/notebooks/circle.csv", mapping) == "data/circle.csv"
+        datasets.resolve("https://srush.github.io/BT-AI/notebooks/circle.csv", mapping)
+        == "data/circle.csv"
     )
     assert datasets.resolve("data/circle.csv", mapping) == "data/circle.csv"
     with pytest.raises(datasets.NoNetworkError, match="no internet access.*known: circle.csv"):

@@ -117,7 +117,10 @@ EXPECTED = {
 def test_scenario(reports, scenario):
     report = reports(SCENARIOS / scenario)
     changed = EXPECTED[scenario]
-    assert scores(report) == {**SOLUTION_SCORES, **{key: score for key, (score, _) in changed.items()}}
+    assert scores(report) == {
+        **SOLUTION_SCORES,
+        **{key: score for key, (score, _) in changed.items()},
+    }
     for key, (_, status) in changed.items():
         assert question(report, key).status == status
 
@@ -126,7 +129,9 @@ def test_errors_are_reported_where_they_happened(reports):
     syntax = reports(SCENARIOS / "syntax-error-mid-notebook.ipynb")
     assert [e["ename"] for e in syntax.cell_errors] == ["SyntaxError"]
     raises = reports(SCENARIOS / "cell-raises-inside-question.ipynb")
-    assert raises.cell_errors[0]["ename"] == "KeyError" and "colour" in raises.cell_errors[0]["evalue"]
+    assert (
+        raises.cell_errors[0]["ename"] == "KeyError" and "colour" in raises.cell_errors[0]["evalue"]
+    )
 
 
 def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
@@ -139,7 +144,9 @@ def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
     assert list(shipped.columns) == ["feature1", "feature2"]
     assert len(shipped) == len(pd.read_csv(LAB6 / "hidden" / "center.csv"))
     everything = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
-    assert "heldout,0." not in everything  # rows of the hidden files (class,split=heldout,...) appear nowhere
+    assert (
+        "heldout,0." not in everything
+    )  # rows of the hidden files (class,split=heldout,...) appear nowhere
     assert not any("hidden" in p.parts for p in tmp_path.rglob("*"))
 
 
@@ -162,4 +169,11 @@ def test_cli_json_for_the_solution():
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["total"] == report["max_total"] == 11.0
-    assert set(report["questions"][0]) >= {"key", "title", "score", "max_score", "status", "message"}
+    assert set(report["questions"][0]) >= {
+        "key",
+        "title",
+        "score",
+        "max_score",
+        "status",
+        "message",
+    }

@@ -107,7 +107,9 @@ def lab6_fitted(tmp_path_factory):
     "notebook, status",
     [(LAB6 / "solution.ipynb", "passed"), (SCENARIOS / "weak-linear-model.ipynb", "failed")],
 )
-def test_a_fitted_keras_model_is_scored_as_the_student_trained_it(lab6_fitted, notebook, status, sandbox):
+def test_a_fitted_keras_model_is_scored_as_the_student_trained_it(
+    lab6_fitted, notebook, status, sandbox
+):
     report = grade_notebook(nbformat.read(notebook, as_version=4), lab6_fitted, sandbox).report
     fitted = question(report, "b_q1_fitted")
     assert fitted.status == status, fitted.message

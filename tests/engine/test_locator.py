@@ -25,7 +25,13 @@ def code(text):
 
 
 @pytest.mark.parametrize(
-    "title", ["Group Exercise B", "▼ group exercise b!", "🎯 GROUP  EXERCISE — B", "<b>Group Exercise B</b>"]
+    "title",
+    [
+        "Group Exercise B",
+        "▼ group exercise b!",
+        "🎯 GROUP  EXERCISE — B",
+        "<b>Group Exercise B</b>",
+    ],
 )
 def test_titles_match_whatever_the_emoji_case_and_punctuation(title):
     assert normalize_title(title) == "group exercise b"
@@ -47,7 +53,11 @@ def test_section_is_found_under_its_parent_not_the_first_question_1():
 
 def test_changed_heading_levels_still_end_at_the_next_template_heading():
     nb = lab(
-        md("# Group Exercise B"), md("###### Question 1"), code("b = 2"), md("#### Question 2"), code("c")
+        md("# Group Exercise B"),
+        md("###### Question 1"),
+        code("b = 2"),
+        md("#### Question 2"),
+        code("c"),
     )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
 
@@ -66,13 +76,21 @@ def test_students_own_subheadings_and_added_cells_stay_in_the_section():
 
 
 def test_answer_typed_into_the_heading_cell_counts():
-    nb = lab(md("## Group Exercise B"), md("### Question 1\nWe think the answer is 4."), md("### Question 2"))
+    nb = lab(
+        md("## Group Exercise B"),
+        md("### Question 1\nWe think the answer is 4."),
+        md("### Question 2"),
+    )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [1]
 
 
 def test_reordered_sections_are_found_where_they_now_are():
     nb = lab(
-        md("## Group Exercise B"), md("### Question 2"), code("c = 3"), md("### Question 1"), code("b = 2")
+        md("## Group Exercise B"),
+        md("### Question 2"),
+        code("c = 3"),
+        md("### Question 1"),
+        code("b = 2"),
     )
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [4]
 
@@ -84,7 +102,9 @@ def test_missing_heading_is_a_clear_not_found():
 
 
 def test_a_section_of_only_slashes_is_not_found_rather_than_a_crash():
-    location = locate(lab(md("## Group Exercise B"), code("a = 1")), Locator(section=" / "), BOUNDARIES)
+    location = locate(
+        lab(md("## Group Exercise B"), code("a = 1")), Locator(section=" / "), BOUNDARIES
+    )
     assert not location.found and "names no heading" in location.reason
 
 
@@ -102,7 +122,9 @@ def test_cell_id_wins_when_present_and_falls_back_to_the_section():
 
 
 def test_marker_skips_the_prompt_cells_above_it():
-    nb = lab(md("### Question 1"), code("model = make()  # given"), md("FILLME"), code("answer = 3"))
+    nb = lab(
+        md("### Question 1"), code("model = make()  # given"), md("FILLME"), code("answer = 3")
+    )
     assert locate(nb, Locator(section="Question 1", marker="FILLME")).cell_indices == [2, 3]
 
 
@@ -110,14 +132,20 @@ def test_colab_metadata_does_not_matter():
     nb = lab(md("## Group Exercise B"), md("### Question 1"), code("b = 2"))
     nb.metadata["colab"] = {"name": "Lab6.ipynb", "provenance": []}
     for cell in nb.cells:
-        cell.metadata.update({"id": "xyz", "colab": {"base_uri": "https://localhost:8080/"}, "outputId": "1"})
+        cell.metadata.update(
+            {"id": "xyz", "colab": {"base_uri": "https://localhost:8080/"}, "outputId": "1"}
+        )
         cell.pop("id", None)
     assert locate(nb, B_Q1, BOUNDARIES).cell_indices == [2]
 
 
 def test_an_exact_heading_wins_over_a_longer_one_that_comes_first():
-    nb = lab(md("## Review Exercise"), code("a = 1"), md("## Review"), code("b = 2"), md("## Unit A"))
-    assert locate(nb, Locator(section="Review"), ["review", "review exercise", "unit a"]).cell_indices == [3]
+    nb = lab(
+        md("## Review Exercise"), code("a = 1"), md("## Review"), code("b = 2"), md("## Unit A")
+    )
+    assert locate(
+        nb, Locator(section="Review"), ["review", "review exercise", "unit a"]
+    ).cell_indices == [3]
 
 
 def test_headings_inside_fenced_code_are_not_headings():
@@ -127,4 +155,7 @@ def test_headings_inside_fenced_code_are_not_headings():
         code("x = 1"),
         md("### Question 2"),
     )
-    assert locate(nb, Locator(section="Question 1"), ["question 1", "question 2"]).cell_indices == [1, 2]
+    assert locate(nb, Locator(section="Question 1"), ["question 1", "question 2"]).cell_indices == [
+        1,
+        2,
+    ]

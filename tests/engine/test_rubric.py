@@ -36,7 +36,10 @@ def broken(change) -> dict:
             lambda r: r["questions"][1]["params"].update(factory="create_model"),
             "question 'model': params: give exactly one of factory",
         ),
-        (lambda r: r["questions"][0].pop("locator"), "question 'feature', field locator: Field required"),
+        (
+            lambda r: r["questions"][0].pop("locator"),
+            "question 'feature', field locator: Field required",
+        ),
         (lambda r: r["questions"][0].update(locator={}), "give a section"),
         (lambda r: r["questions"][2].update(points=-1), "question 'answer', field points"),
         (
@@ -61,7 +64,9 @@ def test_rubric_errors_name_the_question_and_field(change, expected):
 
 
 def test_the_rubric_shape_is_checked_without_the_check_kinds():
-    rubric = parse_rubric(broken(lambda r: r["questions"][1].update(kind="neural", params={"any": 1})))
+    rubric = parse_rubric(
+        broken(lambda r: r["questions"][1].update(kind="neural", params={"any": 1}))
+    )
     assert rubric.questions[1].kind == "neural"
 
 

@@ -35,7 +35,11 @@ TABLES = {
 def grader_db(url: str, *args: str, tmp_path) -> None:
     env = {"GRADER_DATABASE_URL": url, "GRADER_INSTANCE_DIR": str(tmp_path)}
     subprocess.run(
-        grader_command("db", *args), env={**os.environ, **env}, check=True, capture_output=True, timeout=120
+        grader_command("db", *args),
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 

@@ -80,7 +80,9 @@ def test_importing_either_side_stays_light():
     "estimator",
     [
         KNeighborsClassifier(n_neighbors=3, weights="distance"),
-        make_pipeline(StandardScaler(), LogisticRegression(C=0.5, class_weight={"red": 2, "blue": 1})),
+        make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.5, class_weight={"red": 2, "blue": 1})
+        ),
     ],
     ids=["knn", "pipeline"],
 )
@@ -102,7 +104,11 @@ def test_awkward_parameters_survive_json():
                 ColumnTransformer(
                     [
                         ("numbers", numbers, frame.columns[:1]),
-                        ("words", OneHotEncoder(handle_unknown="ignore", dtype=np.float32), ["colour"]),
+                        (
+                            "words",
+                            OneHotEncoder(handle_unknown="ignore", dtype=np.float32),
+                            ["colour"],
+                        ),
                     ]
                 ),
             ),
@@ -129,7 +135,9 @@ def test_function_parameters_are_refused_by_name():
 
 def test_home_made_estimator_is_refused_by_name():
     description = crossing(describe_estimator(HomeMadeClassifier(), fitted=False))
-    expected = f"your estimator is a `HomeMadeClassifier` (from `{__name__}`), which the grader cannot"
+    expected = (
+        f"your estimator is a `HomeMadeClassifier` (from `{__name__}`), which the grader cannot"
+    )
     with pytest.raises(RebuildRefused, match=re.escape(expected)):
         build_estimator(description)
 
@@ -178,8 +186,12 @@ def test_pipeline_memory_is_refused():
 def test_allow_list_names_defining_classes():
     allowed = rebuild.ALLOWED_ESTIMATORS
     assert "sklearn.linear_model._logistic.LogisticRegression" in allowed
-    assert class_path(ColumnTransformer) in allowed and class_path(FunctionTransformer) not in allowed
-    assert len(allowed) == sum(map(len, sklearn_allowlist.PUBLIC_ESTIMATORS.values()))  # no duplicates
+    assert (
+        class_path(ColumnTransformer) in allowed and class_path(FunctionTransformer) not in allowed
+    )
+    assert len(allowed) == sum(
+        map(len, sklearn_allowlist.PUBLIC_ESTIMATORS.values())
+    )  # no duplicates
 
 
 # --- fitted: skops ---------------------------------------------------------------------------------------
@@ -202,7 +214,9 @@ def test_allow_list_names_defining_classes():
 def test_fitted_estimator_round_trip_through_skops(estimator):
     estimator.fit(X, Y)
     description = crossing(describe_estimator(estimator, fitted=True))
-    assert description["framework"] == "sklearn" and description["class"] == class_path(type(estimator))
+    assert description["framework"] == "sklearn" and description["class"] == class_path(
+        type(estimator)
+    )
     loaded = load_fitted_estimator(description)
     method = "transform" if isinstance(estimator, ColumnTransformer) else "predict"
     np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(estimator, method)(X))
@@ -235,7 +249,11 @@ def _rewritten(estimator, change) -> dict:
                 change(schema)
                 content = json.dumps(schema).encode()
             target.writestr(name, content)
-    return {"framework": "sklearn", "skops": base64.b64encode(out.getvalue()).decode(), "class": "anything"}
+    return {
+        "framework": "sklearn",
+        "skops": base64.b64encode(out.getvalue()).decode(),
+        "class": "anything",
+    }
 
 
 def _add_popen(schema: dict) -> None:
@@ -262,16 +280,28 @@ def _unchanged(schema: dict) -> None:
             _rewritten(LogisticRegression(), _add_popen),
             "contains `subprocess.Popen`, which the grader cannot",
         ),
-        (_rewritten(LogisticRegression(), _root_is_system), r"your estimator is a `system` \(from `os`\)"),
         (
-            _rewritten(make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()), _unchanged),
+            _rewritten(LogisticRegression(), _root_is_system),
+            r"your estimator is a `system` \(from `os`\)",
+        ),
+        (
+            _rewritten(
+                make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()), _unchanged
+            ),
             "contains `numpy.log1p`, which the grader cannot load",
         ),
         (_rewritten(HomeMadeClassifier(), _unchanged), r"your estimator is a `HomeMadeClassifier`"),
         ({"skops": "not base64!"}, "not valid base64"),
         ({"skops": base64.b64encode(b"PK but not a zip").decode()}, "not a skops file"),
     ],
-    ids=["injected Popen", "root function", "numpy function", "home-made", "bad base64", "not a zip"],
+    ids=[
+        "injected Popen",
+        "root function",
+        "numpy function",
+        "home-made",
+        "bad base64",
+        "not a zip",
+    ],
 )
 def test_hand_crafted_skops_payloads_are_refused(description, message):
     with pytest.raises(RebuildRefused, match=message):

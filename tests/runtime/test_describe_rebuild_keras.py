@@ -153,17 +153,28 @@ def test_keras_descriptions(legacy):
     assert results["fresh"] == [5, False]
     assert results["functional"]
     # Keras 3 cannot export a subclassed model; tf_keras exports its constructor arguments, which are refused.
-    assert "`Subclassed`; the grader can only rebuild Sequential or functional" in results["subclassed"]
+    assert (
+        "`Subclassed`; the grader can only rebuild Sequential or functional"
+        in results["subclassed"]
+    )
     assert "do not match its architecture" in results["too_few_weights"]
     assert results["lambda"] == (
         "your model uses a Lambda layer, which the grader cannot rebuild; use built-in layers"
     )
-    assert results["custom_layer"].startswith("your model uses a custom layer `Doubler`, which the grader")
+    assert results["custom_layer"].startswith(
+        "your model uses a custom layer `Doubler`, which the grader"
+    )
     assert results["custom_loss"].startswith("your model uses a custom loss `my_loss`")
     assert results["crafted_module"].startswith("your model uses a custom layer `system`")
     assert results["crafted_registered_name"].startswith("your model uses a custom layer `Dense`")
     assert results["crafted_function"].startswith("your model uses a custom activation `exec`")
     assert results["crafted_uncompiled"].startswith("your model is not compiled")
-    assert results["uncompiled"] == "your model is not compiled: call model.compile(...) before this point"
+    assert (
+        results["uncompiled"]
+        == "your model is not compiled: call model.compile(...) before this point"
+    )
     assert results["uncompiled_factory"].endswith("call model.compile(...) in `<lambda>`")
-    assert results["not_a_model"] == "`create_list` must return a compiled Keras model; it returned a list"
+    assert (
+        results["not_a_model"]
+        == "`create_list` must return a compiled Keras model; it returned a list"
+    )

@@ -36,7 +36,9 @@ def report(label, names=None, **extra):
                                 **extra}}), flush=True)
 """
 
-HEAVY_IMPORTS = "import numpy, pandas, sklearn, sklearn.base, sklearn.metrics, tensorflow, tf_keras, altair"
+HEAVY_IMPORTS = (
+    "import numpy, pandas, sklearn, sklearn.base, sklearn.metrics, tensorflow, tf_keras, altair"
+)
 
 # The course's libraries used the way lab notebooks use them, lazy corners included: TensorFlow's
 # `tf.keras`, pandas accessors, scikit-learn's set_output wrappers and HTML repr, Keras subclassing.
@@ -153,7 +155,9 @@ LIBRARY_PATCHES = {
 
 def run(body: str, preload: str = "", tmp_path=None) -> dict[str, dict]:
     """Run setup + `body` in a fresh Python; the RESULT lines it printed, by label."""
-    script = SETUP.format(runtime=str(KERNEL_PACKAGE_DIR.parent), preload=preload) + textwrap.dedent(body)
+    script = SETUP.format(
+        runtime=str(KERNEL_PACKAGE_DIR.parent), preload=preload
+    ) + textwrap.dedent(body)
     env = {
         "PATH": "/usr/bin:/bin",
         "TF_USE_LEGACY_KERAS": "1",
@@ -162,10 +166,19 @@ def run(body: str, preload: str = "", tmp_path=None) -> dict[str, dict]:
         "HOME": str(tmp_path),
     }
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = [line.removeprefix("RESULT ") for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    lines = [
+        line.removeprefix("RESULT ")
+        for line in done.stdout.splitlines()
+        if line.startswith("RESULT ")
+    ]
     return {result["label"]: result for result in map(json.loads, lines)}
 
 
@@ -177,7 +190,9 @@ def warm_kernel(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cold_kernel(tmp_path_factory):
     after = "tf.keras.Model.predict = Wrapper.predict = fake\nreport('patched after import')\n"
-    body = HONEST + "from grader_kernel.keras_classifier import KerasClassifier as Wrapper\n" + after
+    body = (
+        HONEST + "from grader_kernel.keras_classifier import KerasClassifier as Wrapper\n" + after
+    )
     return run(body, tmp_path=tmp_path_factory.mktemp("cold"))
 
 
@@ -243,7 +258,11 @@ BUILTINS = "import builtins\nsaved = dict(vars(builtins))"
             "import sklearn.neighbors; sklearn.neighbors.KNeighborsClassifier.predict = fake",
             ["sklearn.neighbors._classification.KNeighborsClassifier.predict"],
         ),
-        ("", "sklearn.base.clone.__code__ = fake.__code__", ["sklearn.base.clone", "sklearn.clone"]),
+        (
+            "",
+            "sklearn.base.clone.__code__ = fake.__code__",
+            ["sklearn.base.clone", "sklearn.clone"],
+        ),
         ("", "pd.DataFrame.shape.__init__(fake)", ["pandas.DataFrame.shape"]),
         (
             "",

@@ -44,7 +44,9 @@ def adopt_orphans() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def attack_package(tmp_path_factory):
     root = build(tmp_path_factory.mktemp("attack") / "package")
-    (root / "rubric.yaml").write_text(yaml.safe_dump({**RUBRIC, "runtime": RUNTIME}, sort_keys=False))
+    (root / "rubric.yaml").write_text(
+        yaml.safe_dump({**RUBRIC, "runtime": RUNTIME}, sort_keys=False)
+    )
     return load_assignment(root)
 
 
@@ -73,7 +75,9 @@ def sandbox_processes() -> list[str]:
 
 def grade(sandbox, package, nb) -> GradeResult:
     """Grade in the real sandbox, checking that it ends in time and leaves no process behind."""
-    already_running = set(sandbox_processes())  # a warm kernel kept by an earlier test is not this one's
+    already_running = set(
+        sandbox_processes()
+    )  # a warm kernel kept by an earlier test is not this one's
     started = time.monotonic()
     result = grade_notebook(nb, package, sandbox)
     assert time.monotonic() - started < 120, "grading must end within the notebook's limits"

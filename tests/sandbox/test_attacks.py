@@ -55,7 +55,9 @@ def test_attack_after_the_answers_costs_nothing(attack_package, attack, sandbox)
 
 
 def test_breaking_the_kernel_protocol_is_explained(attack_package, sandbox):
-    result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"]))
+    result = grade(
+        sandbox, attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"])
+    )
     assert "broke the kernel's connection to the grader" in result.report.stopped_reason
 
 
@@ -67,7 +69,9 @@ def test_memory_bomb_is_reported_as_such(attack_package, sandbox):
 
 def test_stdout_flood_is_truncated_with_a_marker(attack_package, sandbox):
     # Small enough for the kernel's memory; the 200 MB flood above is stopped by the memory limit instead.
-    result = grade(sandbox, attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)"))
+    result = grade(
+        sandbox, attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)")
+    )
     assert "[grader: output truncated here" in last_cell_text(result)
     assert len(last_cell_text(result)) < 200_000
 
@@ -76,7 +80,9 @@ def test_huge_rich_outputs_across_many_cells_stay_small(attack_package, sandbox)
     nb = with_attack(
         "from IPython.display import display, HTML\ndisplay(HTML('<p>' + 'x' * 2_000_000 + '</p>'))"
     )
-    nb.cells += [v4.new_code_cell("display(HTML('<b>' + 'y' * 60_000 + '</b>'))") for _ in range(60)]
+    nb.cells += [
+        v4.new_code_cell("display(HTML('<b>' + 'y' * 60_000 + '</b>'))") for _ in range(60)
+    ]
     result = grade(sandbox, attack_package, nb)
     assert scores(result.report) == FULL
     assert len(nbformat.writes(result.executed)) < 4_000_000
@@ -110,7 +116,10 @@ PROBES = {
     "reading /etc/shadow": ("open('/etc/shadow').read()", "PermissionError"),
     "writing outside scratch": ("open('/usr/evil.txt', 'w')", "OSError"),
     "writing into the public data": ("open('data/band.csv', 'a').write('x')", "OSError"),
-    "network by IP": ("import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=3)", "OSError"),
+    "network by IP": (
+        "import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=3)",
+        "OSError",
+    ),
     "network by name": ("import socket\nsocket.getaddrinfo('example.com', 443)", "gaierror"),
     "raw socket": (
         "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)",

@@ -33,13 +33,19 @@ def test_no_sandbox_fails_the_isolation_check(tmp_path):
 
 def test_worker_without_bubblewrap_refuses_to_start(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
-    done = subprocess.run(grader_command("worker"), env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        grader_command("worker"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "Refusing to grade: missing bwrap" in done.stderr + done.stdout
 
 
 def test_unknown_sandbox_mode_refuses_to_start(tmp_path):
-    env = {**os.environ, "GRADER_SANDBOX": "docker", "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
+    env = {
+        **os.environ,
+        "GRADER_SANDBOX": "docker",
+        "GRADER_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool", "solo"],
         env=env,
@@ -77,11 +83,17 @@ def test_a_sandbox_without_the_seccomp_filter_fails_the_check(tmp_path, monkeypa
     assert "notebooks could trace other processes with ptrace" in problems
 
 
-def test_a_sandbox_that_lets_notebooks_make_user_namespaces_fails_the_check(tmp_path, monkeypatch, sandbox):
+def test_a_sandbox_that_lets_notebooks_make_user_namespaces_fails_the_check(
+    tmp_path, monkeypatch, sandbox
+):
     monkeypatch.setattr(policy, "filter_program", allow_everything)
-    monkeypatch.setattr(policy, "bwrap_command", without("--disable-userns", "--assert-userns-disabled"))
+    monkeypatch.setattr(
+        policy, "bwrap_command", without("--disable-userns", "--assert-userns-disabled")
+    )
     problems = isolation_problems(sandbox, [str(tmp_path)])
-    assert "notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)" in problems
+    assert (
+        "notebooks could create user namespaces (bubblewrap --disable-userns, seccomp)" in problems
+    )
     assert "notebooks could mount file systems" in problems
 
 
@@ -110,7 +122,9 @@ def test_kernels_without_a_cpu_quota_fail_the_check(tmp_path, monkeypatch, sandb
 
     monkeypatch.setattr(KernelCgroup, "__init__", unlimited)
     problems = isolation_problems(sandbox, [str(tmp_path)])
-    assert problems == ["kernels have no CPU quota (cgroup cpu.max or cpu.cfs_quota_us; found None)"]
+    assert problems == [
+        "kernels have no CPU quota (cgroup cpu.max or cpu.cfs_quota_us; found None)"
+    ]
 
 
 def test_a_probe_that_hangs_is_reported_not_crashed_on(tmp_path, monkeypatch, sandbox):
@@ -125,6 +139,11 @@ def test_worker_with_an_old_bubblewrap_refuses_to_start(tmp_path):
     for tool in ("setpriv", "prlimit"):
         (tmp_path / tool).symlink_to(shutil.which(tool))
     env = {**os.environ, "PATH": str(tmp_path), "GRADER_INSTANCE_DIR": str(tmp_path / "instance")}
-    done = subprocess.run(grader_command("worker"), env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        grader_command("worker"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
-    assert "Refusing to grade: bubblewrap 0.6 is too old: 0.8 or newer is needed" in done.stderr + done.stdout
+    assert (
+        "Refusing to grade: bubblewrap 0.6 is too old: 0.8 or newer is needed"
+        in done.stderr + done.stdout
+    )

@@ -175,7 +175,9 @@ def test_joblib_and_multiprocessing_run_in_parallel(normal_package, sandbox):
     )
     result = grade(sandbox, normal_package, with_attack(source))
     printed = last_cell_text(result)
-    assert "joblib workers True" in printed and "pool [1, 2, 3]" in printed and "shm True" in printed
+    assert (
+        "joblib workers True" in printed and "pool [1, 2, 3]" in printed and "shm True" in printed
+    )
     every_output = json.dumps([cell.get("outputs", []) for cell in result.executed.cells])
     assert "serial mode" not in every_output and "Permission denied" not in every_output
     assert scores(result.report) == FULL
@@ -201,8 +203,12 @@ print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "wall": time.monotonic
 """
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="a one-CPU quota only shows on a machine with more")
-def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_marks(normal_package, sandbox):
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2, reason="a one-CPU quota only shows on a machine with more"
+)
+def test_cpu_hog_is_held_to_its_quota_and_a_normal_notebook_still_gets_full_marks(
+    normal_package, sandbox
+):
     limits = SandboxLimits(threads=1, processes=64, memory_mb=512)
     hog_processes = 2 * (os.cpu_count() or 2)
     with (

@@ -54,18 +54,25 @@ def test_a_student_cannot_open_another_students_submission(app, client, url):
 
 def test_staff_see_their_courses_only(app, client):
     submission_id = submit(client)
-    assert signed_in(app, "ta@example.edu").get(f"/api/submissions/{submission_id}").status_code == 200
+    assert (
+        signed_in(app, "ta@example.edu").get(f"/api/submissions/{submission_id}").status_code == 200
+    )
     with app.app_context():
         db.session.add(Course(code="OTHER", title="Another course"))
         db.session.commit()
     add_person(app, "other-ta@example.edu", Role.TA, "OTHER")
-    assert signed_in(app, "other-ta@example.edu").get(f"/submissions/{submission_id}").status_code == 404
+    assert (
+        signed_in(app, "other-ta@example.edu").get(f"/submissions/{submission_id}").status_code
+        == 404
+    )
 
 
 def test_pages_need_a_sign_in(app):
     anonymous = app.test_client()
     response = anonymous.get("/submissions/1")
-    assert response.status_code == 302 and "/login?next=/submissions/1" in response.headers["Location"]
+    assert (
+        response.status_code == 302 and "/login?next=/submissions/1" in response.headers["Location"]
+    )
     assert anonymous.get("/").status_code == 302
 
 
@@ -79,7 +86,8 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(app):
 
 def test_login_never_redirects_off_site(app):
     response = app.test_client().post(
-        "/login?next=//evil.example/", data={"email": "student@example.edu", "password": DEMO_PASSWORD}
+        "/login?next=//evil.example/",
+        data={"email": "student@example.edu", "password": DEMO_PASSWORD},
     )
     assert response.headers["Location"] == "/"
 
@@ -89,7 +97,9 @@ def test_api_needs_a_token_not_a_cookie(app):
     cookie_only.post("/login", data={"email": "student@example.edu", "password": DEMO_PASSWORD})
     response = cookie_only.post("/api/submissions", data={"assignment": "lab6"})
     assert response.status_code == 401 and "Bearer" in response.get_json()["error"]
-    bad_token = app.test_client().get("/api/submissions/1", headers={"Authorization": "Bearer grd_forged"})
+    bad_token = app.test_client().get(
+        "/api/submissions/1", headers={"Authorization": "Bearer grd_forged"}
+    )
     assert bad_token.status_code == 401
 
 
@@ -98,7 +108,9 @@ def test_forms_need_a_csrf_token(settings):
     app.config["WTF_CSRF_ENABLED"] = True  # as in production
     client = app.test_client()
     assert (
-        client.post("/login", data={"email": "student@example.edu", "password": DEMO_PASSWORD}).status_code
+        client.post(
+            "/login", data={"email": "student@example.edu", "password": DEMO_PASSWORD}
+        ).status_code
         == 400
     )
 
@@ -138,7 +150,11 @@ def test_account_commands(tmp_path):
 
     def grader(*args):
         return subprocess.run(
-            grader_command(*args), env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+            grader_command(*args),
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     assert grader("db", "upgrade").returncode == 0
@@ -146,10 +162,19 @@ def test_account_commands(tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("email,name,role\na@x.edu,A,student\nb@x.edu,B,ta\n")
     assert (
-        "Enrolled 2 people in CS1 (2 new accounts)." in grader("roster", "import", "CS1", str(roster)).stdout
+        "Enrolled 2 people in CS1 (2 new accounts)."
+        in grader("roster", "import", "CS1", str(roster)).stdout
     )
     created = grader(
-        "users", "create", "c@x.edu", "--password", "long-enough", "--course", "CS1", "--role", "instructor"
+        "users",
+        "create",
+        "c@x.edu",
+        "--password",
+        "long-enough",
+        "--course",
+        "CS1",
+        "--role",
+        "instructor",
     )
     assert created.stdout.strip() == "Created c@x.edu as instructor in CS1."
     assert grader("tokens", "create", "c@x.edu").stdout.startswith("grd_")
@@ -164,4 +189,7 @@ def test_loading_the_demo_again_keeps_an_instructors_edits(app):
         db.session.commit()
         load_demo()
         db.session.refresh(lab6)
-        assert (lab6.title, lab6.package_sha256) == ("Lab 6 (edited)", put_blob(b"an edited package"))
+        assert (lab6.title, lab6.package_sha256) == (
+            "Lab 6 (edited)",
+            put_blob(b"an edited package"),
+        )

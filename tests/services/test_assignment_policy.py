@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, QuestionResult, RunStatus, ScorePolicy, Submission
-from grader.services.assignments.rules import Lateness, ScoredAttempt, counting_attempt, days_late, lateness
+from grader.services.assignments.rules import (
+    Lateness,
+    ScoredAttempt,
+    counting_attempt,
+    days_late,
+    lateness,
+)
 from grader.services.people.accounts import find_user
 from grader.services.storage.blobs import put_blob
 from grader.services.submissions.standings import standings_for
@@ -73,17 +79,23 @@ def test_every_started_day_past_the_due_date_counts(app, submitted, days):
 def test_late_penalty_grows_per_day_up_to_the_cap(app):
     with app.app_context():
         assignment = lab6(due_at=DUE, late_penalty_percent_per_day=10, late_penalty_cap_percent=25)
-        assert lateness(assignment, DUE + timedelta(hours=3)) == Lateness(days=1, penalty_percent=10)
+        assert lateness(assignment, DUE + timedelta(hours=3)) == Lateness(
+            days=1, penalty_percent=10
+        )
         assert lateness(assignment, DUE + timedelta(days=2)).penalty_percent == 20
         assert lateness(assignment, DUE + timedelta(days=9)).penalty_percent == 25
         assert lateness(assignment, DUE + timedelta(days=9)).apply(8) == 6
         assert lateness(assignment, DUE).describe() == "On time"
-        assert lateness(assignment, DUE + timedelta(days=2)).describe() == "2 days late: 20% penalty"
+        assert (
+            lateness(assignment, DUE + timedelta(days=2)).describe() == "2 days late: 20% penalty"
+        )
 
 
 def test_no_due_date_is_never_late(app):
     with app.app_context():
-        assert not lateness(lab6(due_at=None, late_penalty_percent_per_day=50), datetime.now(UTC)).late
+        assert not lateness(
+            lab6(due_at=None, late_penalty_percent_per_day=50), datetime.now(UTC)
+        ).late
 
 
 def test_best_policy_counts_the_highest_penalised_score_and_last_the_latest(app):
@@ -102,7 +114,10 @@ def test_best_policy_counts_the_highest_penalised_score_and_last_the_latest(app)
 def test_standing_shows_attempts_and_the_score_that_counts_after_the_penalty(app):
     with app.app_context():
         assignment = lab6(
-            due_at=DUE, late_penalty_percent_per_day=10, max_attempts=3, score_policy=ScorePolicy.BEST
+            due_at=DUE,
+            late_penalty_percent_per_day=10,
+            max_attempts=3,
+            score_policy=ScorePolicy.BEST,
         )
         graded_submission(assignment, "student@example.edu", DUE - timedelta(days=1), 6)
         late_id = graded_submission(assignment, "student@example.edu", DUE + timedelta(days=2), 10)
@@ -127,12 +142,18 @@ def test_index_page_lists_due_date_attempts_and_late_penalty(app):
 def test_submission_page_shows_lateness_and_the_penalised_total(app):
     with app.app_context():
         assignment = lab6(due_at=DUE, late_penalty_percent_per_day=10)
-        submission_id = graded_submission(assignment, "student@example.edu", DUE + timedelta(days=3), 10)
+        submission_id = graded_submission(
+            assignment, "student@example.edu", DUE + timedelta(days=3), 10
+        )
     client = signed_in(app)
     page = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
     assert "3 days late: 30% penalty" in page and "Counts as 7 / 10 points" in page
     body = client.get(f"/api/submissions/{submission_id}").get_json()
-    assert (body["late_days"], body["late_penalty_percent"], body["total_after_penalty"]) == (3, 30, 7)
+    assert (body["late_days"], body["late_penalty_percent"], body["total_after_penalty"]) == (
+        3,
+        30,
+        7,
+    )
 
 
 def test_upload_beyond_the_attempt_limit_is_refused_and_nothing_is_stored(app):
@@ -186,5 +207,6 @@ def test_staff_see_links_to_the_dashboard_and_instructors_to_settings_and_rubric
     assert "Dashboard" not in student and "Manage BT-AI" not in student
     assert "Dashboard" in ta and "Grade answers" in ta and "Rubric" not in ta
     assert all(
-        link in instructor for link in ("Dashboard", "Settings", "Rubric", "Manage BT-AI's assignments")
+        link in instructor
+        for link in ("Dashboard", "Settings", "Rubric", "Manage BT-AI's assignments")
     )

@@ -41,7 +41,9 @@ def ids(app) -> dict[str, int]:
         enroll(both, course_a, Role.STUDENT)
         enroll(both, course_b, Role.STUDENT)
         a_lab6 = db.session.scalar(
-            select(Assignment.id).where(Assignment.course_id == course_a.id, Assignment.slug == "lab6")
+            select(Assignment.id).where(
+                Assignment.course_id == course_a.id, Assignment.slug == "lab6"
+            )
         )
         db.session.commit()
         return {"a_lab6": a_lab6, "b_lab6": b_lab6.id, "a_lab7": hidden.id}

@@ -40,15 +40,23 @@ def test_formula_names_are_neutralised_and_totals_stay_numbers(app):
             enroll(create_user(email, name), course, Role.STUDENT)
         assignment = db.session.scalar(select(Assignment).where(Assignment.slug == "lab6"))
         assignment.due_at, assignment.late_penalty_percent_per_day = datetime.now(UTC), 10.0
-        graded_submission(assignment, "link@example.edu", assignment.due_at + timedelta(hours=1), score=7.5)
+        graded_submission(
+            assignment, "link@example.edu", assignment.due_at + timedelta(hours=1), score=7.5
+        )
         assignment_id = assignment.id
     response = signed_in(app, "ta@example.edu").get(f"/assignments/{assignment_id}/gradebook.csv")
     assert response.status_code == 200
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
-    live = [cell for row in table for cell in row if FORMULA_START.match(cell) and not NUMBER.fullmatch(cell)]
+    live = [
+        cell
+        for row in table
+        for cell in row
+        if FORMULA_START.match(cell) and not NUMBER.fullmatch(cell)
+    ]
     assert live == []
     rows = {
-        row["email"]: row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True), newline=""))
+        row["email"]: row
+        for row in csv.DictReader(io.StringIO(response.get_data(as_text=True), newline=""))
     }
     for email, name in HOSTILE.items():
         assert rows[quoted(email)]["name"] == quoted(name)

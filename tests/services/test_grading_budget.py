@@ -99,17 +99,25 @@ def test_a_run_over_its_budget_is_failed_with_a_reason_and_stops_everything(
             "the sleeping notebook's run to finish",
         )
         assert failed.status == RunStatus.FAILED, log.read_text()[-3000:]
-        assert failed.error_message.startswith(f"Grading took longer than {BUDGET} seconds and was stopped.")
-        assert failed.finished_at - failed.started_at < timedelta(seconds=30), "stopped by the soft limit"
+        assert failed.error_message.startswith(
+            f"Grading took longer than {BUDGET} seconds and was stopped."
+        )
+        assert failed.finished_at - failed.started_at < timedelta(seconds=30), (
+            "stopped by the soft limit"
+        )
         # The notebook's kernel and the scoring kernel were stopped, and the heartbeat is silent.
-        wait_until(lambda: worker_descendants(psutil.Process(worker.pid)) == [], 10, "the kernels to stop")
+        wait_until(
+            lambda: worker_descendants(psutil.Process(worker.pid)) == [], 10, "the kernels to stop"
+        )
         beat = run_row(app, sleeper["run_id"]).heartbeat_at
         time.sleep(RUN_HEARTBEAT_SECONDS + 1.5)
         assert run_row(app, sleeper["run_id"]).heartbeat_at == beat
         # The same worker goes on grading, within the budget its rubric gives.
         honest = upload(client, notebook_bytes("print(6 * 7)"), assignment=slug)
         graded = wait_until(
-            lambda: (run := run_row(app, honest["run_id"])).finished_at and run, 120, "the next run to finish"
+            lambda: (run := run_row(app, honest["run_id"])).finished_at and run,
+            120,
+            "the next run to finish",
         )
         assert graded.status == RunStatus.GRADED, log.read_text()[-3000:]
         assert worker.poll() is None

@@ -34,7 +34,9 @@ def grade(app, run_id: int):
 
 @pytest.fixture
 def graded(app, client):
-    body = upload(client, notebook_bytes("x = 6 * 7\nprint(x)", "raise ValueError('bad input')", "x + 1"))
+    body = upload(
+        client, notebook_bytes("x = 6 * 7\nprint(x)", "raise ValueError('bad input')", "x + 1")
+    )
     assert grade(app, body["run_id"]) == RunStatus.GRADED
     return body
 
@@ -66,7 +68,9 @@ def test_notebook_that_runs_past_its_deadline_is_graded_with_a_note(app, client,
     slug = add_mini_assignment(app, tmp_path / "mini", cell_timeout=1, notebook_timeout=3)
     body = upload(
         client,
-        notebook_bytes("import time; time.sleep(1.5)", "time.sleep(1.5)", "time.sleep(1.5)", "print('late')"),
+        notebook_bytes(
+            "import time; time.sleep(1.5)", "time.sleep(1.5)", "time.sleep(1.5)", "print('late')"
+        ),
         assignment=slug,
     )
     assert grade(app, body["run_id"]) == RunStatus.GRADED
@@ -105,7 +109,8 @@ def test_assignment_without_a_rubric_fails_with_a_message(app, client):
     body = upload(client, notebook_bytes("1"))
     assert grade(app, body["run_id"]) == RunStatus.FAILED
     assert (
-        "no rubric yet" in client.get(f"/api/submissions/{body['submission_id']}").get_json()["error_message"]
+        "no rubric yet"
+        in client.get(f"/api/submissions/{body['submission_id']}").get_json()["error_message"]
     )
 
 

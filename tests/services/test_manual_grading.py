@@ -45,15 +45,29 @@ def test_override_is_bounded_needs_a_reason_and_is_audited(app, client, tmp_path
     submission_id = graded_mini_submission(app, client, tmp_path)
     ta = signed_in(app, "ta@example.edu")
     assert give(ta, submission_id, "model", score=4, reason="too much").status_code == 400
-    assert "between 0 and 3" in give(ta, submission_id, "model", score=4, reason="x").get_json()["error"]
-    assert "give a reason" in give(ta, submission_id, "model", score=1, reason=" ").get_json()["error"]
+    assert (
+        "between 0 and 3"
+        in give(ta, submission_id, "model", score=4, reason="x").get_json()["error"]
+    )
+    assert (
+        "give a reason" in give(ta, submission_id, "model", score=1, reason=" ").get_json()["error"]
+    )
     assert give(ta, submission_id, "model", score="lots", reason="x").status_code == 400
     assert give(ta, submission_id, "nope", score=1, reason="x").status_code == 404
-    assert give(ta, submission_id, "model", score=1.5, reason="Copied from a classmate.").status_code == 200
-    assert give(ta, submission_id, "model", score=2, reason="Partly original after all.").status_code == 200
+    assert (
+        give(ta, submission_id, "model", score=1.5, reason="Copied from a classmate.").status_code
+        == 200
+    )
+    assert (
+        give(ta, submission_id, "model", score=2, reason="Partly original after all.").status_code
+        == 200
+    )
     with app.app_context():
         history = [(c.old_score, c.new_score, c.reason) for c in score_history(submission_id)]
-    assert history == [(3.0, 1.5, "Copied from a classmate."), (1.5, 2.0, "Partly original after all.")]
+    assert history == [
+        (3.0, 1.5, "Copied from a classmate."),
+        (1.5, 2.0, "Partly original after all."),
+    ]
 
 
 def test_students_cannot_grade_or_regrade(app, client, tmp_path):
@@ -94,5 +108,9 @@ def test_gradebook_shows_manual_and_automatic_scores_to_staff_only(app, client, 
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [row["email"] for row in rows] == ["student@example.edu"]
     assert (rows[0]["model"], rows[0]["explain"], rows[0]["total"]) == ("3", "1.5", "8.5")
-    assert (rows[0]["late"], rows[0]["days_late"], rows[0]["total_after_penalty"]) == ("no", "0", "8.5")
+    assert (rows[0]["late"], rows[0]["days_late"], rows[0]["total_after_penalty"]) == (
+        "no",
+        "0",
+        "8.5",
+    )
     assert client.get(f"/assignments/{assignment_id}/gradebook.csv").status_code == 404

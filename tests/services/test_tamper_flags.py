@@ -21,9 +21,7 @@ pytestmark = pytest.mark.slow
 
 # The student's notebook is the mini solution plus a section that rebinds two library functions; the
 # grader's runtime in the kernel reports them, and nothing else differs from Amy's honest notebook.
-TAMPERING = (
-    "import numpy, sklearn.base\nnumpy.mean = lambda *a, **k: 1.0\nsklearn.base.clone = lambda e, **k: e"
-)
+TAMPERING = "import numpy, sklearn.base\nnumpy.mean = lambda *a, **k: 1.0\nsklearn.base.clone = lambda e, **k: e"
 FLAGS = ["numpy.mean", "sklearn.base.clone"]
 HONEST = "amy@example.edu"
 
@@ -55,20 +53,24 @@ def course_app(flagged_database, settings):
 def ids(course_app) -> dict[str, int]:
     """Each student's submission id, by e-mail."""
     with course_app.app_context():
-        return dict(db.session.execute(db.select(User.email, Submission.id).join(Submission.student)).all())
+        return dict(
+            db.session.execute(db.select(User.email, Submission.id).join(Submission.student)).all()
+        )
 
 
 def test_the_run_stores_the_flags_and_the_same_score_as_an_honest_run(course_app, ids):
     with course_app.app_context():
         runs = {
-            email: db.session.scalar(db.select(GradingRun).where(GradingRun.submission_id == ids[email]))
+            email: db.session.scalar(
+                db.select(GradingRun).where(GradingRun.submission_id == ids[email])
+            )
             for email in (STUDENT, HONEST)
         }
         assert set(FLAGS) <= set(runs[STUDENT].tamper) and runs[HONEST].tamper == []
         assert runs[STUDENT].score == runs[HONEST].score == 8.0
-        assert [(r.question_key, r.auto_score, r.status) for r in runs[STUDENT].question_results] == [
-            (r.question_key, r.auto_score, r.status) for r in runs[HONEST].question_results
-        ]
+        assert [
+            (r.question_key, r.auto_score, r.status) for r in runs[STUDENT].question_results
+        ] == [(r.question_key, r.auto_score, r.status) for r in runs[HONEST].question_results]
 
 
 def test_staff_see_a_note_listing_every_entry(course_app, ids):
@@ -79,7 +81,9 @@ def test_staff_see_a_note_listing_every_entry(course_app, ids):
     assert "Scores do not depend on this: the notebook was graded as usual" in " ".join(
         note.get_text().split()
     )
-    assert page.select_one("#results h2").get_text(" ", strip=True).startswith("Results: 8 / 9 points")
+    assert (
+        page.select_one("#results h2").get_text(" ", strip=True).startswith("Results: 8 / 9 points")
+    )
 
 
 def test_a_run_without_flags_shows_no_note(course_app, ids):
@@ -105,7 +109,9 @@ def test_the_dashboard_marks_the_flagged_row_with_a_link(course_app, ids):
     with course_app.app_context():
         mini_id = db.session.scalar(db.select(Assignment.id).where(Assignment.slug == "mini"))
     page = soup(signed_in(course_app, TA).get(f"/assignments/{mini_id}/dashboard"))
-    marks = {row["data-student"]: row.select("a.tamper-mark") for row in page.select("#grid tbody tr")}
+    marks = {
+        row["data-student"]: row.select("a.tamper-mark") for row in page.select("#grid tbody tr")
+    }
     [mark] = marks.pop(STUDENT)
     assert mark["href"] == f"/submissions/{ids[STUDENT]}#tamper" and mark["title"].startswith(
         "Tampering detected"

@@ -34,7 +34,9 @@ def app(request, settings):
         app.config.update(TESTING=True)
         with app.app_context():
             db.create_all()
-            load_demo(force=postgres)  # a throwaway database: the demo's published passwords do no harm
+            load_demo(
+                force=postgres
+            )  # a throwaway database: the demo's published passwords do no harm
         yield app
         with app.app_context():
             db.engine.dispose()
@@ -97,9 +99,13 @@ def ta(app):
     return client
 
 
-def score(client, submission_id, body: str, key: str = "model", content_type: str = "application/json"):
+def score(
+    client, submission_id, body: str, key: str = "model", content_type: str = "application/json"
+):
     return client.post(
-        f"/api/submissions/{submission_id}/questions/{key}/score", data=body, content_type=content_type
+        f"/api/submissions/{submission_id}/questions/{key}/score",
+        data=body,
+        content_type=content_type,
     )
 
 
@@ -117,7 +123,15 @@ def assert_error(response, status: int, says: str = "") -> None:
     assert set(body) == {"error"} and says in body["error"], body
 
 
-NOT_A_SCORE_OBJECT = ["[]", '[{"score": 1, "reason": "r"}]', '"score"', "3", "null", "true", "{}"] + [
+NOT_A_SCORE_OBJECT = [
+    "[]",
+    '[{"score": 1, "reason": "r"}]',
+    '"score"',
+    "3",
+    "null",
+    "true",
+    "{}",
+] + [
     json.dumps(body)
     for body in [
         {"score": "2", "reason": "text for a number"},
@@ -147,7 +161,9 @@ def test_a_score_body_that_is_not_json_is_a_400(ta, submission_id, subtests):
         ("score=2&reason=r", "application/x-www-form-urlencoded"),
     ]:
         with subtests.test(body=body, content_type=content_type):
-            assert_error(score(ta, submission_id, body, content_type=content_type), 400, "send JSON")
+            assert_error(
+                score(ta, submission_id, body, content_type=content_type), 400, "send JSON"
+            )
 
 
 def test_a_score_out_of_range_is_a_400(ta, submission_id, subtests):
@@ -159,14 +175,20 @@ def test_a_score_out_of_range_is_a_400(ta, submission_id, subtests):
         ("1e400", "between 0 and 3"),
     ]:
         with subtests.test(score=raw_score[:20]):
-            assert_error(score(ta, submission_id, f'{{"score": {raw_score}, "reason": "r"}}'), 400, says)
+            assert_error(
+                score(ta, submission_id, f'{{"score": {raw_score}, "reason": "r"}}'), 400, says
+            )
 
 
-def test_a_reason_the_database_cannot_store_is_a_400_and_nothing_is_stored(app, ta, submission_id, subtests):
+def test_a_reason_the_database_cannot_store_is_a_400_and_nothing_is_stored(
+    app, ta, submission_id, subtests
+):
     for reason in ["nul \\u0000 inside", "a lone surrogate \\ud800"]:
         with subtests.test(reason=reason):
             assert_error(
-                score(ta, submission_id, f'{{"score": 1, "reason": "{reason}"}}'), 400, "cannot be stored"
+                score(ta, submission_id, f'{{"score": 1, "reason": "{reason}"}}'),
+                400,
+                "cannot be stored",
             )
     with app.app_context():
         assert db.session.scalar(select(ManualScore)) is None
@@ -188,12 +210,16 @@ def test_an_id_out_of_range_or_not_an_id_is_a_404(ta, submission_id, subtests):
     ]:
         for bad_id in BAD_IDS:
             with subtests.test(method=method, path=path, id=bad_id):
-                response = ta.open(path.format(bad_id), method=method, json={"score": 1, "reason": "r"})
+                response = ta.open(
+                    path.format(bad_id), method=method, json={"score": 1, "reason": "r"}
+                )
                 assert_error(response, 404)
     assert ta.get(f"/api/submissions/{submission_id}").status_code == 200
 
 
-def test_an_upload_for_an_assignment_that_names_nothing_is_a_404_and_a_bad_file_name_a_400(app, subtests):
+def test_an_upload_for_an_assignment_that_names_nothing_is_a_404_and_a_bad_file_name_a_400(
+    app, subtests
+):
     for reference in ["1" + "0" * 29, str(2**31), "²", "lab6\x00", "\x00", "-1"]:
         with subtests.test(assignment=reference):
             assert_error(upload(app, reference), 404)

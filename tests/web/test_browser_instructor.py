@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 WEAK_FEATURE = "def mkfeature(row):\n    return row['feature1']"
 
 
-def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(embedded_server, page, tmp_path):
+def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(
+    embedded_server, page, tmp_path
+):
     base_url, instance, log = embedded_server
     package = tmp_path / "mini.zip"
     package.write_bytes(zip_folder(build(tmp_path / "mini")))
@@ -69,6 +71,8 @@ def test_instructor_lowers_a_threshold_regrades_and_the_score_changes(embedded_s
         return status if status["run_id"] != before["run_id"] and status["finished"] else None
 
     after = wait_until(regraded, 90, "the re-grade to finish", interval=0.5)
-    assert (after["score"], after["questions"][0]["score"]) == (8, 2), after["questions"][0]["message"]
+    assert (after["score"], after["questions"][0]["score"]) == (8, 2), after["questions"][0][
+        "message"
+    ]
     page.goto(f"{base_url}/submissions/{submission_id}")
     expect(page.locator("#q-feature")).to_contain_text("40% earns full marks")

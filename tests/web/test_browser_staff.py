@@ -18,12 +18,14 @@ TA = "ta@example.edu"
 STUDENT = "student@example.edu"
 
 
-def test_ta_grades_a_free_response_overrides_a_score_and_the_csv_shows_both(embedded_server, page, tmp_path):
+def test_ta_grades_a_free_response_overrides_a_score_and_the_csv_shows_both(
+    embedded_server, page, tmp_path
+):
     base_url, instance, log = embedded_server
     token = api_token({"GRADER_INSTANCE_DIR": str(instance)}, STUDENT)
-    submission = upload(base_url, token, (REPO / "fixtures" / "lab6" / "solution.ipynb").read_bytes())[
-        "submission_id"
-    ]
+    submission = upload(
+        base_url, token, (REPO / "fixtures" / "lab6" / "solution.ipynb").read_bytes()
+    )["submission_id"]
     status = wait_until_finished(base_url, token, submission, timeout=240)
     assert status["status"] == "graded", log.read_text()[-3000:]
 
@@ -34,11 +36,15 @@ def test_ta_grades_a_free_response_overrides_a_score_and_the_csv_shows_both(embe
     expect(page.locator("#count-graded .number")).to_have_text("1")
     expect(page.locator(f'#grid tr[data-student="{STUDENT}"] td.total')).to_contain_text("11/14")
     histogram = page.get_by_role("img", name=re.compile("Histogram of total scores"))
-    page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=histogram.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 100", arg=histogram.element_handle()
+    )
 
     page.get_by_role("link", name="Grade free-response answers").click()
     expect(page.locator("#left")).to_have_text("3 answers left to grade.")
-    expect(page.locator("#answer h2")).to_have_text("Group Exercise A, Question 1: the TensorFlow Playground")
+    expect(page.locator("#answer h2")).to_have_text(
+        "Group Exercise A, Question 1: the TensorFlow Playground"
+    )
     page.get_by_label("Points for the whole question").fill("1.5")
     page.get_by_label("Comment for the student").fill("Good observations; say why the layers help.")
     page.get_by_role("button", name="Save and next").click()
@@ -46,7 +52,9 @@ def test_ta_grades_a_free_response_overrides_a_score_and_the_csv_shows_both(embe
     expect(page.locator("#left")).to_have_text("2 answers left to grade.")
 
     page.get_by_role("link", name="Back to the dashboard").click()
-    page.locator(f'#grid tr[data-student="{STUDENT}"] td.cell a[href$="#q-b_q1_multilayer"]').click()
+    page.locator(
+        f'#grid tr[data-student="{STUDENT}"] td.cell a[href$="#q-b_q1_multilayer"]'
+    ).click()
     question = page.locator("#q-b_q1_multilayer")
     question.get_by_text("Override the score").click()
     question.get_by_label("New score for").fill("2.5")

@@ -30,7 +30,9 @@ def app(settings):
 def signed_in(app, email: str):
     """A client signed in through the form, token and all, as a browser would."""
     client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    token = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    )
     response = client.post(
         "/login", data={"csrf_token": token.group(1), "email": email, "password": DEMO_PASSWORD}
     )
@@ -48,7 +50,11 @@ def ids(app) -> dict[str, int]:
     )
     with app.app_context():
         lab6 = db.session.scalar(db.select(Assignment.id).where(Assignment.slug == "lab6"))
-    return {"assignment_id": lab6, "submission_id": response.get_json()["submission_id"], "course_id": 1}
+    return {
+        "assignment_id": lab6,
+        "submission_id": response.get_json()["submission_id"],
+        "course_id": 1,
+    }
 
 
 def form_routes(app) -> list[str]:
@@ -67,7 +73,9 @@ def test_every_form_route_refuses_a_post_without_a_token(app, ids):
         urls = {endpoint: url_for(endpoint, **values) for endpoint in form_routes(app)}
     assert "auth.logout" in urls and "instructor.rubric" in urls
     for endpoint, url in urls.items():
-        response = instructor.post(url, data={"email": INSTRUCTOR, "password": DEMO_PASSWORD, "title": "x"})
+        response = instructor.post(
+            url, data={"email": INSTRUCTOR, "password": DEMO_PASSWORD, "title": "x"}
+        )
         assert response.status_code == 400, endpoint
         assert "The CSRF token is missing." in response.get_data(as_text=True), endpoint
     # Nothing happened: not even the sign-out.

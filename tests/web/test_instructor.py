@@ -102,7 +102,9 @@ def test_separate_files_make_the_same_package_as_the_zip(app, teacher, package_d
 
 
 def test_a_package_may_be_larger_than_a_notebook_upload(app, teacher, settings, package_dir):
-    (package_dir / "data" / "images.bin").write_bytes(os.urandom(settings.max_upload_bytes + 100_000))
+    (package_dir / "data" / "images.bin").write_bytes(
+        os.urandom(settings.max_upload_bytes + 100_000)
+    )
     response = create(teacher, package=("mini.zip", zip_folder(package_dir)))
     assert response.status_code == 303
 
@@ -117,25 +119,37 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 
 def package_zip(package_dir: Path, drop: tuple[str, ...] = (), **replace: bytes) -> bytes:
     """The package as a zip, with files left out or replaced (`rubric="..."` replaces rubric.yaml)."""
-    files = {str(p.relative_to(package_dir)): p.read_bytes() for p in package_dir.rglob("*") if p.is_file()}
+    files = {
+        str(p.relative_to(package_dir)): p.read_bytes()
+        for p in package_dir.rglob("*")
+        if p.is_file()
+    }
     names = {"rubric": "rubric.yaml", "template": "template.ipynb"}
     files.update({names[name]: content for name, content in replace.items()})
     return zip_of({name: content for name, content in files.items() if name not in drop})
 
 
-BAD_RUBRIC = yaml.safe_dump({**RUBRIC, "questions": [{**RUBRIC["questions"][0], "points": -1}]}).encode()
+BAD_RUBRIC = yaml.safe_dump(
+    {**RUBRIC, "questions": [{**RUBRIC["questions"][0], "points": -1}]}
+).encode()
 BAD_PACKAGES = {
     "not a zip": (
         lambda d: b"these are not the files you are looking for",
         "is neither a folder nor a zip file",
     ),
     "unsafe path": (lambda d: zip_of({"../escape.txt": b"x"}), "unsafe path: ../escape.txt"),
-    "bad yaml": (lambda d: package_zip(d, rubric=b"title: [unclosed"), "rubric.yaml is not valid YAML"),
+    "bad yaml": (
+        lambda d: package_zip(d, rubric=b"title: [unclosed"),
+        "rubric.yaml is not valid YAML",
+    ),
     "rubric error": (
         lambda d: package_zip(d, rubric=BAD_RUBRIC),
         "question 'feature', field points: Input should be greater than 0",
     ),
-    "no template": (lambda d: package_zip(d, drop=("template.ipynb",)), "the package has no template.ipynb"),
+    "no template": (
+        lambda d: package_zip(d, drop=("template.ipynb",)),
+        "the package has no template.ipynb",
+    ),
     "no held-out table": (
         lambda d: package_zip(d, drop=("hidden/band.csv",)),
         "question 'feature' needs hidden/band.csv",
@@ -158,12 +172,14 @@ def test_bad_packages_are_rejected_with_the_loaders_message(app, teacher, packag
     assert stored(app) == before
 
 
-def test_zip_bombs_oversized_uploads_and_bad_slugs_are_rejected(app, teacher, package_dir, monkeypatch):
+def test_zip_bombs_oversized_uploads_and_bad_slugs_are_rejected(
+    app, teacher, package_dir, monkeypatch
+):
     before = stored(app)
     monkeypatch.setattr("grader.engine.assignment.MAX_PACKAGE_BYTES", 10_000)
-    assert "unpacks to more than" in create(teacher, package=("pkg.zip", zip_folder(package_dir))).get_data(
-        as_text=True
-    )
+    assert "unpacks to more than" in create(
+        teacher, package=("pkg.zip", zip_folder(package_dir))
+    ).get_data(as_text=True)
     monkeypatch.undo()
     monkeypatch.setattr(authoring, "MAX_PACKAGE_UPLOAD_BYTES", 1_000)
     response = create(teacher, package=("pkg.zip", zip_folder(package_dir)))
@@ -231,7 +247,10 @@ def test_settings_are_saved_and_shown(app, teacher, package_dir):
     page = BeautifulSoup(teacher.get(url).get_data(as_text=True), "html.parser")
     assert page.select_one("#due_at")["value"] == "2025-03-08T17:00"
     assert page.select_one('#score_policy option[value="last"]').has_attr("selected")
-    assert teacher.post(url, data={**SETTINGS, "release": "now", "max_attempts": ""}).status_code == 303
+    assert (
+        teacher.post(url, data={**SETTINGS, "release": "now", "max_attempts": ""}).status_code
+        == 303
+    )
     assert (
         assignment(app, assignment_id).release_at is None
         and assignment(app, assignment_id).max_attempts is None
@@ -242,7 +261,10 @@ def test_settings_are_saved_and_shown(app, teacher, package_dir):
     "change, message",
     [
         ({"due_at": "2025-02-01T09:00"}, "Due date: must be after the release date"),
-        ({"late_penalty_percent_per_day": "-5"}, "Late penalty per day: must be between 0 and 100 percent"),
+        (
+            {"late_penalty_percent_per_day": "-5"},
+            "Late penalty per day: must be between 0 and 100 percent",
+        ),
         ({"late_penalty_cap_percent": "lots"}, "Penalty cap: 'lots' is not a number"),
         ({"max_attempts": "0"}, "Maximum attempts: leave blank for unlimited"),
         ({"release_at": ""}, "Release date: give a date and time (UTC)"),
@@ -262,7 +284,9 @@ def test_bad_settings_are_explained_and_nothing_changes(app, teacher, package_di
 def test_validate_commits_a_row_then_enqueues_it_by_name(app, teacher, settings, package_dir):
     assignment_id = create_mini(teacher, package_dir)
     response = teacher.post(f"/assignments/{assignment_id}/validate")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/settings#validation")
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        "/settings#validation"
+    )
     with app.app_context():
         validation = db.session.query(PackageValidation).one()
         assert validation.status == RunStatus.QUEUED
@@ -271,7 +295,10 @@ def test_validate_commits_a_row_then_enqueues_it_by_name(app, teacher, settings,
     envelope = json.loads(message.read_text())
     assert envelope["headers"]["task"] == "grader.validate_package"
     assert json.loads(base64.b64decode(envelope["body"]))[0] == [validation.id]
-    assert teacher.get(f"/assignments/{assignment_id}/validation.json").get_json()["status"] == "queued"
+    assert (
+        teacher.get(f"/assignments/{assignment_id}/validation.json").get_json()["status"]
+        == "queued"
+    )
     page = teacher.get(f"/assignments/{assignment_id}/settings").get_data(as_text=True)
     assert "instructor.js" in page and '<meta http-equiv="refresh"' in page
 
@@ -283,7 +310,9 @@ def validate(app, teacher, assignment_id: int) -> PackageValidation:
             db.session.query(PackageValidation.id).order_by(PackageValidation.id.desc()).first()[0]
         )
         assert run_validation(validation_id, app.config["GRADER"]) == RunStatus.GRADED
-        assert run_validation(validation_id, app.config["GRADER"]) is None  # a redelivered task does nothing
+        assert (
+            run_validation(validation_id, app.config["GRADER"]) is None
+        )  # a redelivered task does nothing
         validation = db.session.get(PackageValidation, validation_id)
         db.session.expunge(validation)
         return validation

@@ -25,7 +25,9 @@ def form_of(page: str) -> dict[str, str]:
         for field in editor.select("input")
         if field.get("type") != "checkbox" or field.has_attr("checked")
     }
-    fields.update({area["name"]: area.text.removeprefix("\r\n") for area in editor.select("textarea")})
+    fields.update(
+        {area["name"]: area.text.removeprefix("\r\n") for area in editor.select("textarea")}
+    )
     for select in editor.select("select"):
         chosen = select.select_one("option[selected]") or select.select_one("option")
         fields[select["name"]] = chosen["value"]
@@ -46,13 +48,18 @@ def test_editor_lists_every_question_with_its_params(teacher, mini):
     page = teacher.get(f"/assignments/{mini}/rubric").get_data(as_text=True)
     fields = form_of(page)
     assert questions(fields) == 5
-    assert [fields[f"questions-{i}-key"] for i in range(5)] == [q["key"] for q in RUBRIC["questions"]]
+    assert [fields[f"questions-{i}-key"] for i in range(5)] == [
+        q["key"] for q in RUBRIC["questions"]
+    ]
     assert yaml.safe_load(fields["questions-0-params"]) == {
         "function": "mkfeature",
         "dataset": "band",
         "target": 0.9,
     }
-    assert fields["questions-1-kind"] == "model" and fields["questions-2-section"] == "Exercise / Question 3"
+    assert (
+        fields["questions-1-kind"] == "model"
+        and fields["questions-2-section"] == "Exercise / Question 3"
+    )
 
 
 def test_saving_the_form_unchanged_keeps_the_rubric(app, teacher, mini):
@@ -92,7 +99,13 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
     )
     assert teacher.post(url, data={**fields, "save": "Save rubric"}).status_code == 303
     content = yaml.safe_load(exported(teacher, mini))
-    assert [q["key"] for q in content["questions"]] == ["feature", "model", "answer", "explain", "bonus"]
+    assert [q["key"] for q in content["questions"]] == [
+        "feature",
+        "model",
+        "answer",
+        "explain",
+        "bonus",
+    ]
     assert content["questions"][0]["params"]["target"] == 0.5
     assert content["questions"][4] == {
         "key": "bonus",
@@ -113,7 +126,10 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"questions-1-points": "-3"}, "question 'model', field points: Input should be greater than 0"),
+        (
+            {"questions-1-points": "-3"},
+            "question 'model', field points: Input should be greater than 0",
+        ),
         ({"questions-1-params": "bands: [oops"}, "question 'model', field params: not valid YAML"),
         (
             {"questions-1-params": "just words"},
@@ -128,10 +144,15 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
             "question 'feature', field locator: give a section (heading path) or a cell_id",
         ),
         ({"questions-2-key": "feature"}, "rubric: question key 'feature' is used twice"),
-        ({"questions-0-params": "dataset: circle\ntarget: 0.9"}, "question 'feature' needs data/circle.csv"),
+        (
+            {"questions-0-params": "dataset: circle\ntarget: 0.9"},
+            "question 'feature' needs data/circle.csv",
+        ),
     ],
 )
-def test_rubric_errors_name_the_question_and_field_and_nothing_is_saved(app, teacher, mini, change, message):
+def test_rubric_errors_name_the_question_and_field_and_nothing_is_saved(
+    app, teacher, mini, change, message
+):
     before = assignment(app, mini).package_sha256
     url = f"/assignments/{mini}/rubric"
     fields = {**form_of(teacher.get(url).get_data(as_text=True)), **change, "save": "Save rubric"}
@@ -150,10 +171,15 @@ def test_yaml_export_then_import_round_trips_exactly(app, teacher, mini):
     assert assignment(app, mini).package_sha256 == before
     assert exported(teacher, mini) == original
 
-    edited = b"# Raised the bar after the first week.\n" + original.replace(b"target: 0.9", b"target: 0.95")
+    edited = b"# Raised the bar after the first week.\n" + original.replace(
+        b"target: 0.9", b"target: 0.95"
+    )
     assert import_yaml(teacher, mini, edited).status_code == 303
     assert exported(teacher, mini) == edited  # kept byte for byte, comment included
-    assert typed_params(parse_rubric(yaml.safe_load(edited)).questions[0]).bands[0].min_accuracy == 0.95
+    assert (
+        typed_params(parse_rubric(yaml.safe_load(edited)).questions[0]).bands[0].min_accuracy
+        == 0.95
+    )
     assert import_yaml(teacher, mini, original).status_code == 303
     assert assignment(app, mini).package_sha256 == before  # same content, same package
 

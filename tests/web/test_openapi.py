@@ -79,7 +79,9 @@ def test_every_error_is_described_as_a_json_error(app):
     doc = document(app)
     for path, item in doc["paths"].items():
         for method, operation in item.items():
-            errors = {code: answer for code, answer in operation["responses"].items() if code >= "400"}
+            errors = {
+                code: answer for code, answer in operation["responses"].items() if code >= "400"
+            }
             assert path == "/api/openapi.json" or {"401", "503"} <= set(errors), (method, path)
             for answer in errors.values():
                 name = answer["$ref"].rsplit("/", 1)[-1]

@@ -20,7 +20,9 @@ CLASS = 55
 def page_nav(page) -> tuple[str, dict[str, str]]:
     """A list's "Page k of n" and its previous and next links, by `rel`."""
     nav = page.select_one("nav.pagination")
-    return nav.select_one(".page-number").text, {link["rel"][0]: link["href"] for link in nav.select("a")}
+    return nav.select_one(".page-number").text, {
+        link["rel"][0]: link["href"] for link in nav.select("a")
+    }
 
 
 def query_of(href: str) -> dict[str, str]:
@@ -36,25 +38,36 @@ def test_the_dashboard_grid_pages_keep_the_filters_and_sorting(app, lab6):
     ta = signed_in(app, TA)
     url = f"/assignments/{lab6}/dashboard"
     first = soup(ta.get(f"{url}?status=graded&sort=total&dir=desc"))
-    assert len(emails(first)) == 50 and first.find(id="shown").get_text().startswith("Showing 56 of 56")
+    assert len(emails(first)) == 50 and first.find(id="shown").get_text().startswith(
+        "Showing 56 of 56"
+    )
     label, links = page_nav(first)
     assert label == "Page 1 of 2" and list(links) == ["next"]
     assert urlsplit(links["next"]).path == url and urlsplit(links["next"]).fragment == "grid"
-    assert query_of(links["next"]) == {"status": "graded", "sort": "total", "dir": "desc", "page": "2"}
+    assert query_of(links["next"]) == {
+        "status": "graded",
+        "sort": "total",
+        "dir": "desc",
+        "page": "2",
+    }
 
     second = soup(ta.get(links["next"]))
     label, links = page_nav(second)
     assert label == "Page 2 of 2" and query_of(links["prev"])["page"] == "1" and "next" not in links
     assert len(set(emails(first) + emails(second))) == 56
     # Totals run down across the pages: 11.5 for the students a TA scored, then 10.
-    totals = [row.select_one("td.total").get_text(" ", strip=True) for row in second.select("#grid tbody tr")]
+    totals = [
+        row.select_one("td.total").get_text(" ", strip=True)
+        for row in second.select("#grid tbody tr")
+    ]
     assert set(totals) == {"10 /12"}
     # Sorting again starts at the first page.
     assert all("page" not in query_of(th.a["href"]) for th in second.select("#grid thead th"))
 
 
 @pytest.mark.parametrize(
-    "asked, shown", [("99", "Page 2 of 2"), ("0", "Page 1 of 2"), ("-3", "Page 1 of 2"), ("x", "Page 1 of 2")]
+    "asked, shown",
+    [("99", "Page 2 of 2"), ("0", "Page 1 of 2"), ("-3", "Page 1 of 2"), ("x", "Page 1 of 2")],
 )
 def test_a_page_number_past_either_end_shows_the_nearest_page(app, lab6, asked, shown):
     response = signed_in(app, TA).get(f"/assignments/{lab6}/dashboard?page={asked}")
@@ -83,7 +96,9 @@ def test_the_free_response_queue_lists_its_answers_a_page_at_a_time(app, lab6):
     rows = second.select("#queue-list tbody tr")
     assert len(rows) == 6 and page_nav(second)[0] == "Page 2 of 2"
     # 27 of the 56 answers were scored by a TA; the rest wait, first come first.
-    states = [row.find_all("td")[-1].get_text(strip=True) for row in first.select("#queue-list tbody tr")]
+    states = [
+        row.find_all("td")[-1].get_text(strip=True) for row in first.select("#queue-list tbody tr")
+    ]
     states += [row.find_all("td")[-1].get_text(strip=True) for row in rows]
     assert states.count("scored by a TA") == 27 and states.count("to grade") == 29
 

@@ -19,7 +19,12 @@ ROWS = [
         params="function: mkfeature\ndataset: band\n",
     ),
     QuestionRow(
-        key="answer", title="The answer", points="0.5", kind="value", cell_id="c7", marker="answer ="
+        key="answer",
+        title="The answer",
+        points="0.5",
+        kind="value",
+        cell_id="c7",
+        marker="answer =",
     ),
 ]
 
@@ -40,13 +45,18 @@ def posted(form: RubricForm, **changes: str) -> MultiDict:
 def test_rows_survive_the_round_trip_through_the_fields(app):
     with app.test_request_context():
         shown = RubricForm.of(ROWS)
-        assert [entry.form.key.name for entry in shown.questions] == ["questions-0-key", "questions-1-key"]
+        assert [entry.form.key.name for entry in shown.questions] == [
+            "questions-0-key",
+            "questions-1-key",
+        ]
         assert RubricForm(formdata=posted(shown)).rows() == ROWS
 
 
 def test_ticked_rows_are_left_out_and_edits_kept(app):
     with app.test_request_context():
-        fields = posted(RubricForm.of(ROWS), **{"questions-0-remove": "y", "questions-1-points": "1"})
+        fields = posted(
+            RubricForm.of(ROWS), **{"questions-0-remove": "y", "questions-1-points": "1"}
+        )
         assert RubricForm(formdata=fields).rows() == [replace(ROWS[1], points="1")]
 
 
@@ -59,5 +69,7 @@ def test_an_added_row_starts_blank_with_the_first_kind(app):
 
 def test_a_forged_form_gets_at_most_max_rows(app):
     with app.test_request_context():
-        fields = MultiDict({f"questions-{index}-key": f"q{index}" for index in range(MAX_ROWS + 50)})
+        fields = MultiDict(
+            {f"questions-{index}-key": f"q{index}" for index in range(MAX_ROWS + 50)}
+        )
         assert len(RubricForm(formdata=fields).rows()) == MAX_ROWS

@@ -36,7 +36,9 @@ def ids(app) -> dict[str, int]:
         submission_id = graded_submission(assignment, "student@example.edu", DUE, score=5)
         run = db.session.scalar(select(GradingRun).where(GradingRun.submission_id == submission_id))
         run.executed_sha256 = put_blob(notebook_bytes("1"))
-        run.executed_html_sha256 = put_blob(b"<p>Executed</p><script>alert(document.cookie)</script>")
+        run.executed_html_sha256 = put_blob(
+            b"<p>Executed</p><script>alert(document.cookie)</script>"
+        )
         db.session.commit()
         return {"assignment": assignment.id, "submission": submission_id}
 
@@ -77,7 +79,9 @@ def test_pages_use_nothing_the_policy_blocks(app, ids):
         page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
         assert [script for script in page.find_all("script") if not script.get("src")] == [], name
         assert page.find("style") is None and page.find(style=True) is None, name
-        handlers = [tag.name for tag in page.find_all(True) if any(a.startswith("on") for a in tag.attrs)]
+        handlers = [
+            tag.name for tag in page.find_all(True) if any(a.startswith("on") for a in tag.attrs)
+        ]
         assert handlers == [], name
         assert all(frame["src"].startswith("/") for frame in page.find_all("iframe")), name
 
@@ -88,12 +92,18 @@ def test_executed_notebook_keeps_its_sandbox_and_is_frameable_by_our_pages_only(
         student.get(f"/submissions/{ids['submission']}").get_data(as_text=True), "html.parser"
     )
     frame = page.select_one("iframe.notebook")
-    assert frame.has_attr("sandbox") and frame["src"] == f"/submissions/{ids['submission']}/notebook.html"
+    assert (
+        frame.has_attr("sandbox")
+        and frame["src"] == f"/submissions/{ids['submission']}/notebook.html"
+    )
     response = student.get(frame["src"])
     assert response.status_code == 200 and b"Executed" in response.get_data()
     policy = directives(response)
     assert response.headers["Content-Security-Policy"].startswith("sandbox;")
-    assert {"default-src 'none'", "frame-ancestors 'self'"} <= policy and "default-src 'self'" not in policy
+    assert {
+        "default-src 'none'",
+        "frame-ancestors 'self'",
+    } <= policy and "default-src 'self'" not in policy
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert {key: response.headers.get(key) for key in COMMON} == COMMON
 
@@ -103,7 +113,9 @@ def test_hsts_only_over_https_or_with_secure_cookies(app):
     app.config["SESSION_COOKIE_SECURE"] = False  # as `grader serve` on plain http
     assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
     assert (
-        app.test_client().get("/login", base_url="https://localhost").headers["Strict-Transport-Security"]
+        app.test_client()
+        .get("/login", base_url="https://localhost")
+        .headers["Strict-Transport-Security"]
         == hsts
     )
     # Secure cookies mean the site is served over https, perhaps by a proxy that ends TLS.

@@ -52,8 +52,12 @@ def test_session_cookie_is_secure_http_only_and_lasts_the_configured_hours(setti
     response = app.test_client().post("/login", data={"email": STUDENT, "password": DEMO_PASSWORD})
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
-    expires = datetime.strptime(re.search(r"Expires=([^;]+)", cookie).group(1), "%a, %d %b %Y %H:%M:%S GMT")
-    assert abs(expires.replace(tzinfo=UTC) - datetime.now(UTC) - timedelta(hours=3)) < timedelta(minutes=1)
+    expires = datetime.strptime(
+        re.search(r"Expires=([^;]+)", cookie).group(1), "%a, %d %b %Y %H:%M:%S GMT"
+    )
+    assert abs(expires.replace(tzinfo=UTC) - datetime.now(UTC) - timedelta(hours=3)) < timedelta(
+        minutes=1
+    )
     plain = make_app(
         replace(
             settings,
@@ -62,7 +66,9 @@ def test_session_cookie_is_secure_http_only_and_lasts_the_configured_hours(setti
             database_url=f"sqlite:///{settings.instance_dir / 'plain.sqlite'}",
         )
     )
-    response = plain.test_client().post("/login", data={"email": STUDENT, "password": DEMO_PASSWORD})
+    response = plain.test_client().post(
+        "/login", data={"email": STUDENT, "password": DEMO_PASSWORD}
+    )
     assert "Secure" not in response.headers["Set-Cookie"]
 
 
@@ -91,24 +97,30 @@ def test_a_session_ends_after_its_lifetime_however_active(settings):
 def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(app):
     here, elsewhere = cookie_client(app), cookie_client(app)
     wrong = here.post(
-        "/account/password", data={"current": "not-it", "new": "a-new-secret", "confirm": "a-new-secret"}
+        "/account/password",
+        data={"current": "not-it", "new": "a-new-secret", "confirm": "a-new-secret"},
     )
     assert wrong.status_code == 400 and "current password is wrong" in wrong.get_data(as_text=True)
     assert elsewhere.get("/").status_code == 200
     changed = here.post(
-        "/account/password", data={"current": DEMO_PASSWORD, "new": "a-new-secret", "confirm": "a-new-secret"}
+        "/account/password",
+        data={"current": DEMO_PASSWORD, "new": "a-new-secret", "confirm": "a-new-secret"},
     )
     assert changed.status_code == 302
     assert here.get("/").status_code == 200
     assert elsewhere.get("/").status_code == 302
-    old_password = app.test_client().post("/login", data={"email": STUDENT, "password": DEMO_PASSWORD})
+    old_password = app.test_client().post(
+        "/login", data={"email": STUDENT, "password": DEMO_PASSWORD}
+    )
     assert old_password.status_code == 401
     assert cookie_client(app, password="a-new-secret").get("/").status_code == 200
 
 
 def test_set_password_command_ends_sessions(app):
     client = cookie_client(app)
-    output = grader_cli(app, "users", "set-password", STUDENT, "--password-stdin", stdin="brand-new-pass\n")
+    output = grader_cli(
+        app, "users", "set-password", STUDENT, "--password-stdin", stdin="brand-new-pass\n"
+    )
     assert "Password set for student@example.edu" in output
     assert client.get("/").status_code == 302
     assert cookie_client(app, password="brand-new-pass").get("/").status_code == 200
@@ -140,7 +152,9 @@ def test_an_expired_token_gets_a_clear_401(app):
         db.session.execute(sa.update(ApiToken).values(expires_at=a_moment_ago))
         db.session.commit()
     response = app.test_client().get("/api/submissions/1", headers=headers)
-    assert response.status_code == 401 and "This API token expired on" in response.get_json()["error"]
+    assert (
+        response.status_code == 401 and "This API token expired on" in response.get_json()["error"]
+    )
 
 
 def test_tokens_are_listed_without_their_secret_and_can_be_revoked(app):
@@ -156,7 +170,10 @@ def test_tokens_are_listed_without_their_secret_and_can_be_revoked(app):
     assert (datetime.fromisoformat(expires) - datetime.fromisoformat(created)).days == 30
     assert "Revoked token" in grader_cli(app, "tokens", "revoke", token_id)
     response = app.test_client().get("/api/submissions/1", headers=headers)
-    assert response.status_code == 401 and "This API token was revoked on" in response.get_json()["error"]
+    assert (
+        response.status_code == 401
+        and "This API token was revoked on" in response.get_json()["error"]
+    )
     assert grader_cli(app, "tokens", "list").strip().splitlines()[1].endswith("\trevoked")
 
 
@@ -202,13 +219,17 @@ def test_upgrading_gives_each_person_a_random_session_token_and_each_token_an_ex
     env = {**os.environ, "GRADER_DATABASE_URL": url, "GRADER_INSTANCE_DIR": str(tmp_path)}
 
     def grader_db(*args: str) -> None:
-        subprocess.run(grader_command("db", *args), env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            grader_command("db", *args), env=env, check=True, capture_output=True, timeout=120
+        )
 
     grader_db("upgrade", "0009")
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(
-            sa.text("INSERT INTO users (id, email, name) VALUES (1, 'a@x.edu', 'A'), (2, 'b@x.edu', 'B')")
+            sa.text(
+                "INSERT INTO users (id, email, name) VALUES (1, 'a@x.edu', 'A'), (2, 'b@x.edu', 'B')"
+            )
         )
         connection.execute(
             sa.text(
@@ -218,7 +239,9 @@ def test_upgrading_gives_each_person_a_random_session_token_and_each_token_an_ex
         )
     grader_db("upgrade")
     with engine.connect() as connection:
-        session_tokens = connection.execute(sa.text("SELECT session_token FROM users")).scalars().all()
+        session_tokens = (
+            connection.execute(sa.text("SELECT session_token FROM users")).scalars().all()
+        )
         expires = connection.execute(sa.text("SELECT expires_at FROM api_tokens")).scalar_one()
     engine.dispose()
     assert len(set(session_tokens)) == 2 and all(len(token) >= 40 for token in session_tokens)

@@ -21,7 +21,16 @@ from services.test_grading_run import grade, upload
 
 from grader.config import Settings
 from grader.extensions import db
-from grader.models import Assignment, Course, ManualScore, Role, RunStatus, ScorePolicy, Submission, User
+from grader.models import (
+    Assignment,
+    Course,
+    ManualScore,
+    Role,
+    RunStatus,
+    ScorePolicy,
+    Submission,
+    User,
+)
 from grader.services.demo import DEMO_PASSWORD
 from grader.services.people.accounts import create_user, enroll
 from grader.web import create_web_app
@@ -59,7 +68,9 @@ def add_person(app, email: str, name: str, role: Role, course_code: str = "BT-AI
 
 
 def submit(app, email: str, answers: dict[str, str], graded: bool = True) -> int:
-    body = upload(signed_in(app, email), nbformat.writes(notebook(answers)).encode(), assignment="mini")
+    body = upload(
+        signed_in(app, email), nbformat.writes(notebook(answers)).encode(), assignment="mini"
+    )
     if graded:
         assert grade(app, body["run_id"]) == RunStatus.GRADED
     return body["submission_id"]
@@ -112,7 +123,9 @@ def mini_id(course_app) -> int:
 def ids(course_app) -> dict[str, int]:
     """Each student's submission id, by e-mail."""
     with course_app.app_context():
-        return dict(db.session.execute(db.select(User.email, Submission.id).join(Submission.student)).all())
+        return dict(
+            db.session.execute(db.select(User.email, Submission.id).join(Submission.student)).all()
+        )
 
 
 def soup(response) -> BeautifulSoup:
@@ -122,7 +135,10 @@ def soup(response) -> BeautifulSoup:
 def grid(page: BeautifulSoup) -> list[list[str]]:
     """The dashboard grid as text: one list per row, the student's e-mail first."""
     return [
-        [row["data-student"], *(" ".join(td.get_text(" ", strip=True).split()) for td in row.find_all("td"))]
+        [
+            row["data-student"],
+            *(" ".join(td.get_text(" ", strip=True).split()) for td in row.find_all("td")),
+        ]
         for row in page.select("#grid tbody tr")
     ]
 
@@ -175,7 +191,12 @@ def test_dashboard_counts_runs_and_shows_the_grid(course_app, mini_id):
 def test_dashboard_sorts_by_any_column_with_ungraded_rows_last(course_app, mini_id):
     ta = signed_in(course_app, TA)
     url = f"/assignments/{mini_id}/dashboard"
-    assert emails(soup(ta.get(url))) == ["amy@example.edu", "bob@example.edu", "dan@example.edu", STUDENT]
+    assert emails(soup(ta.get(url))) == [
+        "amy@example.edu",
+        "bob@example.edu",
+        "dan@example.edu",
+        STUDENT,
+    ]
     assert emails(soup(ta.get(url + "?sort=total&dir=desc"))) == [
         STUDENT,
         "amy@example.edu",
@@ -210,7 +231,10 @@ def test_dashboard_filters_by_status_and_score_range(course_app, mini_id):
         "amy@example.edu",
         "bob@example.edu",
     ]
-    assert emails(soup(ta.get(url + "?question_status=needs_manual_grading"))) == ["amy@example.edu", STUDENT]
+    assert emails(soup(ta.get(url + "?question_status=needs_manual_grading"))) == [
+        "amy@example.edu",
+        STUDENT,
+    ]
     assert emails(soup(ta.get(url + "?min=5&max=7.5"))) == ["amy@example.edu"]
     page = soup(ta.get(url + "?min=5&sort=total&dir=desc"))
     assert emails(page) == [STUDENT, "amy@example.edu"]
@@ -247,7 +271,9 @@ def test_dashboard_charts_are_svg_images_with_alt_text_and_numbers(course_app, m
     )
     bins = [[td.text for td in tr.find_all("td")] for tr in page.select("#histogram-data tbody tr")]
     assert bins[0] == ["0–1", "1"] and bins[-2:] == [["7–8", "1"], ["8–9", "1"]]
-    rates = [[td.text for td in tr.find_all("td")] for tr in page.select("#pass-rate-data tbody tr")]
+    rates = [
+        [td.text for td in tr.find_all("td")] for tr in page.select("#pass-rate-data tbody tr")
+    ]
     assert rates[2] == ["The answer (answer)", "1 of 3", "33.3%"]
     svg = {name: svg_of(img) for name, img in (("histogram", histogram), ("pass rate", pass_rate))}
     assert all(picture.startswith("<svg") for picture in svg.values())
@@ -272,14 +298,21 @@ def test_dashboard_of_an_assignment_nobody_submitted_says_so(app):
 
 
 @pytest.mark.parametrize("email", [STUDENT, OTHER_TA])
-def test_staff_pages_are_not_found_for_students_and_other_courses_staff(course_app, mini_id, ids, email):
+def test_staff_pages_are_not_found_for_students_and_other_courses_staff(
+    course_app, mini_id, ids, email
+):
     client = signed_in(course_app, email)
     for path in ("dashboard", "grading", "gradebook.csv"):
         assert client.get(f"/assignments/{mini_id}/{path}").status_code == 404, path
     assert (
         client.post(
             f"/assignments/{mini_id}/grading",
-            data={"submission_id": ids[STUDENT], "question_key": "explain", "score": 2, "comment": "mine"},
+            data={
+                "submission_id": ids[STUDENT],
+                "question_key": "explain",
+                "score": 2,
+                "comment": "mine",
+            },
         ).status_code
         == 404
     )
@@ -310,7 +343,9 @@ def test_grading_queue_shows_answers_in_order_skips_and_saves(course_app, mini_i
     assert "not linearly separable" in page.select_one("pre.answer-source").text
     assert "Automatic score: 1 / 2" in page.select_one("#answer").get_text(" ", strip=True)
     score = page.select_one("#grade-score")
-    assert (score["min"], score["max"]) == ("0", "2") and page.find("label", attrs={"for": "grade-comment"})
+    assert (score["min"], score["max"]) == ("0", "2") and page.find(
+        "label", attrs={"for": "grade-comment"}
+    )
     skip = page.find("a", string="Skip")["href"]
     page, second = queue_page(ta, skip)
     assert second == "amy@example.edu"
@@ -331,7 +366,10 @@ def test_grading_queue_shows_answers_in_order_skips_and_saves(course_app, mini_i
     assert saved.status_code == 303
     page, after = queue_page(ta, saved.headers["Location"])
     assert after == STUDENT and page.select_one("#left").text.strip() == "1 answer left to grade."
-    assert "Saved 1.5 of 2 points for amy@example.edu on Explain." in page.select_one(".flash.info").text
+    assert (
+        "Saved 1.5 of 2 points for amy@example.edu on Explain."
+        in page.select_one(".flash.info").text
+    )
     done = ta.post(
         url,
         data={
@@ -346,7 +384,10 @@ def test_grading_queue_shows_answers_in_order_skips_and_saves(course_app, mini_i
     assert nobody == "" and "All free-response answers are graded" in page.select_one("#done").text
     assert "question=explain" in done.headers["Location"]
     with course_app.app_context():
-        scores = {(m.submission_id, m.score, m.comment) for m in db.session.scalars(db.select(ManualScore))}
+        scores = {
+            (m.submission_id, m.score, m.comment)
+            for m in db.session.scalars(db.select(ManualScore))
+        }
     assert scores == {(amy, 1.5, "Right idea, no detail."), (student, 2.0, "Clear.")}
 
 
@@ -432,9 +473,15 @@ def test_staff_override_any_score_on_the_submission_page_and_see_the_history(cou
     assert "Override the score" not in student_page and "Staff tools" not in student_page
     assert "score-history" not in student_page
     assert (
-        student.post(f"{own}/questions/model/score", data={"score": "3", "reason": "Mine"}).status_code == 403
+        student.post(
+            f"{own}/questions/model/score", data={"score": "3", "reason": "Mine"}
+        ).status_code
+        == 403
     )
-    assert ta.post(f"{own}/questions/nope/score", data={"score": "1", "reason": "x"}).status_code == 404
+    assert (
+        ta.post(f"{own}/questions/nope/score", data={"score": "1", "reason": "x"}).status_code
+        == 404
+    )
 
 
 def test_regrade_all_from_the_dashboard_returns_to_it(course_app, mini_id):
@@ -451,7 +498,9 @@ def test_regrade_all_from_the_dashboard_returns_to_it(course_app, mini_id):
 def gradebook(client, assignment_id: int) -> dict[str, dict[str, str]]:
     response = client.get(f"/assignments/{assignment_id}/gradebook.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    return {row["email"]: row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    return {
+        row["email"]: row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))
+    }
 
 
 def test_gradebook_uses_the_counting_attempt_with_the_late_penalty(course_app, mini_id, ids):
@@ -462,7 +511,9 @@ def test_gradebook_uses_the_counting_attempt_with_the_late_penalty(course_app, m
         due = datetime.now(UTC) - timedelta(days=3)
         assignment.due_at, assignment.late_penalty_percent_per_day = due, 10.0
         # Amy uploaded 1 day and 1 hour late: two started days.
-        db.session.get(Submission, ids["amy@example.edu"]).created_at = due + timedelta(days=1, hours=1)
+        db.session.get(Submission, ids["amy@example.edu"]).created_at = due + timedelta(
+            days=1, hours=1
+        )
         db.session.get(Submission, ids[STUDENT]).created_at = due - timedelta(hours=1)
         db.session.commit()
     rows = gradebook(ta, mini_id)
@@ -494,7 +545,10 @@ def test_gradebook_uses_the_counting_attempt_with_the_late_penalty(course_app, m
         amy["total"],
         amy["total_after_penalty"],
     ) == ("yes", "2", "20", "7", "5.6")
-    assert rows["dan@example.edu"]["status"] == "not_submitted" and rows["dan@example.edu"]["total"] == ""
+    assert (
+        rows["dan@example.edu"]["status"] == "not_submitted"
+        and rows["dan@example.edu"]["total"] == ""
+    )
     with course_app.app_context():
         db.session.get(Assignment, mini_id).score_policy = ScorePolicy.LAST
         db.session.commit()

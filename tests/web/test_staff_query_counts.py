@@ -141,7 +141,9 @@ def test_one_dashboard_view_builds_the_dashboard_once_with_its_charts_inside(app
     builds = []
     build = dashboard_service.student_results
     monkeypatch.setattr(
-        dashboard_service, "student_results", lambda assignment: builds.append(1) or build(assignment)
+        dashboard_service,
+        "student_results",
+        lambda assignment: builds.append(1) or build(assignment),
     )
     response = signed_in(app, TA).get(f"/assignments/{lab6}/dashboard")
     assert response.status_code == 200 and builds == [1]

@@ -94,7 +94,9 @@ def test_wrong_passwords_are_limited_per_account_from_any_address(settings):
     assert_retry_after(refused, 60)
     # Other accounts are untouched, and signing in successfully is never held against an account.
     for _ in range(5):
-        assert attempt(app, "ta@example.edu", DEMO_PASSWORD, address="198.51.100.1").status_code == 302
+        assert (
+            attempt(app, "ta@example.edu", DEMO_PASSWORD, address="198.51.100.1").status_code == 302
+        )
 
 
 def test_uploads_are_limited_per_person_across_form_and_api(settings):
@@ -104,7 +106,9 @@ def test_uploads_are_limited_per_person_across_form_and_api(settings):
     assert upload(student, api=False).status_code == 303
     refused = upload(student, api=True)
     assert refused.status_code == 429 and refused.mimetype == "application/json"
-    assert refused.get_json()["error"].startswith("Too many uploads: at most 2 per 1 hour. Try again in")
+    assert refused.get_json()["error"].startswith(
+        "Too many uploads: at most 2 per 1 hour. Try again in"
+    )
     assert_retry_after(refused, 3600)
     page = upload(student, api=False)
     assert page.status_code == 429 and "Too many uploads" in page.get_data(as_text=True)
@@ -117,7 +121,11 @@ def test_uploads_are_limited_per_person_across_form_and_api(settings):
 
 
 def test_the_default_limits(settings):
-    assert (settings.login_limit_per_address, settings.login_limit_per_account, settings.upload_limit) == (
+    assert (
+        settings.login_limit_per_address,
+        settings.login_limit_per_account,
+        settings.upload_limit,
+    ) == (
         "30/minute",
         "5/minute",
         "20/hour",
@@ -134,11 +142,15 @@ def test_counts_live_in_redis_when_the_broker_is_redis(settings):
     assert settings.rate_limit_storage == "memory://"  # the embedded setup: a filesystem broker
     assert replace(settings, broker_url=REDIS_URL).rate_limit_storage == REDIS_URL
     assert (
-        replace(settings, broker_url=REDIS_URL, ratelimit_storage_url="memory://").rate_limit_storage
+        replace(
+            settings, broker_url=REDIS_URL, ratelimit_storage_url="memory://"
+        ).rate_limit_storage
         == "memory://"
     )
     queue = f"test-{uuid.uuid4().hex}"
-    production = replace(settings, broker_url=REDIS_URL, queue_name=queue, login_limit_per_address="2/minute")
+    production = replace(
+        settings, broker_url=REDIS_URL, queue_name=queue, login_limit_per_address="2/minute"
+    )
     store = redis.Redis.from_url(REDIS_URL)
     prefix = f"grader-limits:{queue}"
     try:

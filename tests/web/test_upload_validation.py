@@ -13,9 +13,16 @@ from sqlalchemy import func, select
 
 from grader.extensions import db
 from grader.models import Assignment, Blob, GradingRun, RunStatus, Submission
-from grader.services.notebooks import MAX_CELL_SOURCE_CHARS, MAX_CELLS, MAX_LINE_CHARS, parse_notebook
+from grader.services.notebooks import (
+    MAX_CELL_SOURCE_CHARS,
+    MAX_CELLS,
+    MAX_LINE_CHARS,
+    parse_notebook,
+)
 
-NB3 = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}).encode()
+NB3 = json.dumps(
+    {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}
+).encode()
 MISSING_CELL_TYPE = json.dumps(
     {
         "nbformat": 4,
@@ -174,7 +181,9 @@ def test_good_upload_is_committed_then_enqueued_by_id(app, client, settings):
     response = post(client, notebook_bytes("print('hi')"), api=True)
     assert response.status_code == 201
     body = response.get_json()
-    assert body["status"] == "queued" and body["url"].endswith(f"/submissions/{body['submission_id']}")
+    assert body["status"] == "queued" and body["url"].endswith(
+        f"/submissions/{body['submission_id']}"
+    )
     assert stored_counts(app) == (1, 1, 1)
     with app.app_context():
         run = db.session.get(GradingRun, body["run_id"])

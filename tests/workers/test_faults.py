@@ -63,7 +63,11 @@ def service(tmp_path: Path, database_url: str, broker_url: str = REDIS_URL) -> I
     }
     for step in (("db", "upgrade"), ("demo", "--force")):
         subprocess.run(
-            grader_command(*step), env={**os.environ, **env}, check=True, capture_output=True, timeout=120
+            grader_command(*step),
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
     yield {**env, "TOKEN": api_token(env)}
 
@@ -137,11 +141,15 @@ def test_worker_killed_mid_grading_is_graded_exactly_once_after_restart(tmp_path
                 base_url, token, notebook_bytes("import time; time.sleep(6)", "print('finished')")
             )
             wait_until(
-                lambda: status_of(base_url, token, accepted["submission_id"])["status"] == "running",
+                lambda: (
+                    status_of(base_url, token, accepted["submission_id"])["status"] == "running"
+                ),
                 60,
                 "the worker to start grading",
             )
-            os.killpg(first.pid, signal.SIGKILL)  # the whole worker: main process, pool process and kernel
+            os.killpg(
+                first.pid, signal.SIGKILL
+            )  # the whole worker: main process, pool process and kernel
             first.wait()
         with running(grader_command("worker"), env, tmp_path / "worker-2.log"):
             status = wait_until_finished(base_url, token, accepted["submission_id"], timeout=120)
@@ -178,11 +186,16 @@ def test_redis_restarted_during_a_burst_loses_nothing(tmp_path):
             # Redis goes down with whatever it held (no persistence) and comes back empty.
             redis.terminate()
             redis.wait()
-            accepted += [upload(base_url, token, notebook_bytes(f"print({n})")) for n in range(6, 9)]
+            accepted += [
+                upload(base_url, token, notebook_bytes(f"print({n})")) for n in range(6, 9)
+            ]
             with running(redis_command, {}, tmp_path / "redis-2.log"):
-                accepted += [upload(base_url, token, notebook_bytes(f"print({n})")) for n in range(9, 12)]
+                accepted += [
+                    upload(base_url, token, notebook_bytes(f"print({n})")) for n in range(9, 12)
+                ]
                 finished = [
-                    wait_until_finished(base_url, token, a["submission_id"], timeout=240) for a in accepted
+                    wait_until_finished(base_url, token, a["submission_id"], timeout=240)
+                    for a in accepted
                 ]
         runs = runs_of(database_url, [a["submission_id"] for a in accepted])
     assert [status["status"] for status in finished] == ["graded"] * 12
@@ -205,7 +218,9 @@ def test_database_away_for_a_moment_gives_503_then_recovers_and_the_worker_finis
                 notebook_bytes("import time; time.sleep(3)", "time.sleep(3)", "print('survived')"),
             )
             wait_until(
-                lambda: status_of(base_url, token, accepted["submission_id"])["status"] == "running",
+                lambda: (
+                    status_of(base_url, token, accepted["submission_id"])["status"] == "running"
+                ),
                 60,
                 "the worker to start grading",
             )
@@ -220,7 +235,9 @@ def test_database_away_for_a_moment_gives_503_then_recovers_and_the_worker_finis
             page = browser.get(f"{base_url}/", timeout=30)
             assert page.status_code == 503 and "cannot reach its database" in page.text
             health = requests.get(f"{base_url}/health", timeout=30)
-            assert health.status_code == 503 and health.json()["checks"]["database"].startswith("unavailable")
+            assert health.status_code == 503 and health.json()["checks"]["database"].startswith(
+                "unavailable"
+            )
             time.sleep(8)
             database.restore()
             status = wait_until_finished(base_url, token, accepted["submission_id"], timeout=180)
@@ -239,7 +256,9 @@ def test_the_same_task_delivered_several_times_gives_one_result(tmp_path):
         service(tmp_path, database_url) as env,
         web(env, tmp_path) as base_url,
     ):
-        accepted = upload(base_url, env["TOKEN"], notebook_bytes("import time; time.sleep(2)", "print(42)"))
+        accepted = upload(
+            base_url, env["TOKEN"], notebook_bytes("import time; time.sleep(2)", "print(42)")
+        )
         sender = create_web_app(
             Settings(
                 instance_dir=tmp_path / "sender",
@@ -253,7 +272,9 @@ def test_the_same_task_delivered_several_times_gives_one_result(tmp_path):
                 assert enqueue_grading(accepted["run_id"])
         # Two pool processes, so duplicates can be taken at the same moment.
         with running(grader_command("worker", "--concurrency", "2"), env, tmp_path / "worker.log"):
-            status = wait_until_finished(base_url, env["TOKEN"], accepted["submission_id"], timeout=120)
+            status = wait_until_finished(
+                base_url, env["TOKEN"], accepted["submission_id"], timeout=120
+            )
             time.sleep(3)  # let the duplicates be consumed
         [run] = runs_of(database_url, [accepted["submission_id"]])
     assert status["status"] == "graded"

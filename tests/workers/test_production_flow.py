@@ -41,7 +41,11 @@ def production_env(tmp_path):
         }
         for step in (("db", "upgrade"), ("demo", "--force")):
             subprocess.run(
-                grader_command(*step), env={**os.environ, **env}, check=True, capture_output=True, timeout=120
+                grader_command(*step),
+                env={**os.environ, **env},
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
         yield {**env, "TOKEN": api_token(env)}
 
@@ -66,7 +70,9 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
         wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
         token = production_env["TOKEN"]
         accepted = upload(
-            base_url, token, notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name")
+            base_url,
+            token,
+            notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"),
         )
         status = wait_until_finished(base_url, token, accepted["submission_id"])
         # Meanwhile the worker warmed a kernel for this assignment: the next upload finds it waiting.
@@ -97,7 +103,9 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
         if line.startswith("{")
     ]
     about_run = [line for line in lines if line.get("run_id") == accepted["run_id"]]
-    assert any(line["message"].startswith("grading run") and line["level"] == "INFO" for line in about_run)
+    assert any(
+        line["message"].startswith("grading run") and line["level"] == "INFO" for line in about_run
+    )
     assert (row.warm_kernel, warm) == (False, True) and row.execution_seconds > 0
     assert executed.cells[0].outputs[0]["text"] == "45\n"
     assert redis.Redis.from_url(REDIS_URL).llen(production_env["GRADER_QUEUE"]) == 0
@@ -129,10 +137,15 @@ def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp
         token = production_env["TOKEN"]
         accepted = [upload(base_url, token, notebook) for notebook in hostile]
         accepted.append(upload(base_url, token, notebook_bytes("print(6 * 7)")))
-        finished = [wait_until_finished(base_url, token, a["submission_id"], timeout=300) for a in accepted]
+        finished = [
+            wait_until_finished(base_url, token, a["submission_id"], timeout=300) for a in accepted
+        ]
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
     assert [status["status"] for status in finished] == ["graded"] * 4
-    assert "kernel died" in finished[1]["error_message"] and "memory limit" in finished[1]["error_message"]
+    assert (
+        "kernel died" in finished[1]["error_message"]
+        and "memory limit" in finished[1]["error_message"]
+    )
 
 
 def test_workers_on_separate_machines_share_only_postgres_and_redis(production_env, tmp_path):
@@ -151,7 +164,11 @@ def test_workers_on_separate_machines_share_only_postgres_and_redis(production_e
         "grader.wsgi:app",
     ]
     machines = [
-        {**production_env, "GRADER_INSTANCE_DIR": str(tmp_path / f"machine-{n}"), "GRADER_WARM_KERNELS": "0"}
+        {
+            **production_env,
+            "GRADER_INSTANCE_DIR": str(tmp_path / f"machine-{n}"),
+            "GRADER_WARM_KERNELS": "0",
+        }
         for n in (1, 2)
     ]
     with (
@@ -165,11 +182,15 @@ def test_workers_on_separate_machines_share_only_postgres_and_redis(production_e
             upload(base_url, token, notebook_bytes("import time; time.sleep(2)", f"print({n})"))
             for n in range(6)
         ]
-        finished = [wait_until_finished(base_url, token, a["submission_id"], timeout=240) for a in accepted]
+        finished = [
+            wait_until_finished(base_url, token, a["submission_id"], timeout=240) for a in accepted
+        ]
     assert [status["status"] for status in finished] == ["graded"] * 6
     engine = create_engine(production_env["GRADER_DATABASE_URL"])
     with engine.connect() as connection:
-        workers = set(connection.execute(text("SELECT DISTINCT worker FROM grading_runs")).scalars())
+        workers = set(
+            connection.execute(text("SELECT DISTINCT worker FROM grading_runs")).scalars()
+        )
     engine.dispose()
     assert len(workers) == 2, "both machines graded"
     for machine in machines:

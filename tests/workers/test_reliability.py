@@ -84,7 +84,9 @@ def test_a_run_a_live_worker_is_grading_is_left_alone(app, queued):
 
 
 def test_a_run_whose_worker_died_is_taken_over(app, queued):
-    set_run(app, queued, status=RunStatus.RUNNING, heartbeat_at=LONG_AGO, worker="dead:1", attempts=1)
+    set_run(
+        app, queued, status=RunStatus.RUNNING, heartbeat_at=LONG_AGO, worker="dead:1", attempts=1
+    )
     assert grade(app, queued) == RunStatus.GRADED
     run = get_run(app, queued)
     assert (run.attempts, run.worker) == (2, "host:1")
@@ -135,7 +137,9 @@ def test_heartbeat_is_written_while_a_long_cell_runs(app, client, monkeypatch):
 
 
 def test_sweeper_resends_runs_whose_message_is_lost_or_whose_worker_died(app, client):
-    lost, dead, waiting, live = (upload(client, notebook_bytes(f"print({n})"))["run_id"] for n in range(4))
+    lost, dead, waiting, live = (
+        upload(client, notebook_bytes(f"print({n})"))["run_id"] for n in range(4)
+    )
     set_run(app, lost, enqueued_at=LONG_AGO)
     set_run(app, dead, status=RunStatus.RUNNING, heartbeat_at=LONG_AGO)
     set_run(app, live, status=RunStatus.RUNNING, heartbeat_at=datetime.now(UTC))
@@ -144,7 +148,10 @@ def test_sweeper_resends_runs_whose_message_is_lost_or_whose_worker_died(app, cl
         # A second sweeper right after finds nothing: each run is sent again once.
         assert requeue_stuck_runs(app.config["GRADER"]) == []
     assert get_run(app, dead).status == RunStatus.QUEUED
-    assert get_run(app, waiting).status == RunStatus.QUEUED and get_run(app, live).status == RunStatus.RUNNING
+    assert (
+        get_run(app, waiting).status == RunStatus.QUEUED
+        and get_run(app, live).status == RunStatus.RUNNING
+    )
     assert grade(app, dead) == RunStatus.GRADED
 
 
@@ -179,7 +186,9 @@ def test_dashboard_shows_the_backlog_and_live_workers(app, client):
 def test_staff_see_where_a_runs_time_went_and_students_do_not(app, client, queued):
     assert grade(app, queued) == RunStatus.GRADED
     submission_id = get_run(app, queued).submission_id
-    staff_page = signed_in(app, "ta@example.edu").get(f"/submissions/{submission_id}").get_data(as_text=True)
+    staff_page = (
+        signed_in(app, "ta@example.edu").get(f"/submissions/{submission_id}").get_data(as_text=True)
+    )
     assert re.search(
         r"Run 1, attempt 1 on host:1:\s+waited [\d.]+ s in the queue,\s+ran in [\d.]+ s \(cold kernel\),"
         r"\s+scored in [\d.]+ s",
@@ -192,8 +201,12 @@ def test_health_checks_the_database_and_the_broker(app, settings):
     healthy = app.test_client().get("/health")
     assert healthy.status_code == 200
     assert healthy.get_json()["checks"] == {"database": "ok", "broker": "ok"}
-    broken = make_app(replace(settings, broker_url="redis://127.0.0.1:1/0")).test_client().get("/health")
-    assert broken.status_code == 503 and broken.get_json()["checks"]["broker"].startswith("unavailable")
+    broken = (
+        make_app(replace(settings, broker_url="redis://127.0.0.1:1/0")).test_client().get("/health")
+    )
+    assert broken.status_code == 503 and broken.get_json()["checks"]["broker"].startswith(
+        "unavailable"
+    )
 
 
 def test_celery_acknowledges_late_and_redelivers_only_after_the_longest_grading(settings):
@@ -206,4 +219,7 @@ def test_celery_acknowledges_late_and_redelivers_only_after_the_longest_grading(
         limit.le for limit in longest_notebook if hasattr(limit, "le")
     )
     sweep = config["beat_schedule"]["sweep-stuck-runs"]
-    assert (sweep["task"], sweep["schedule"]) == ("grader.sweep_runs", settings.sweep_interval_seconds)
+    assert (sweep["task"], sweep["schedule"]) == (
+        "grader.sweep_runs",
+        settings.sweep_interval_seconds,
+    )

@@ -12,7 +12,9 @@ from grader.engine.report import Status
 class Band(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_accuracy: float = Field(ge=0, le=1)
-    fraction: float = Field(ge=0, le=1, description="Share of the question's points earned at this accuracy.")
+    fraction: float = Field(
+        ge=0, le=1, description="Share of the question's points earned at this accuracy."
+    )
 
 
 class AccuracyTarget(BaseModel):
@@ -38,13 +40,16 @@ class AccuracyTarget(BaseModel):
     def explain(self, accuracy: float) -> str:
         """A sentence a student understands: what they got, and what full marks need."""
         full = next(
-            band.min_accuracy for band in self.bands if band.fraction == max(b.fraction for b in self.bands)
+            band.min_accuracy
+            for band in self.bands
+            if band.fraction == max(b.fraction for b in self.bands)
         )
         partial = [band for band in self.bands if 0 < band.fraction < 1]
         text = f"Held-out accuracy {percent(accuracy)}; {percent(full)} earns full marks"
         if partial:
             text += "".join(
-                f", {percent(band.min_accuracy)} earns {band.fraction:.0%} of the points" for band in partial
+                f", {percent(band.min_accuracy)} earns {band.fraction:.0%} of the points"
+                for band in partial
             )
         return text + "."
 

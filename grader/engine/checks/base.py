@@ -164,7 +164,9 @@ def parse_artifact(schema: type[Artifact], outputs: list[dict[str, Any]]) -> Art
     try:
         return schema.model_validate(payloads[0])
     except ValidationError as exc:
-        raise ArtifactRejected(f"the answer's result has the wrong shape: {exc.errors()[0]['msg']}") from None
+        raise ArtifactRejected(
+            f"the answer's result has the wrong shape: {exc.errors()[0]['msg']}"
+        ) from None
 
 
 def published(outputs: list[dict[str, Any]]) -> list[Any]:

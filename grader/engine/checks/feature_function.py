@@ -77,7 +77,9 @@ class FeatureFunctionCheck(Check[FeatureParams]):
         heldout = evidence.package.heldout_table(params.dataset)
         for part, table in (("train", public), ("heldout", heldout)):
             if len(values.get(part, [])) != len(table):
-                raise ValueError(f"expected {len(table)} {part} values, got {len(values.get(part, []))}")
+                raise ValueError(
+                    f"expected {len(table)} {part} values, got {len(values.get(part, []))}"
+                )
         is_train = (public["split"] == "train").to_numpy()
         reference = LogisticRegression(C=100.0, max_iter=2000)
         reference.fit(
@@ -104,8 +106,9 @@ class FeatureFunctionCheck(Check[FeatureParams]):
                 y=params.base_features[-1],
                 label=params.label,
             )
-        message = f"A linear model using your `{params.function}` as an extra column: " + params.explain(
-            held_out_accuracy
+        message = (
+            f"A linear model using your `{params.function}` as an extra column: "
+            + params.explain(held_out_accuracy)
         )
         return Outcome(
             fraction=fraction,

@@ -127,7 +127,9 @@ class ModelCheck(Check[ModelParams]):
         if "error" in scored:
             status = Status.TIMED_OUT if scored.get("timed_out") else Status.ERROR
             return Outcome(
-                0.0, status, f"We could not rebuild and train your model: {scored['error'].rstrip('.')}."
+                0.0,
+                status,
+                f"We could not rebuild and train your model: {scored['error'].rstrip('.')}.",
             )
         predictions = scored.get("predictions") or {}
         heldout = evidence.package.heldout_table(params.dataset)
@@ -153,14 +155,22 @@ class ModelCheck(Check[ModelParams]):
         if params.features_from:
             details["features"] = features
         return Outcome(
-            fraction=fraction, status=status_for(fraction), message=message, plot_png=plot, details=details
+            fraction=fraction,
+            status=status_for(fraction),
+            message=message,
+            plot_png=plot,
+            details=details,
         )
 
     @staticmethod
     def _label(prediction: Prediction, params: ModelParams) -> str:
         if params.positive_class is None:
             return str(prediction)
-        positive = prediction is True or prediction == 1 or prediction in ("True", "1", params.positive_class)
+        positive = (
+            prediction is True
+            or prediction == 1
+            or prediction in ("True", "1", params.positive_class)
+        )
         return params.positive_class if positive else params.negative_class
 
 
@@ -183,7 +193,9 @@ def chosen_features(evidence: Evidence) -> list[str]:
         raise ValueError(f"`{name}` must name each column once, at most {len(allowed)} columns")
     for column in chosen:
         if column in (params.label, SPLIT_COLUMN):
-            raise ValueError(f"`{name}` names {column!r}, which is not a feature: the model may not see it")
+            raise ValueError(
+                f"`{name}` names {column!r}, which is not a feature: the model may not see it"
+            )
         if column not in allowed:
             raise ValueError(
                 f"`{name}` names {column[:60]!r}, which is not a column of the {params.dataset} "

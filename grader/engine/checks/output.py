@@ -30,7 +30,10 @@ class OutputCheck(Check[OutputParams]):
     def score(self, evidence: Evidence) -> Outcome:
         wanted: Kind = evidence.params.expect
         outputs = [
-            out for cell in evidence.cells() if cell.cell_type == "code" for out in cell.get("outputs", [])
+            out
+            for cell in evidence.cells()
+            if cell.cell_type == "code"
+            for out in cell.get("outputs", [])
         ]
         if any(out.get("output_type") == "error" for out in outputs):
             return Outcome(
@@ -66,4 +69,8 @@ def _shows(output: dict[str, Any], wanted: Kind) -> bool:
         return bool(mimes & {"image/png", "image/jpeg", "image/svg+xml", "image/gif"})
     if wanted == "table":
         return "<table" in html
-    return kind in ("display_data", "execute_result") or kind == "stream" and output.get("name") == "stdout"
+    return (
+        kind in ("display_data", "execute_result")
+        or kind == "stream"
+        and output.get("name") == "stdout"
+    )

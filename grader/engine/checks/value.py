@@ -8,14 +8,24 @@ from typing import Any
 from pydantic import Field
 
 from grader.engine.checks import register
-from grader.engine.checks.base import Artifact, Check, Evidence, Outcome, Params, ProbeContext, kernel_call
+from grader.engine.checks.base import (
+    Artifact,
+    Check,
+    Evidence,
+    Outcome,
+    Params,
+    ProbeContext,
+    kernel_call,
+)
 from grader.engine.report import Status
 
 
 class ValueParams(Params):
     name: str
     expected: Any
-    tolerance: float = Field(1e-6, ge=0, description="Absolute tolerance for numbers, also inside lists.")
+    tolerance: float = Field(
+        1e-6, ge=0, description="Absolute tolerance for numbers, also inside lists."
+    )
 
 
 class ValueArtifact(Artifact):
@@ -55,7 +65,9 @@ def _close(actual: Any, expected: Any, tolerance: float) -> bool:
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
         return math.isclose(actual, expected, rel_tol=0, abs_tol=tolerance)
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(actual) == len(expected) and all(_close(a, e, tolerance) for a, e in zip(actual, expected))
+        return len(actual) == len(expected) and all(
+            _close(a, e, tolerance) for a, e in zip(actual, expected)
+        )
     if isinstance(expected, dict) and isinstance(actual, dict):
         return actual.keys() == expected.keys() and all(
             _close(actual[k], expected[k], tolerance) for k in expected

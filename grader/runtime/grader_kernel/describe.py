@@ -66,13 +66,17 @@ def describe_estimator(obj, fitted: bool) -> dict:
         check_is_fitted(obj)
     except NotFittedError:
         name = type(obj).__name__
-        raise ValueError(f"your `{name}` has not been fitted yet: call its fit(...) first") from None
+        raise ValueError(
+            f"your `{name}` has not been fitted yet: call its fit(...) first"
+        ) from None
     import skops.io
 
     try:
         data = skops.io.dumps(obj)
     except Exception as error:  # skops raises many kinds; the student only needs the reason
-        raise ValueError(f"your fitted `{type(obj).__name__}` could not be exported: {error}") from None
+        raise ValueError(
+            f"your fitted `{type(obj).__name__}` could not be exported: {error}"
+        ) from None
     encoded = base64.b64encode(data).decode("ascii")
     return {"framework": "sklearn", "skops": encoded, "class": _class_path(obj)}
 
@@ -87,7 +91,9 @@ def _keras_model(obj, fitted: bool) -> tuple:
         if hasattr(obj, "model"):
             model = obj.model
         elif fitted:
-            raise ValueError("your KerasClassifier has not been fitted yet: call its fit(...) first")
+            raise ValueError(
+                "your KerasClassifier has not been fitted yet: call its fit(...) first"
+            )
         else:
             model = build(**obj._build_args({}))
         classes = _labels(obj.classes_) if fitted and hasattr(obj, "classes_") else None
@@ -97,7 +103,9 @@ def _keras_model(obj, fitted: bool) -> tuple:
     else:
         raise TypeError(f"expected a Keras model or a KerasClassifier here, but got a {_kind(obj)}")
     if not _is_keras_model(model):
-        raise TypeError(f"`{factory}` must return a compiled Keras model; it returned a {_kind(model)}")
+        raise TypeError(
+            f"`{factory}` must return a compiled Keras model; it returned a {_kind(model)}"
+        )
     return model, factory, classes
 
 
@@ -113,7 +121,9 @@ def _weights(model) -> list:
     arrays = model.get_weights()
     total = sum(int(array.size) for array in arrays)
     if total > MAX_WEIGHTS:
-        raise ValueError(f"your model has {total} weights; the grader can export at most {MAX_WEIGHTS}")
+        raise ValueError(
+            f"your model has {total} weights; the grader can export at most {MAX_WEIGHTS}"
+        )
     for array in arrays:
         if array.dtype.kind == "f" and not numpy.isfinite(array).all():
             raise ValueError(
@@ -126,7 +136,9 @@ def _labels(classes) -> list:
     labels = [label.item() if hasattr(label, "item") else label for label in classes]
     for label in labels:
         if type(label) not in (str, int, float, bool):
-            raise ValueError(f"class labels must be strings, numbers or booleans; one is a {_kind(label)}")
+            raise ValueError(
+                f"class labels must be strings, numbers or booleans; one is a {_kind(label)}"
+            )
     return labels
 
 
@@ -146,7 +158,9 @@ def _json_safe(value, where: str):
 
 def _estimator_spec(estimator) -> dict:
     owner = type(estimator).__name__
-    params = {name: _param(value, name, owner) for name, value in estimator.get_params(deep=False).items()}
+    params = {
+        name: _param(value, name, owner) for name, value in estimator.get_params(deep=False).items()
+    }
     return {"class": _class_path(estimator), "params": params}
 
 
@@ -162,7 +176,9 @@ def _param(value, name: str, owner: str):
     if hasattr(value, "get_params"):
         return _estimator_spec(value)
     if isinstance(value, dict):
-        pairs = [[_dict_key(key, name, owner), _param(item, name, owner)] for key, item in value.items()]
+        pairs = [
+            [_dict_key(key, name, owner), _param(item, name, owner)] for key, item in value.items()
+        ]
         return {"dict": pairs}
     if isinstance(value, (list, tuple)):
         return [_param(item, name, owner) for item in value]

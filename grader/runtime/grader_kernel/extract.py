@@ -117,7 +117,9 @@ def model_export(spec: dict) -> None:
         model = _answer(spec["estimator"])
         fitted = not spec["refit"]
         keras_like = _hasattr(model, "to_json") or _hasattr(model, "build_fn")
-        payload["model"] = describe_keras(model, fitted) if keras_like else describe_estimator(model, fitted)
+        payload["model"] = (
+            describe_keras(model, fitted) if keras_like else describe_estimator(model, fitted)
+        )
     _emit(payload)
 
 
@@ -132,10 +134,16 @@ def _factory_model(spec: dict, features) -> dict:
     accepted = inspect.signature(factory).parameters
     _fixed_seeds(spec["seed"])
     model = factory(**{name: value for name, value in spec["fit"].items() if name in accepted})
-    if _hasattr(model, "build") and not getattr(model, "built", True) and isinstance(features, list):
+    if (
+        _hasattr(model, "build")
+        and not getattr(model, "built", True)
+        and isinstance(features, list)
+    ):
         model.build((None, _len(features)))
     description = describe_keras(model, fitted=True)
-    description["classes"] = None  # a factory's model is untrained: it has weights but no labels yet
+    description["classes"] = (
+        None  # a factory's model is untrained: it has weights but no labels yet
+    )
     # The factory's own TensorFlow seed also decides how training shuffles; the scoring kernel trains with it.
     description["training_seed"] = _tensorflow_seed()
     return description
@@ -148,7 +156,10 @@ def _tensorflow_seed():
         from tensorflow.python.eager import context
 
         return context.global_seed()
-    except (ImportError, AttributeError):  # a TensorFlow without this internal: train with the rubric's seed
+    except (
+        ImportError,
+        AttributeError,
+    ):  # a TensorFlow without this internal: train with the rubric's seed
         return None
 
 

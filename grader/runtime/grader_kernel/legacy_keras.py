@@ -41,7 +41,9 @@ class _AliasLoader(importlib.abc.Loader):
 class _LegacyKerasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname in WRAPPER_MODULES:
-            return importlib.util.spec_from_loader(fullname, _AliasLoader("grader_kernel.keras_classifier"))
+            return importlib.util.spec_from_loader(
+                fullname, _AliasLoader("grader_kernel.keras_classifier")
+            )
         if fullname in ("keras.wrappers", "tf_keras.wrappers"):
             return importlib.util.spec_from_loader(
                 fullname, _AliasLoader("grader_kernel.keras_wrappers"), is_package=True

@@ -23,21 +23,43 @@ _SUBMODULES = tuple(f"{prefix}." for prefix in WATCHED)
 _MISSING = object()
 # The notebook may rebind builtins before an export, so what runs after start() uses these instead.
 _all, _any, _map, _zip, _is, _repeat = all, any, map, zip, operator.is_, itertools.repeat
-_type, _callable, _isinstance, _getattr, _hasattr, _id = type, callable, isinstance, getattr, hasattr, id
-_str, _list, _set, _frozenset, _sorted, _next, _enumerate = str, list, set, frozenset, sorted, next, enumerate
+_type, _callable, _isinstance, _getattr, _hasattr, _id = (
+    type,
+    callable,
+    isinstance,
+    getattr,
+    hasattr,
+    id,
+)
+_str, _list, _set, _frozenset, _sorted, _next, _enumerate = (
+    str,
+    list,
+    set,
+    frozenset,
+    sorted,
+    next,
+    enumerate,
+)
 _Exception, _MethodType, _ModuleType = Exception, types.MethodType, types.ModuleType
 # Read through the C slots, so that a hostile metaclass or module subclass cannot answer for them.
 _module_dict = _ModuleType.__dict__["__dict__"].__get__
 _class_dict = _type.__dict__["__dict__"].__get__
 _mro = _type.__dict__["__mro__"].__get__
 # What a method-like value wraps: changing it in place (`f.__code__ = ...`) rebinds the behaviour too.
-_INNER = {types.FunctionType: "__code__", property: "fget", staticmethod: "__func__", classmethod: "__func__"}
+_INNER = {
+    types.FunctionType: "__code__",
+    property: "fget",
+    staticmethod: "__func__",
+    classmethod: "__func__",
+}
 
 _BINDINGS: list[_Bindings] = []
 _SEEN: dict[int, object] = {}  # id -> module; holding the module keeps its id from being reused
 _KEYS: list[str] = []  # the sys.modules key of each recorded module, in step with _MODULES
 _MODULES: list[object] = []
-_IMPORTS = threading.local()  # this thread's import depth, and the modules its outermost import loaded
+_IMPORTS = (
+    threading.local()
+)  # this thread's import depth, and the modules its outermost import loaded
 
 
 def start() -> None:
@@ -45,7 +67,9 @@ def start() -> None:
     if _BINDINGS:
         return
     # `_` is the interactive shell's last result, not a binding anyone relies on.
-    _BINDINGS.append(_Bindings("builtins", vars(builtins), lambda key, value: key != "_", classes=False))
+    _BINDINGS.append(
+        _Bindings("builtins", vars(builtins), lambda key, value: key != "_", classes=False)
+    )
     _catch_up()
     sys.meta_path.insert(0, _RecordingFinder())
 
@@ -62,7 +86,9 @@ def rebound() -> list[str]:
         modules = sys.modules
         if not _all(_map(_is, _map(modules.get, _KEYS, _MODULES), _MODULES)):
             names.update(
-                key for key, module in _zip(_KEYS, _MODULES) if modules.get(key, module) is not module
+                key
+                for key, module in _zip(_KEYS, _MODULES)
+                if modules.get(key, module) is not module
             )
         for bindings in _BINDINGS[:]:
             try:
@@ -100,7 +126,9 @@ class _Bindings:
                 if not _same(namespace.get(key, _MISSING), value)
             ]
         names += [
-            key for key, holder, attribute, inner in self.inner if _getattr(holder, attribute) is not inner
+            key
+            for key, holder, attribute, inner in self.inner
+            if _getattr(holder, attribute) is not inner
         ]
         if self.classes:
             names += [
@@ -151,12 +179,19 @@ def _record(key: str, module) -> None:
     name = name if _isinstance(name, _str) else key
     _BINDINGS.append(_Bindings(name, namespace, _module_callable, classes=False))
     # A class is recorded once, with the module it says it belongs to (pandas says `pandas` for Series).
-    classes = {_id(value): value for value in _list(namespace.values()) if _isinstance(value, _type)}
+    classes = {
+        _id(value): value for value in _list(namespace.values()) if _isinstance(value, _type)
+    }
     for klass in classes.values():
         try:
             if klass.__module__ == name:
                 _BINDINGS.append(
-                    _Bindings(f"{name}.{klass.__qualname__}", _class_dict(klass), _method_like, classes=True)
+                    _Bindings(
+                        f"{name}.{klass.__qualname__}",
+                        _class_dict(klass),
+                        _method_like,
+                        classes=True,
+                    )
                 )
         except _Exception:
             pass

@@ -70,7 +70,14 @@ _OBJECT_MODULES = {
     "keras.optimizers.schedules": "learning-rate schedule",
     "keras.mixed_precision": "dtype policy",
 }
-_FUNCTION_MODULES = ("activations", "constraints", "initializers", "losses", "metrics", "regularizers")
+_FUNCTION_MODULES = (
+    "activations",
+    "constraints",
+    "initializers",
+    "losses",
+    "metrics",
+    "regularizers",
+)
 _COMPILE_KEYS = frozenset(
     {
         "optimizer",
@@ -118,7 +125,9 @@ def build_keras(description: dict, legacy: bool):
         )
     unknown = sorted(set(compile_config) - _COMPILE_KEYS)
     if unknown:
-        raise RebuildRefused(f"your model's compile settings have unknown entries: {_short(str(unknown))}")
+        raise RebuildRefused(
+            f"your model's compile settings have unknown entries: {_short(str(unknown))}"
+        )
     _check_config(architecture, "model", keras, 0, top=True)
     _check_config(compile_config, None, keras, 0)
     # Keras 3 embeds the compile settings in the architecture too; they are applied once, below.
@@ -126,8 +135,12 @@ def build_keras(description: dict, legacy: bool):
     try:
         model = keras.models.model_from_json(json.dumps(architecture))
         model.compile_from_config(compile_config)
-    except Exception as error:  # a crafted config can fail anywhere inside Keras; the message says where
-        raise RebuildRefused(f"your model could not be rebuilt: {_short(str(error), 300)}") from None
+    except (
+        Exception
+    ) as error:  # a crafted config can fail anywhere inside Keras; the message says where
+        raise RebuildRefused(
+            f"your model could not be rebuilt: {_short(str(error), 300)}"
+        ) from None
     if description.get("weights") is not None:
         _set_weights(model, description["weights"])
     return model
@@ -141,8 +154,12 @@ def _check_config(node, key, keras, depth: int, top: bool = False) -> None:
         for item in node:
             _check_config(item, key, keras, depth + 1)
     elif isinstance(node, dict):
-        if "__passive_serialization__" in node:  # tf_keras would deserialize these while parsing the JSON
-            raise RebuildRefused("your model's description contains objects the grader cannot rebuild")
+        if (
+            "__passive_serialization__" in node
+        ):  # tf_keras would deserialize these while parsing the JSON
+            raise RebuildRefused(
+                "your model's description contains objects the grader cannot rebuild"
+            )
         if "class_name" in node:
             _check_object(node, key, keras, top)
         for child_key, value in node.items():
@@ -170,7 +187,9 @@ def _check_object(node: dict, key, keras, top: bool) -> None:
         label = node.get("config") if isinstance(node.get("config"), str) else name
         known = registered in (None, "function") and _is_keras_function(keras, module, label)
     elif name in _MODEL_CLASSES:
-        known = (top and "module" not in node) or (module in _MODEL_MODULES and registered in (None, name))
+        known = (top and "module" not in node) or (
+            module in _MODEL_MODULES and registered in (None, name)
+        )
     elif module == "keras":
         known = name in _DTYPE_POLICIES and registered in (None, name)
     else:
@@ -188,7 +207,11 @@ def _check_object(node: dict, key, keras, top: bool) -> None:
 
 
 def _is_keras_function(keras, module, name: str) -> bool:
-    if not name.isidentifier() or name.startswith("_") or name in ("get", "serialize", "deserialize"):
+    if (
+        not name.isidentifier()
+        or name.startswith("_")
+        or name in ("get", "serialize", "deserialize")
+    ):
         return False
     if module == "builtins":  # how Keras writes its own functions when they were passed as objects
         places = [getattr(keras, place, None) for place in _FUNCTION_MODULES]
@@ -228,7 +251,9 @@ def _set_weights(model, weights) -> None:
         try:
             array = numpy.asarray(given, dtype=expected.dtype)
         except (ValueError, TypeError, OverflowError, RecursionError):
-            raise RebuildRefused(f"weight array {index} of your model is not an array of numbers") from None
+            raise RebuildRefused(
+                f"weight array {index} of your model is not an array of numbers"
+            ) from None
         if array.shape != expected.shape:
             raise RebuildRefused(
                 f"weight array {index} of your model has shape {array.shape}; "
@@ -277,8 +302,12 @@ def load_fitted_estimator(description: dict):
         estimator = skops.io.loads(data, trusted=untrusted)
     except RebuildRefused:
         raise
-    except Exception as error:  # a crafted dump can fail anywhere inside skops; the message says where
-        raise RebuildRefused(f"your fitted model could not be loaded: {_short(str(error), 300)}") from None
+    except (
+        Exception
+    ) as error:  # a crafted dump can fail anywhere inside skops; the message says where
+        raise RebuildRefused(
+            f"your fitted model could not be loaded: {_short(str(error), 300)}"
+        ) from None
     _allowed_class(class_path(type(estimator)))
     return estimator
 
@@ -300,15 +329,23 @@ def _build(spec, depth: int):
             raise RebuildRefused(f"parameter `memory` of {cls.__name__} must be None for grading")
         if isinstance(value, list) and name in _TUPLE_ITEMS:
             value = [tuple(item) if isinstance(item, list) else item for item in value]
-        elif isinstance(value, list) and name in defaults and isinstance(defaults[name].default, tuple):
-            value = tuple(value)  # JSON has no tuples; scikit-learn checks e.g. `feature_range` is one
+        elif (
+            isinstance(value, list)
+            and name in defaults
+            and isinstance(defaults[name].default, tuple)
+        ):
+            value = tuple(
+                value
+            )  # JSON has no tuples; scikit-learn checks e.g. `feature_range` is one
         params[name] = value
     try:
         estimator = cls(**params)
         # Parameter values are otherwise only checked by fit; a bad one is the description's fault.
         estimator._validate_params()
     except (TypeError, ValueError) as error:
-        raise RebuildRefused(f"your `{cls.__name__}` could not be built: {_short(str(error), 300)}") from None
+        raise RebuildRefused(
+            f"your `{cls.__name__}` could not be built: {_short(str(error), 300)}"
+        ) from None
     return estimator
 
 
@@ -330,7 +367,10 @@ def _param(value, name: str, owner: str, depth: int):
             return _dtype(value["dtype"], name, owner)
         if keys == {"dict"} and isinstance(value["dict"], list):
             pairs = value["dict"]
-            if all(isinstance(pair, list) and len(pair) == 2 and type(pair[0]) in _PLAIN for pair in pairs):
+            if all(
+                isinstance(pair, list) and len(pair) == 2 and type(pair[0]) in _PLAIN
+                for pair in pairs
+            ):
                 return {pair[0]: _param(pair[1], name, owner, depth + 1) for pair in pairs}
     raise RebuildRefused(
         f"parameter `{_short(name)}` of {owner} is not a plain value; the grader can only "
@@ -373,7 +413,9 @@ def _skops_schema(data: bytes) -> dict:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-            schema = json.loads(archive.read("schema.json")) if unpacked <= _MAX_UNPACKED_BYTES else None
+            schema = (
+                json.loads(archive.read("schema.json")) if unpacked <= _MAX_UNPACKED_BYTES else None
+            )
     except (zipfile.BadZipFile, KeyError, ValueError, RecursionError):
         raise RebuildRefused("your fitted model's data is not a skops file") from None
     if unpacked > _MAX_UNPACKED_BYTES:  # skops would unpack every array into memory

@@ -14,7 +14,12 @@ import random
 import sys
 from typing import IO, Any
 
-from scoring_kernel.rebuild import RebuildRefused, build_estimator, build_keras, load_fitted_estimator
+from scoring_kernel.rebuild import (
+    RebuildRefused,
+    build_estimator,
+    build_keras,
+    load_fitted_estimator,
+)
 
 # Failures a description can cause while its model is built, trained or used; any of them is the answer's
 # problem, reported to the student, never a crash of the loop.
@@ -64,7 +69,8 @@ def run_job(job: dict, legacy: bool) -> dict[str, list]:
     else:
         raise RebuildRefused("the answer is neither a Keras nor a scikit-learn model")
     return {
-        part: _plain(model.predict(pandas.DataFrame(columns))) for part, columns in job["predict"].items()
+        part: _plain(model.predict(pandas.DataFrame(columns)))
+        for part, columns in job["predict"].items()
     }
 
 
@@ -99,7 +105,9 @@ class _FittedKeras:
     def predict(self, frame):
         import numpy
 
-        probabilities = numpy.asarray(self.model.predict(frame.to_numpy(dtype="float32"), verbose=0))
+        probabilities = numpy.asarray(
+            self.model.predict(frame.to_numpy(dtype="float32"), verbose=0)
+        )
         if probabilities.ndim > 1 and probabilities.shape[-1] > 1:
             indices = probabilities.argmax(axis=-1)
         else:
@@ -127,7 +135,9 @@ def _fix_seeds(seed: int) -> None:
 def _plain(values: Any) -> list:
     import numpy
 
-    return [item.item() if hasattr(item, "item") else item for item in numpy.asarray(values).reshape(-1)]
+    return [
+        item.item() if hasattr(item, "item") else item for item in numpy.asarray(values).reshape(-1)
+    ]
 
 
 def _describe(exc: BaseException) -> str:

@@ -142,10 +142,16 @@ def fitted_types() -> frozenset[str]:
         module = _module_or_none(module_name)
         if module is not None:
             private += [
-                item for item in vars(module).values() if getattr(item, "__module__", None) == module_name
+                item
+                for item in vars(module).values()
+                if getattr(item, "__module__", None) == module_name
             ]
     # PyFuncDistance calls the Python function it holds: kept out, though function nodes are refused anyway.
-    private = [item for item in private if isinstance(item, type) and not item.__name__.startswith("PyFunc")]
+    private = [
+        item
+        for item in private
+        if isinstance(item, type) and not item.__name__.startswith("PyFunc")
+    ]
     types = [*plain, *_public_classes(_PUBLIC_HELPERS), *private]
     return frozenset({class_path(item) for item in types} | set(estimator_classes()))
 

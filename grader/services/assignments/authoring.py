@@ -65,7 +65,11 @@ class PackageParts:
 
 
 def create_assignment(
-    course: Course, slug: str, title: str, package: bytes | PackageParts, filename: str = "package.zip"
+    course: Course,
+    slug: str,
+    title: str,
+    package: bytes | PackageParts,
+    filename: str = "package.zip",
 ) -> Assignment:
     """Validate the package (a zip's bytes or separate files) and add it to the course, not yet released."""
     slug = slug.strip()

@@ -20,7 +20,9 @@ from grader.services.storage.packages import open_package
 
 log = logging.getLogger(__name__)
 
-VALIDATION_FAILED_TO_RUN = "The check could not run to the end; the worker's log has the details. Try again."
+VALIDATION_FAILED_TO_RUN = (
+    "The check could not run to the end; the worker's log has the details. Try again."
+)
 NOTEBOOKS = ("solution", "template")
 
 
@@ -57,7 +59,10 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
         validation = db.session.get(PackageValidation, validation_id)
         _finish(validation, RunStatus.FAILED, error_message=VALIDATION_FAILED_TO_RUN)
         return validation.status
-    validation.outcome = {"solution": _summary(outcome.solution), "template": _summary(outcome.template)}
+    validation.outcome = {
+        "solution": _summary(outcome.solution),
+        "template": _summary(outcome.template),
+    }
     validation.problems = outcome.problems
     _finish(validation, RunStatus.GRADED)
     return validation.status
@@ -77,7 +82,9 @@ def _claim(validation_id: int) -> PackageValidation | None:
     return db.session.get(PackageValidation, validation_id) if claimed.rowcount else None
 
 
-def _finish(validation: PackageValidation, status: RunStatus, error_message: str | None = None) -> None:
+def _finish(
+    validation: PackageValidation, status: RunStatus, error_message: str | None = None
+) -> None:
     validation.status = status
     validation.error_message = error_message
     validation.finished_at = datetime.now(UTC)
@@ -161,7 +168,8 @@ def latest_validation(assignment: Assignment) -> ValidationView | None:
         return None
     outcome = validation.outcome or {}
     by_notebook = {
-        name: {q["key"]: q for q in (outcome.get(name) or {}).get("questions", [])} for name in NOTEBOOKS
+        name: {q["key"]: q for q in (outcome.get(name) or {}).get("questions", [])}
+        for name in NOTEBOOKS
     }
     keys = list(dict.fromkeys([*by_notebook["template"], *by_notebook["solution"]]))
     rows = []

@@ -68,7 +68,9 @@ def current_rows(assignment: Assignment) -> list[QuestionRow]:
                 else str(question.get("points", "")),
                 kind=str(question.get("kind", "")),
                 **{name: str(locator.get(name) or "") for name in LOCATOR_FIELDS},
-                params=yaml.safe_dump(params, sort_keys=False, allow_unicode=True) if params else "",
+                params=yaml.safe_dump(params, sort_keys=False, allow_unicode=True)
+                if params
+                else "",
             )
         )
     return rows
@@ -97,7 +99,11 @@ def kind_fields() -> dict[str, list[str]]:
     return {
         kind: [
             name
-            + (" (required)" if info.is_required() else f" = {info.get_default(call_default_factory=True)!r}")
+            + (
+                " (required)"
+                if info.is_required()
+                else f" = {info.get_default(call_default_factory=True)!r}"
+            )
             for name, info in CHECKS[kind].Params.model_fields.items()
         ]
         for kind in KINDS
@@ -125,7 +131,9 @@ def _questions(rows: list[QuestionRow]) -> list[dict[str, Any]]:
                 "title": row.title.strip(),
                 "points": _number(row.points),
                 "locator": {
-                    name: getattr(row, name).strip() for name in LOCATOR_FIELDS if getattr(row, name).strip()
+                    name: getattr(row, name).strip()
+                    for name in LOCATOR_FIELDS
+                    if getattr(row, name).strip()
                 },
                 "kind": row.kind,
                 "params": params,

@@ -36,7 +36,9 @@ def days_late(assignment: Assignment, submitted_at: datetime) -> int:
 
 def penalty_percent(assignment: Assignment, late_days: int) -> float:
     return min(
-        assignment.late_penalty_percent_per_day * late_days, assignment.late_penalty_cap_percent, 100.0
+        assignment.late_penalty_percent_per_day * late_days,
+        assignment.late_penalty_cap_percent,
+        100.0,
     )
 
 
@@ -56,7 +58,11 @@ class Lateness:
         if not self.late:
             return "On time"
         days = f"{self.days} day{'s' if self.days != 1 else ''} late"
-        return f"{days}: {self.penalty_percent:g}% penalty" if self.penalty_percent else f"{days}: no penalty"
+        return (
+            f"{days}: {self.penalty_percent:g}% penalty"
+            if self.penalty_percent
+            else f"{days}: no penalty"
+        )
 
 
 def lateness(assignment: Assignment, submitted_at: datetime) -> Lateness:
@@ -86,7 +92,9 @@ def counting_attempt(assignment: Assignment, attempts: list[ScoredAttempt]) -> S
     """The attempt whose score counts: the best (the latest among equals) or simply the latest."""
     if not attempts:
         return None
-    by_time = sorted(attempts, key=lambda attempt: (as_utc(attempt.submitted_at), attempt.submission_id))
+    by_time = sorted(
+        attempts, key=lambda attempt: (as_utc(attempt.submitted_at), attempt.submission_id)
+    )
     if assignment.score_policy == ScorePolicy.LAST:
         return by_time[-1]
     return max(reversed(by_time), key=lambda attempt: attempt.score)

@@ -67,13 +67,19 @@ def grade_run(
     run = _claim(run_id, settings, worker)
     if run is None:
         log.info(
-            "run %s is finished or in another worker's hands; nothing to do", run_id, extra={"run_id": run_id}
+            "run %s is finished or in another worker's hands; nothing to do",
+            run_id,
+            extra={"run_id": run_id},
         )
         return None
     log.info("grading run %s (attempt %s)", run_id, run.attempts, extra={"run_id": run_id})
     assignment = run.submission.assignment
     if run.attempts > settings.max_grading_attempts:
-        _finish(run, RunStatus.FAILED, error_message=TOO_MANY_ATTEMPTS.format(settings.max_grading_attempts))
+        _finish(
+            run,
+            RunStatus.FAILED,
+            error_message=TOO_MANY_ATTEMPTS.format(settings.max_grading_attempts),
+        )
         return run.status
     if assignment.package_sha256 is None:
         _finish(run, RunStatus.FAILED, error_message=NO_RUBRIC)
@@ -106,7 +112,11 @@ def grade_run(
     except Exception:
         log.exception("grading run %s failed", run_id, extra={"run_id": run_id})
         db.session.rollback()
-        _finish(db.session.get(GradingRun, run_id), RunStatus.FAILED, error_message=NOTEBOOK_FAILED_TO_RUN)
+        _finish(
+            db.session.get(GradingRun, run_id),
+            RunStatus.FAILED,
+            error_message=NOTEBOOK_FAILED_TO_RUN,
+        )
         raise
     _record_result(run, result)
     return run.status
@@ -123,14 +133,21 @@ def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
     if key not in _budgets:
         rubric = parse_rubric(yaml.safe_load(export_rubric(assignment)))
         _budgets[key] = time_budget(rubric, settings.grading_margin_seconds)
-    return {"soft_time_limit": _budgets[key], "time_limit": _budgets[key] + HARD_LIMIT_GRACE_SECONDS}
+    return {
+        "soft_time_limit": _budgets[key],
+        "time_limit": _budgets[key] + HARD_LIMIT_GRACE_SECONDS,
+    }
 
 
 def time_budget(rubric: Rubric, margin_seconds: int) -> int:
     """Seconds grading a notebook for `rubric` may take: the notebook's limit, every answer's check and the
     wait for retrained models, and the margin for starting kernels and recording the result."""
     runtime = rubric.runtime
-    return runtime.notebook_timeout + runtime.probe_timeout * (len(rubric.questions) + 1) + margin_seconds
+    return (
+        runtime.notebook_timeout
+        + runtime.probe_timeout * (len(rubric.questions) + 1)
+        + margin_seconds
+    )
 
 
 def _claim(run_id: int, settings: Settings, worker: str) -> GradingRun | None:
@@ -189,7 +206,9 @@ def _heartbeat(run_id: int) -> Iterator[None]:
                         .values(heartbeat_at=datetime.now(UTC))
                     )
             except Exception:  # the database is away for a moment; the next beat tries again
-                log.warning("could not write the heartbeat of run %s", run_id, extra={"run_id": run_id})
+                log.warning(
+                    "could not write the heartbeat of run %s", run_id, extra={"run_id": run_id}
+                )
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
     thread.start()
@@ -214,7 +233,11 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.executed_sha256 = put_blob(nbformat.writes(result.executed).encode())
     run.executed_html_sha256 = put_blob(notebook_to_html(result.executed).encode())
     run.cell_errors = report.cell_errors
-    run.score, run.max_score, run.manual_pending = report.total, report.max_total, report.manual_pending
+    run.score, run.max_score, run.manual_pending = (
+        report.total,
+        report.max_total,
+        report.manual_pending,
+    )
     run.sandbox_warning = report.sandbox_warning
     run.tamper = list(report.tamper)
     run.execution_seconds, run.scoring_seconds = result.execution_seconds, result.scoring_seconds

@@ -32,7 +32,9 @@ def requeue_stuck_runs(settings: Settings) -> list[int]:
         and_(GradingRun.status == RunStatus.RUNNING, stale_heartbeat(settings, now)),
     )
     requeued = []
-    for run_id in db.session.scalars(select(GradingRun.id).where(stuck).order_by(GradingRun.id)).all():
+    for run_id in db.session.scalars(
+        select(GradingRun.id).where(stuck).order_by(GradingRun.id)
+    ).all():
         taken = db.session.execute(
             update(GradingRun)
             .where(GradingRun.id == run_id, stuck)

@@ -38,4 +38,6 @@ def live_workers() -> int:
 
 def queue_depth() -> int:
     """Runs waiting for a worker, across every assignment (the database knows, whatever the broker)."""
-    return db.session.scalar(select(func.count(GradingRun.id)).where(GradingRun.status == RunStatus.QUEUED))
+    return db.session.scalar(
+        select(func.count(GradingRun.id)).where(GradingRun.status == RunStatus.QUEUED)
+    )

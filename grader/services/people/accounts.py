@@ -69,7 +69,9 @@ def authenticate(email: str, password: str) -> User | None:
     # Without an account (or a password) the password is still checked, against a hash of nothing, so
     # the time taken does not tell who has an account.
     has_password = user is not None and bool(user.password_hash)
-    matches = check_password_hash(user.password_hash if has_password else _dummy_hash(), password or "")
+    matches = check_password_hash(
+        user.password_hash if has_password else _dummy_hash(), password or ""
+    )
     return user if matches and has_password else None
 
 

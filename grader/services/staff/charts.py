@@ -106,7 +106,9 @@ def pass_rate_svg(rates: list[PassRate]) -> str:
         alt.Chart(alt.Data(values=values))
         .mark_bar()
         .encode(
-            x=alt.X("percent:Q", title="Students with full marks (%)", scale=alt.Scale(domain=[0, 100])),
+            x=alt.X(
+                "percent:Q", title="Students with full marks (%)", scale=alt.Scale(domain=[0, 100])
+            ),
             y=alt.Y("key:N", sort=None, title=None),
             # Questions most students miss stand out in red.
             color=alt.condition(alt.datum.percent < 50, alt.value("#b42318"), alt.value("#1f7a3a")),

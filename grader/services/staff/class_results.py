@@ -58,7 +58,9 @@ def student_results(assignment: Assignment) -> list[StudentResult]:
 def _result_of(assignment: Assignment, student: User, attempts: StudentAttempts) -> StudentResult:
     counting = counting_attempt(assignment, attempts.scored)
     if counting is not None:
-        return StudentResult(student=student, view=attempts.view_of(counting.submission_id), counting=True)
+        return StudentResult(
+            student=student, view=attempts.view_of(counting.submission_id), counting=True
+        )
     # Nothing graded yet: show the latest upload, so staff see it queued, running or failed.
     latest = attempts.views[-1] if attempts.views else None
     return StudentResult(student=student, view=latest, counting=False)
@@ -69,5 +71,7 @@ def question_columns(results: list[StudentResult]) -> list[QuestionColumn]:
     columns: dict[str, QuestionColumn] = {}
     for result in results:
         for question in result.view.questions if result.view else []:
-            columns.setdefault(question.key, QuestionColumn(question.key, question.title, question.points))
+            columns.setdefault(
+                question.key, QuestionColumn(question.key, question.title, question.points)
+            )
     return list(columns.values())

@@ -33,7 +33,9 @@ def _inert(cells: Iterable[object]) -> list[object]:
     """The cells with any text a spreadsheet would run as a formula quoted by a leading apostrophe."""
     return [
         f"'{cell}"
-        if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(cell)
+        if isinstance(cell, str)
+        and cell.startswith(FORMULA_STARTS)
+        and not PLAIN_NUMBER.fullmatch(cell)
         else cell
         for cell in cells
     ]

@@ -17,7 +17,8 @@ def set_manual_score(
     """Give or change a question's score by hand; the reason goes into the audit log."""
     submission = require_grader(actor, submission_id)
     result = next(
-        (r for r in latest_run(submission_id).question_results if r.question_key == question_key), None
+        (r for r in latest_run(submission_id).question_results if r.question_key == question_key),
+        None,
     )
     if result is None:
         raise NotFound(f"There is no submission {submission_id} with a question {question_key!r}.")
@@ -27,7 +28,9 @@ def set_manual_score(
     if not reason.strip():
         raise ScoreRejected("give a reason; students and other TAs see it")
     if not _storable(reason):
-        raise ScoreRejected("the reason holds a character that cannot be stored (NUL or a lone surrogate)")
+        raise ScoreRejected(
+            "the reason holds a character that cannot be stored (NUL or a lone surrogate)"
+        )
     manual = db.session.scalar(
         select(ManualScore).where(
             ManualScore.submission_id == submission.id, ManualScore.question_key == question_key
@@ -75,7 +78,9 @@ def request_regrade_all(actor: User, assignment_id: int) -> list[int]:
     """A new run for every submission of the assignment whose latest run has finished (committed)."""
     require_staff(actor, assignment_id)
     submission_ids = db.session.scalars(
-        select(Submission.id).where(Submission.assignment_id == assignment_id).order_by(Submission.id)
+        select(Submission.id)
+        .where(Submission.assignment_id == assignment_id)
+        .order_by(Submission.id)
     ).all()
     # A submission still being graded will be graded with the current package anyway.
     runs = [
@@ -100,6 +105,8 @@ def _next_run(submission_id: int) -> GradingRun:
 def score_history(submission_id: int) -> list[ScoreChange]:
     return list(
         db.session.scalars(
-            select(ScoreChange).where(ScoreChange.submission_id == submission_id).order_by(ScoreChange.id)
+            select(ScoreChange)
+            .where(ScoreChange.submission_id == submission_id)
+            .order_by(ScoreChange.id)
         )
     )

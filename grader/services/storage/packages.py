@@ -47,6 +47,8 @@ def open_package(sha256: str, cache_dir: Path) -> AssignmentPackage:
             try:
                 (Path(staging) / "unpacked").rename(target)
             except OSError:
-                if not (target / "rubric.yaml").is_file():  # not just another worker winning the race
+                if not (
+                    target / "rubric.yaml"
+                ).is_file():  # not just another worker winning the race
                     raise
     return load_assignment(target)

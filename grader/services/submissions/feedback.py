@@ -174,7 +174,9 @@ def submission_views(*criteria: ColumnElement[bool]) -> list[SubmissionView]:
     manual = {
         (m.submission_id, m.question_key): m
         for m in db.session.scalars(
-            select(ManualScore).join(Submission, Submission.id == ManualScore.submission_id).where(*criteria)
+            select(ManualScore)
+            .join(Submission, Submission.id == ManualScore.submission_id)
+            .where(*criteria)
         )
     }
     return [_view_of(run, manual) for run in runs]
@@ -261,7 +263,10 @@ def _stored(submission_id: int, column: str, what: str) -> bytes:
 def submissions_of(user: User, page: int | None = None) -> Page[SubmissionView]:
     """One page of the user's uploads, newest first."""
     ids = page_of_query(
-        select(Submission.id).where(Submission.student_id == user.id).order_by(Submission.id.desc()), page
+        select(Submission.id)
+        .where(Submission.student_id == user.id)
+        .order_by(Submission.id.desc()),
+        page,
     )
     views = {view.id: view for view in submission_views(Submission.id.in_(ids.items))}
     return replace(ids, items=[views[submission_id] for submission_id in ids.items])

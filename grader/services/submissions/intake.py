@@ -40,7 +40,9 @@ def find_assignment(reference: str, user: User) -> Assignment:
         # answer, so it tells nothing about what exists outside the caller's courses.
         raise NotFound(UNKNOWN_ASSIGNMENT)
     if len(matches) > 1:
-        choices = ", ".join(f"{assignment.id} ({assignment.course.code})" for assignment, _ in matches)
+        choices = ", ".join(
+            f"{assignment.id} ({assignment.course.code})" for assignment, _ in matches
+        )
         raise NotebookRejected(
             f"Several of your courses have an assignment {reference!r}: send its id "
             f"instead, one of {choices}."
@@ -65,9 +67,13 @@ def accept_upload(
     """Validate and store an upload and its first grading run; commit before returning."""
     filename = (filename or "").strip()
     if not filename.lower().endswith(".ipynb"):
-        raise NotebookRejected(f"Upload a Jupyter notebook (.ipynb); got {filename[:80] or 'no file'!r}.")
+        raise NotebookRejected(
+            f"Upload a Jupyter notebook (.ipynb); got {filename[:80] or 'no file'!r}."
+        )
     if "\x00" in filename:  # PostgreSQL's text cannot hold it
-        raise NotebookRejected("The file name holds a NUL character; rename the file and upload it again.")
+        raise NotebookRejected(
+            "The file name holds a NUL character; rename the file and upload it again."
+        )
     assignment = find_assignment(assignment_ref, student)
     _check_may_submit(student, assignment)
     parse_notebook(data, max_bytes)

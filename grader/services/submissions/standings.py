@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from grader.models import Assignment, Role, RunStatus, Submission, User
-from grader.services.assignments.rules import ScoredAttempt, as_utc, attempts_left, counting_attempt, now
+from grader.services.assignments.rules import (
+    ScoredAttempt,
+    as_utc,
+    attempts_left,
+    counting_attempt,
+    now,
+)
 from grader.services.permissions import visible_assignments
 from grader.services.submissions.feedback import SubmissionView, submission_views
 
@@ -67,7 +73,9 @@ class StudentAttempts:
 def student_attempts(assignment: Assignment, student_id: int) -> StudentAttempts:
     """One student's attempts at the assignment."""
     return StudentAttempts.of(
-        submission_views(Submission.assignment_id == assignment.id, Submission.student_id == student_id)
+        submission_views(
+            Submission.assignment_id == assignment.id, Submission.student_id == student_id
+        )
     )
 
 

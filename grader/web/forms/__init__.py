@@ -14,7 +14,9 @@ class PageForm(FlaskForm):
 
     def hidden_tag(self) -> Markup:
         return Markup(
-            "\n".join(str(field(id=False)) for field in self if isinstance(field.widget, HiddenInput))
+            "\n".join(
+                str(field(id=False)) for field in self if isinstance(field.widget, HiddenInput)
+            )
         )
 
 
@@ -25,7 +27,11 @@ class ActionForm(PageForm):
 def problems(form: Form, names: dict[str, str] | None = None) -> list[str]:
     """Every field's errors as 'Name: message' lines, in the form's order; `names` shortens long labels."""
     names = names or {}
-    return [f"{names.get(field.name, field.label.text)}: {error}" for field in form for error in field.errors]
+    return [
+        f"{names.get(field.name, field.label.text)}: {error}"
+        for field in form
+        for error in field.errors
+    ]
 
 
 def register(app: Flask) -> None:

@@ -17,5 +17,6 @@ class PasswordForm(PageForm):
     current = PasswordField("Current password", validators=[DataRequired()])
     new = PasswordField("New password", validators=[DataRequired()])
     confirm = PasswordField(
-        "New password again", validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")]
+        "New password again",
+        validators=[DataRequired(), EqualTo("new", message="The new passwords differ.")],
     )

@@ -162,7 +162,9 @@ class SettingsForm(PageForm):
     )
     release_at = UtcDateTimeField("Release date (UTC)")
     due_at = UtcDateTimeField("Due date (UTC)")
-    late_penalty_percent_per_day = PercentField("Late penalty per started day (% of the score)", default=0.0)
+    late_penalty_percent_per_day = PercentField(
+        "Late penalty per started day (% of the score)", default=0.0
+    )
     late_penalty_cap_percent = PercentField("Penalty cap (%)", default=100.0)
     max_attempts = AttemptsField("Maximum attempts")
     score_policy = SelectField(
@@ -173,7 +175,10 @@ class SettingsForm(PageForm):
         ],
         validate_choice=False,
         validators=[
-            AnyOf([policy.value for policy in ScorePolicy], "choose the best or the last graded attempt")
+            AnyOf(
+                [policy.value for policy in ScorePolicy],
+                "choose the best or the last graded attempt",
+            )
         ],
     )
 
@@ -199,7 +204,9 @@ class SettingsForm(PageForm):
 
     def settings(self) -> AssignmentSettings:
         """The validated fields as the service's typed settings."""
-        release_at = {"never": NOT_RELEASED, "now": None}.get(self.release.data, self.release_at.data)
+        release_at = {"never": NOT_RELEASED, "now": None}.get(
+            self.release.data, self.release_at.data
+        )
         return AssignmentSettings(
             title=self.title.data,
             release_at=release_at,
@@ -239,7 +246,9 @@ class RubricForm(PageForm):
     def rows(self) -> list[QuestionRow]:
         """The posted questions, without those ticked for removal."""
         return [
-            QuestionRow(**{name: entry[name].data or "" for name in QuestionRow.__dataclass_fields__})
+            QuestionRow(
+                **{name: entry[name].data or "" for name in QuestionRow.__dataclass_fields__}
+            )
             for entry in self.questions
             if not entry.remove.data
         ]

@@ -14,7 +14,9 @@ NOT_A_NUMBER = "the score must be a number"
 class OverrideForm(PageForm):
     """A score for one question of a submission, with the reason the student will read."""
 
-    score = FloatField("New score", [InputRequired(NOT_A_NUMBER)], invalid_value_message=NOT_A_NUMBER)
+    score = FloatField(
+        "New score", [InputRequired(NOT_A_NUMBER)], invalid_value_message=NOT_A_NUMBER
+    )
     reason = StringField("Reason (the student sees it)")
 
 
