@@ -1,27 +1,33 @@
-"""Deadline rush: many students upload at once to gunicorn, real Redis and PostgreSQL, and 1 or more workers.
+"""Deadline rush: many students upload at once to gunicorn, real Redis and PostgreSQL, N workers.
 
     .venv/bin/python bench/burst.py                      # 200 uploads, 20 clients, 1 then 2 workers
     .venv/bin/python bench/burst.py --uploads 20 --clients 5 --workers 1 --keep-logs /tmp/burst
 
-Each round gets a fresh PostgreSQL database and its own Redis queue, runs `grader db upgrade` and `grader demo`,
-adds a tiny TensorFlow-free assignment (one `value` and one `output` question, built in a temporary folder),
-starts gunicorn (2 processes) and N `grader worker` processes, waits until every worker says it is ready, then
-sends the uploads from concurrent clients (threads with `requests`) and waits until every submission is
-finished. It fails loudly unless every upload got 201, every submission was graded with full marks, and the
-database holds exactly one submission and one graded run per upload, with the Redis queue empty at the end.
+Each round gets a fresh PostgreSQL database and its own Redis queue, runs `grader db upgrade` and
+`grader demo`, adds a tiny TensorFlow-free assignment (one `value` and one `output` question, built
+in a temporary folder), starts gunicorn (2 processes) and N `grader worker` processes, waits until
+every worker says it is ready, then sends the uploads from concurrent clients (threads with
+`requests`) and waits until every submission is finished. It fails loudly unless every upload got
+201, every submission was graded with full marks, and the database holds exactly one submission and
+one graded run per upload, with the Redis queue empty at the end.
 
 How to read the table:
-  * upload p50/p99 ms: time from sending `POST /api/submissions` to its 201 (validate, store, commit, enqueue).
-    This is what students feel at the deadline; it must not grow with the grading backlog.
+  * upload p50/p99 ms: time from sending `POST /api/submissions` to its 201 (validate, store,
+    commit, enqueue). This is what students feel at the deadline; it must not grow with the grading
+    backlog.
   * uploads/s: uploads divided by the time from the first request to the last 201.
-  * graded/min: uploads divided by the time from the first request to the last run's `finished_at`, i.e. the
-    whole backlog drained, including the queue wait. The ratio column is this figure over the 1-worker one.
-  * exec s p50: the runs' own `execution_seconds`; warm %: runs that found a kernel started ahead of time.
-  * redelivered: runs with more than one attempt (a task delivered twice); it should be 0 in a calm run.
-Workers share the machine's cores with each other, with gunicorn and with the kernels they warm ahead of time,
-so the 2-worker ratio stays below 2 on a 2-core machine. Each warm kernel serves one notebook and preloads what
-the assignment's template imports (here only pandas), so the first notebook of a round starts cold and the rest
-find a kernel waiting; run once more with GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to compare.
+  * graded/min: uploads divided by the time from the first request to the last run's `finished_at`,
+    i.e. the whole backlog drained, including the queue wait. The ratio column is this figure over
+    the 1-worker one.
+  * exec s p50: the runs' own `execution_seconds`; warm %: runs that found a kernel started ahead of
+    time.
+  * redelivered: runs with more than one attempt (a task delivered twice); it should be 0 in a calm
+    run.
+Workers share the machine's cores with each other, with gunicorn and with the kernels they warm
+ahead of time, so the 2-worker ratio stays below 2 on a 2-core machine. Each warm kernel serves one
+notebook and preloads what the assignment's template imports (here only pandas), so the first
+notebook of a round starts cold and the rest find a kernel waiting; run once more with
+GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to compare.
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @dataclass
 class Burst:
-    """What the clients saw: 201 latencies, the accepted submissions, and every refusal or error verbatim."""
+    """What the clients saw: 201 latencies, the accepted submissions, and every refusal or error
+    verbatim."""
 
     latencies_ms: list[float] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
@@ -80,7 +87,7 @@ class Burst:
 
 
 def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
-    """`uploads` distinct correct notebooks from `clients` threads, each keeping its own HTTP connection."""
+    """`uploads` distinct correct notebooks from `clients` threads, each with its own connection."""
     burst = Burst()
     bodies = [
         nbformat.writes(lab_notebook(ANSWERS, f"upload {i}")).encode() for i in range(uploads)
@@ -150,7 +157,8 @@ def database_counts(database_url: str) -> dict:
             "redelivered": one("SELECT count(*) FROM grading_runs WHERE attempts > 1"),
             "warm": one("SELECT count(*) FROM grading_runs WHERE warm_kernel"),
             "exec_p50": one(
-                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_seconds) FROM grading_runs"
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_seconds) "
+                "FROM grading_runs"
             ),
             "exec_max": one("SELECT max(execution_seconds) FROM grading_runs"),
             "last_finished": one("SELECT max(finished_at) FROM grading_runs"),
@@ -158,7 +166,8 @@ def database_counts(database_url: str) -> dict:
 
 
 def wait_for_grading(database_url: str, accepted: int, timeout: float, alive) -> dict:
-    """Poll the database until every stored run is finished or `timeout` passes; return the last counts."""
+    """Poll the database until every stored run is finished or `timeout` passes; return the last
+    counts."""
     deadline = time.monotonic() + timeout
     said = time.monotonic()
     while True:
@@ -177,7 +186,7 @@ def wait_for_grading(database_url: str, accepted: int, timeout: float, alive) ->
 
 
 def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
-    """Read every accepted submission back through the API; list those not graded with full marks."""
+    """Read every accepted submission back through the API; list any not graded with full marks."""
     problems = []
     with requests.Session() as session:
         for item in accepted:
@@ -190,7 +199,8 @@ def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
                 and status["score"] == FULL_MARKS
             ):
                 problems.append(
-                    f"submission {item['submission_id']}: {status['status']}, score {status['score']}"
+                    f"submission {item['submission_id']}: {status['status']}, "
+                    f"score {status['score']}"
                     f"/{status['max_score']}, error {status['error_message']!r}"
                 )
     return problems
@@ -216,7 +226,8 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
             "GRADER_QUEUE": queue,
             "GRADER_INSTANCE_DIR": str(logs / "instance"),
             "GRADER_SECRET_KEY": secrets.token_urlsafe(48),
-            # One token stands for the whole class here, so the per-person upload limit must not bite.
+            # One token stands for the whole class here, so the per-person upload limit must not
+            # bite.
             "GRADER_UPLOAD_LIMIT": "1000000/hour",
         }
         stack.callback(redis.Redis.from_url(REDIS_URL).delete, queue)
@@ -231,12 +242,14 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
             lambda: workers_ready(started, worker_logs), 300, "the workers to say they are ready"
         )
         say(
-            f"  {workers} worker(s) ready; sending {args.uploads} uploads from {args.clients} clients"
+            f"  {workers} worker(s) ready; sending {args.uploads} uploads "
+            f"from {args.clients} clients"
         )
         burst = send_burst(base_url, token, args.uploads, args.clients)
         began_at = datetime.now(UTC).timestamp() - (time.perf_counter() - burst.started)
         say(
-            f"  {len(burst.accepted)} accepted in {burst.last_accepted - burst.started:.1f}s; waiting for grading"
+            f"  {len(burst.accepted)} accepted in {burst.last_accepted - burst.started:.1f}s; "
+            "waiting for grading"
         )
         counts = wait_for_grading(
             database_url,
@@ -260,7 +273,8 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
     ]
     if counts["unfinished_ids"]:
         problems.append(
-            f"database: runs still unfinished after {args.grading_timeout:.0f}s: {counts['unfinished_ids']}"
+            f"database: runs still unfinished after {args.grading_timeout:.0f}s: "
+            f"{counts['unfinished_ids']}"
         )
     if queue_left:
         problems.append(f"redis: {queue_left} message(s) left in the queue")
@@ -306,7 +320,8 @@ def print_table(rounds: list[dict], args: argparse.Namespace) -> None:
     )
     print(
         f"\nBurst: {args.uploads} uploads from {args.clients} clients, gunicorn --workers 2, "
-        f"{os.cpu_count()} CPU cores, GRADER_WARM_KERNELS={os.environ.get('GRADER_WARM_KERNELS', '1')}"
+        f"{os.cpu_count()} CPU cores, "
+        f"GRADER_WARM_KERNELS={os.environ.get('GRADER_WARM_KERNELS', '1')}"
     )
     header = (
         "workers",
@@ -355,7 +370,8 @@ def report(rounds: list[dict]) -> bool:
             print(f"log ({result['workers']} worker(s)): {line}")
     ok = not any(result["problems"] for result in rounds)
     print(
-        "\nOK: every upload accepted and graded with full marks; one submission and one graded run per upload; "
+        "\nOK: every upload accepted and graded with full marks; "
+        "one submission and one graded run per upload; "
         "nothing left in the queue."
         if ok
         else "\nFAILED: see the problems above."
@@ -391,7 +407,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--grading-timeout",
         type=float,
         default=3600,
-        help="seconds a round may take to grade its uploads before the rest count as lost (default: 3600)",
+        help=(
+            "seconds a round may take to grade its uploads before the rest count as lost "
+            "(default: 3600)"
+        ),
     )
     return parser.parse_args(argv)
 

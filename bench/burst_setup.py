@@ -1,4 +1,5 @@
-"""What a burst round needs before the burst: a fresh database, a small fast lab, and the service's processes."""
+"""What a burst round needs before the burst: a fresh database, a small fast lab, and the service's
+processes."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ RUBRIC = {
 }
 FULL_MARKS = sum(question["points"] for question in RUBRIC["questions"])
 ANSWERS = {
-    "Question 1": 'import csv\ntotal = sum(int(row["n"]) for row in csv.DictReader(open("data/numbers.csv")))',
+    "Question 1": (
+        'import csv\ntotal = sum(int(row["n"]) for row in csv.DictReader(open("data/numbers.csv")))'
+    ),
     "Question 2": "print(total)",
 }
 
@@ -104,7 +107,7 @@ def grader(*args: str) -> list[str]:
 
 
 def run_grader(env: dict[str, str], *args: str) -> str:
-    """Run one `grader` command to completion and return its output; its own output explains a failure."""
+    """Run one `grader` command to completion and return its output, which explains any failure."""
     done = subprocess.run(
         grader(*args),
         env={**os.environ, **env},
@@ -121,7 +124,7 @@ def run_grader(env: dict[str, str], *args: str) -> str:
 
 
 def add_burst_lab(env: dict[str, str], package_root: Path) -> None:
-    """Register the burst lab in the demo course, through the same service the instructor pages use."""
+    """Register the burst lab in the demo course, via the same service the instructor pages use."""
     settings = Settings(
         instance_dir=Path(env["GRADER_INSTANCE_DIR"]),
         database_url=env["GRADER_DATABASE_URL"],
@@ -145,7 +148,8 @@ def prepare(env: dict[str, str], package_root: Path) -> str:
 
 @contextlib.contextmanager
 def process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """Run `command` in its own process group for the block; then SIGTERM the group, and SIGKILL what is left."""
+    """Run `command` in its own process group for the block; then SIGTERM the group, and SIGKILL
+    what is left."""
     with open(log_path, "wb") as log:
         child = subprocess.Popen(
             command,

@@ -1,6 +1,8 @@
-"""The Flask app that the web and the worker share: settings, database, migrations and Celery; no pages.
+"""The Flask app that the web and the worker share: settings, database, migrations and Celery; no
+pages.
 
-The worker builds only this; `grader.web.create_web_app` adds the pages, the API and their protections.
+The worker builds only this; `grader.web.create_web_app` adds the pages, the API and their
+protections.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The app with its database and Celery configured, for the worker and as the base of the web app."""
+    """The app with its database and Celery configured, for the worker and as the base of the web
+    app."""
     settings = settings or Settings.from_env()
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(

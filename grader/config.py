@@ -15,9 +15,11 @@ def default_instance_dir() -> Path:
     return Path(_env("INSTANCE_DIR", str(Path.cwd() / "instance"))).resolve()
 
 
-# What the key is when GRADER_SECRET_KEY is unset: fine for tests and commands that serve no requests.
+# What the key is when GRADER_SECRET_KEY is unset: fine for tests and commands that serve no
+# requests.
 DEV_SECRET_KEY = "dev-only-secret-change-me"
-# Keys this project published (code, compose file, docs): anyone could sign session cookies with them.
+# Keys this project published (code, compose file, docs): anyone could sign session cookies with
+# them.
 PUBLISHED_SECRET_KEYS = frozenset(
     {DEV_SECRET_KEY, "change-me-before-deploying", "change-me", "changeme"}
 )
@@ -26,7 +28,8 @@ GENERATE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48
 
 
 class InsecureSecretKey(RuntimeError):
-    """The secret key would let anyone forge a session cookie, so the service refuses to start with it."""
+    """The secret key would let anyone forge a session cookie, so the service refuses to start with
+    it."""
 
 
 def secret_key_problem(key: str) -> str | None:
@@ -55,15 +58,17 @@ class Settings:
     warm_kernels: int = 1
     # A notebook whose grading was cut short this many times (it kills workers) is marked failed.
     max_grading_attempts: int = 3
-    # The sweeper re-sends runs queued this long without a worker taking them (their message may be lost)...
+    # The sweeper re-sends runs queued this long without a worker taking them (their message may be
+    # lost)...
     requeue_after_seconds: int = 600
     # ...and runs whose worker has not written a heartbeat for this long (it died).
     stale_after_seconds: int = 90
     sweep_interval_seconds: int = 30
-    # A grading task may run this long beyond its rubric's notebook and check time limits (kernel start,
-    # setup, recording the result); then it is stopped and its run failed.
+    # A grading task may run this long beyond its rubric's notebook and check time limits (kernel
+    # start, setup, recording the result); then it is stopped and its run failed.
     grading_margin_seconds: int = 600
-    # Session and remember cookies only over https; `grader serve` (plain http on localhost) turns it off.
+    # Session and remember cookies only over https; `grader serve` (plain http on localhost) turns
+    # it off.
     secure_cookies: bool = True
     # A sign-in lasts this long, however active the session is.
     session_hours: int = 12
@@ -71,7 +76,8 @@ class Settings:
     login_limit_per_address: str = "30/minute"
     login_limit_per_account: str = "5/minute"
     upload_limit: str = "20/hour"
-    # Where the throttles count; empty: the Redis broker when there is one, else this process's memory.
+    # Where the throttles count; empty: the Redis broker when there is one, else this process's
+    # memory.
     ratelimit_storage_url: str = ""
     # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to believe (0: none, so a
     # client cannot pick its own address for the per-address throttle).
@@ -117,13 +123,14 @@ class Settings:
 
     @property
     def result_cache_dir(self) -> Path:
-        """Retrained models' answers and reusable gradings, kept per machine: a cache only, nothing is lost
-        without it."""
+        """Retrained models' answers and reusable gradings, kept per machine: a cache only, nothing
+        is lost without it."""
         return self.instance_dir / "result-cache"
 
     @property
     def rate_limit_storage(self) -> str:
-        """Where throttles count: shared by every web process through Redis, or per process in memory."""
+        """Where throttles count: shared by every web process through Redis, or per process in
+        memory."""
         if self.ratelimit_storage_url:
             return self.ratelimit_storage_url
         return (

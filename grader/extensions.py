@@ -27,6 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Configured per app from its settings (storage, headers) in grader.web.throttles; by address unless a
-# limit says otherwise.
+# Configured per app from its settings (storage, headers) in grader.web.throttles; by address unless
+# a limit says otherwise.
 limiter = Limiter(get_remote_address)

@@ -1,7 +1,9 @@
-"""Structured logs: one JSON object per line, with the grading run's id whenever a message is about one.
+"""Structured logs: one JSON object per line, with the grading run's id whenever a message is about
+one.
 
-`log.info("...", extra={"run_id": run_id})` puts `"run_id": 17` in the line, so `grep '"run_id": 17'`
-or any log system follows one submission through the web app, the queue and the worker.
+`log.info("...", extra={"run_id": run_id})` puts `"run_id": 17` in the line, so
+`grep '"run_id": 17'` or any log system follows one submission through the web app, the queue and
+the worker.
 """
 
 from __future__ import annotations

@@ -77,8 +77,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     # None until the person sets a password (a roster import creates accounts without one).
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    # Part of every session cookie; replaced on sign-out and password change, which ends every session.
-    # A row written outside the app gets an empty token, which signs no one in.
+    # Part of every session cookie; replaced on sign-out and password change, which ends every
+    # session. A row written outside the app gets an empty token, which signs no one in.
     session_token: Mapped[str] = mapped_column(
         String(64), default=new_session_token, server_default=""
     )
@@ -104,7 +104,8 @@ class ApiToken(db.Model):
 
 
 class Enrollment(db.Model):
-    """A user's role in one course; the same person may be a TA in one course and a student in another."""
+    """A user's role in one course; the same person may be a TA in one course and a student in
+    another."""
 
     __tablename__ = "enrollments"
     __table_args__ = (UniqueConstraint("user_id", "course_id"),)
@@ -121,7 +122,8 @@ class Assignment(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
-    # The assignment package (rubric, template, data, hidden data) as a zip blob, so any worker can fetch it.
+    # The assignment package (rubric, template, data, hidden data) as a zip blob, so any worker can
+    # fetch it.
     package_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     # Students neither see nor submit before the release; None means released.
     release_at: Mapped[Timestamp | None]
@@ -195,11 +197,13 @@ class GradingRun(db.Model):
     manual_pending: Mapped[float | None]
     # Set when the run was not isolated (the unsafe local mode), so every page can say so.
     sandbox_warning: Mapped[str | None] = mapped_column(Text)
-    # Seconds spent executing the notebook and scoring it, and whether its kernel was started ahead of time.
+    # Seconds spent executing the notebook and scoring it, and whether its kernel was started ahead
+    # of time.
     execution_seconds: Mapped[float | None]
     scoring_seconds: Mapped[float | None]
     warm_kernel: Mapped[bool | None]
-    # What the notebook rebound or forged (e.g. "numpy.mean"): evidence for staff only, never used to score.
+    # What the notebook rebound or forged (e.g. "numpy.mean"): evidence for staff only, never used
+    # to score.
     tamper: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     submission: Mapped[Submission] = relationship(back_populates="runs")
     question_results: Mapped[list[QuestionResult]] = relationship(
@@ -208,7 +212,8 @@ class GradingRun(db.Model):
 
 
 class WorkerHeartbeat(db.Model):
-    """A worker process that is alive (it writes `last_seen` every few seconds), for the staff's dashboard."""
+    """A worker process that is alive (it writes `last_seen` every few seconds), for the staff's
+    dashboard."""
 
     __tablename__ = "worker_heartbeats"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -217,7 +222,8 @@ class WorkerHeartbeat(db.Model):
 
 
 class ManualScore(db.Model):
-    """A TA's score for one question of a submission; it wins over the automatic one and outlives re-grades."""
+    """A TA's score for one question of a submission; it wins over the automatic one and outlives
+    re-grades."""
 
     __tablename__ = "manual_scores"
     __table_args__ = (UniqueConstraint("submission_id", "question_key"),)
@@ -247,7 +253,8 @@ class ScoreChange(db.Model):
 
 
 class PackageValidation(db.Model):
-    """The solution and the untouched template graded against one version of an assignment's package."""
+    """The solution and the untouched template graded against one version of an assignment's
+    package."""
 
     __tablename__ = "package_validations"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -261,7 +268,8 @@ class PackageValidation(db.Model):
     )
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     finished_at: Mapped[Timestamp | None]
-    # Per notebook ("solution", "template"): its total, maximum and per-question scores and messages.
+    # Per notebook ("solution", "template"): its total, maximum and per-question scores and
+    # messages.
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What stands in the way of release, in words, e.g. "the solution loses 2 points on b_q1".
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)

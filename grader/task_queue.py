@@ -14,8 +14,8 @@ GRADE_TASK = "grader.grade_submission"
 VALIDATE_TASK = "grader.validate_package"
 SWEEP_TASK = "grader.sweep_runs"
 # Longer than any grading can take (a notebook may run 4 hours, plus its checks): Redis hands an
-# unacknowledged task to another worker only after this long. A dead worker's runs come back much sooner
-# through the sweeper, which watches their heartbeats.
+# unacknowledged task to another worker only after this long. A dead worker's runs come back much
+# sooner through the sweeper, which watches their heartbeats.
 VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def celery_config(settings: Settings) -> dict:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
-        # An upload must not hang while the broker is away: give up quickly, the sweeper sends it later.
+        # An upload must not hang while the broker is away: give up quickly, the sweeper sends it
+        # later.
         "task_publish_retry_policy": {
             "max_retries": 2,
             "interval_start": 0,
@@ -56,7 +57,8 @@ def celery_config(settings: Settings) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         # One folder for both directions: the web app writes messages, the worker reads them.
         config["broker_url"] = "filesystem://"
-        # The exchange table too, or kombu writes it to a `control` folder wherever the process started.
+        # The exchange table too, or kombu writes it to a `control` folder wherever the process
+        # started.
         config["broker_transport_options"].update(
             data_folder_in=str(folder),
             data_folder_out=str(folder),
@@ -86,10 +88,11 @@ def enqueue_grading(run_id: int) -> bool:
     The run is committed already, so a broker that is away loses nothing: the sweeper sends the run
     once the broker is back. Returns whether it was sent now.
     """
-    # The time limits travel in the message's headers, which both the filesystem broker and Redis carry;
-    # the worker's pool enforces them (the hard one by killing the process, even when the trusted side is
-    # stuck inside C code, which no in-process alarm can interrupt). They come from the rubric, which the
-    # worker knows only after the task has started: too late to set them there.
+    # The time limits travel in the message's headers, which both the filesystem broker and Redis
+    # carry; the worker's pool enforces them (the hard one by killing the process, even when the
+    # trusted side is stuck inside C code, which no in-process alarm can interrupt). They come from
+    # the rubric, which the worker knows only after the task has started: too late to set them
+    # there.
     try:
         _send(GRADE_TASK, run_id, **time_limits(run_id, current_app.config["GRADER"]))
     except Exception:  # kombu raises a variety of connection errors, depending on the transport

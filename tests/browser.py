@@ -1,4 +1,5 @@
-"""Browser-test helpers: `grader serve` as the README starts it, and headless Chromium driven by Playwright."""
+"""Browser-test helpers: `grader serve` as the README starts it, and headless Chromium driven by
+Playwright."""
 
 from __future__ import annotations
 

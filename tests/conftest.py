@@ -24,9 +24,9 @@ from grader.services.people.accounts import create_api_token, find_user
 from grader.web import create_web_app
 
 REPO = Path(__file__).resolve().parents[1]
-# Werkzeug's test client spools a multipart body over 500 kB to a temporary file that nothing closes; its
-# ResourceWarning would then fail whichever later test the garbage collector happens to run in. Test bodies
-# stay in memory instead.
+# Werkzeug's test client spools a multipart body over 500 kB to a temporary file that nothing
+# closes; its ResourceWarning would then fail whichever later test the garbage collector happens to
+# run in. Test bodies stay in memory instead.
 werkzeug.test.stream_encode_multipart = functools.partial(
     werkzeug.test.stream_encode_multipart, use_tempfile=False
 )
@@ -64,9 +64,11 @@ def demo_database(tmp_path_factory) -> None:
 @pytest.fixture(autouse=True)
 def fast_password_hashing(request, monkeypatch):
     """Hash passwords with one PBKDF2 round, unless a test is marked `real_password_hashing`."""
-    # scrypt takes half a second a password by design; every app and sign-in would pay it several times.
+    # scrypt takes half a second a password by design; every app and sign-in would pay it several
+    # times.
     real = request.node.get_closest_marker("real_password_hashing") is not None
-    accounts._dummy_hash.cache_clear()  # the hash unknown e-mails are checked against, made the same way
+    # The hash unknown e-mails are checked against, made the same way.
+    accounts._dummy_hash.cache_clear()
     if not real:
         monkeypatch.setattr(accounts, "generate_password_hash", FAST_PASSWORD_HASH)
     yield
@@ -76,7 +78,8 @@ def fast_password_hashing(request, monkeypatch):
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
     """The real bubblewrap sandbox, as production runs notebooks."""
-    # Built on first use, not at import: it needs root, and tests that run no notebook (the fast tier) do not.
+    # Built on first use, not at import: it needs root, and tests that run no notebook (the fast
+    # tier) do not.
     return sandbox_from_mode("bubblewrap")
 
 
@@ -135,8 +138,8 @@ def api_headers(app):
 
 def make_app(settings: Settings):
     """An app on a fresh schema with the demo course loaded."""
-    # Most tests start from a copy of the demo database: building it (packages stored, passwords hashed)
-    # would cost each a quarter of a second. load_demo below then finds everything in place.
+    # Most tests start from a copy of the demo database: building it (packages stored, passwords
+    # hashed) would cost each a quarter of a second. load_demo below then finds everything in place.
     database = Path(settings.database_url.removeprefix("sqlite:///"))
     copy = settings.database_url.startswith("sqlite:///") and not database.exists()
     if copy and accounts.generate_password_hash is FAST_PASSWORD_HASH:
@@ -151,7 +154,9 @@ def make_app(settings: Settings):
 
 
 def add_mini_assignment(app, root: Path, **runtime) -> str:
-    """Add the fast, TensorFlow-free mini package to the demo course (runtime options overridden); return its slug."""
+    """Add the fast, TensorFlow-free mini package to the demo course (runtime options overridden).
+
+    Returns its slug."""
     import yaml
     from engine.mini_package import RUBRIC, build
 

@@ -1,4 +1,4 @@
-"""Helpers for tests that run the real service: web servers, Celery workers, PostgreSQL databases."""
+"""Helpers for tests running the real service: web servers, Celery workers, PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
 
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
-    """Create an empty PostgreSQL database for one test and drop it afterwards; yield its SQLAlchemy URL."""
+    """Create an empty PostgreSQL database for one test and drop it afterwards; yield its SQLAlchemy
+    URL."""
     name = f"grader_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -57,7 +58,7 @@ def fresh_postgres_database() -> Iterator[str]:
 
 @contextmanager
 def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """Run `command` for the duration of the block, with output in `log_path`; stop it afterwards."""
+    """Run `command` for the duration of the block, output in `log_path`; stop it afterwards."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,

@@ -1,4 +1,5 @@
-"""A TCP proxy a test can cut and restore: a real network outage of a real server, without stopping it for everyone."""
+"""A TCP proxy a test can cut and restore: a real network outage of a real server, without stopping
+it for everyone."""
 
 from __future__ import annotations
 

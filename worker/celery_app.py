@@ -1,4 +1,4 @@
-"""Celery entry point (`celery -A worker.celery_app worker`): the Flask app's Celery, with our tasks."""
+"""Entry point for `celery -A worker.celery_app worker`: the Flask app's Celery, with our tasks."""
 
 import logging
 import threading
@@ -18,7 +18,8 @@ settings = Settings.from_env()
 try:
     settings.require_production_secret()
 except InsecureSecretKey as exc:
-    # One line for the operator (of `grader worker`, `grader beat`, `celery -A`), not Celery's traceback.
+    # One line for the operator (of `grader worker`, `grader beat`, `celery -A`),
+    # not Celery's traceback.
     raise SystemExit(str(exc)) from None
 flask_app = create_app(settings)
 app = flask_app.extensions["celery"]
@@ -30,7 +31,7 @@ _stopping = threading.Event()
 
 @setup_logging.connect
 def use_structured_logs(**_) -> None:
-    """Our JSON lines instead of Celery's own format (connecting here tells Celery to leave logging alone)."""
+    """Our JSON lines, not Celery's format (connecting here tells Celery to leave logging alone)."""
     configure_logging()
 
 
@@ -53,14 +54,16 @@ def refuse_to_grade_without_isolation(**_) -> None:
 
 @worker_process_init.connect
 def start_process(**_) -> None:
-    """Each process that grades keeps its own kernels warm (a kernel cannot cross a fork) and says it is alive."""
+    """Each process that grades keeps its own kernels warm (a kernel cannot cross a fork) and says
+    it is alive."""
     kernels.start(flask_app.config["GRADER"])
     threading.Thread(target=_report_alive, name="worker-heartbeat", daemon=True).start()
 
 
 @worker_process_shutdown.connect
 def stop_process(**_) -> None:
-    """On a warm shutdown: close the warm kernels (sandbox, cgroups, folders) and stop reporting alive."""
+    """On a warm shutdown: close the warm kernels (sandbox, cgroups, folders)
+    and stop reporting alive."""
     _stopping.set()
     kernels.stop()
     with flask_app.app_context():

@@ -5,5 +5,6 @@ import socket
 
 
 def worker_name() -> str:
-    # Computed on each call: prefork children import this module in the parent, before they get their pid.
+    # Computed on each call: prefork children import this module in the parent,
+    # before they get their pid.
     return f"{socket.gethostname()}:{os.getpid()}"

@@ -11,8 +11,8 @@ from grader.task_queue import GRADE_TASK, SWEEP_TASK, VALIDATE_TASK, enqueue_gra
 from worker import kernels
 from worker.identity import worker_name
 
-# The database being away for a moment (restart, failover) is retried with growing pauses; the run stays
-# claimed by this worker process, which may take it again.
+# The database being away for a moment (restart, failover) is retried with growing pauses; the run
+# stays claimed by this worker process, which may take it again.
 DATABASE_RETRY = {
     "autoretry_for": (OperationalError,),
     "retry_backoff": 2,
@@ -22,7 +22,8 @@ DATABASE_RETRY = {
 }
 
 
-# Its soft and hard time limits come with each message (grader.task_queue.enqueue_grading), from the run's rubric.
+# Its soft and hard time limits come with each message (grader.task_queue.enqueue_grading),
+# from the run's rubric.
 @shared_task(name=GRADE_TASK, bind=True, **DATABASE_RETRY)
 def grade_submission(self, run_id: int) -> str | None:
     """Execute and grade the submission behind grading run `run_id`."""

@@ -20,18 +20,22 @@ from grader.services.demo import DemoRefused, load_demo
 from grader.web import create_web_app
 
 
-# No `flask run`: it would serve requests with whatever key is set; `grader serve` and gunicorn check it.
+# No `flask run`: it would serve requests with whatever key is set; `grader serve` and gunicorn
+# check it.
 @click.group(
     cls=FlaskGroup,
     create_app=lambda: create_web_app(),
     add_version_option=False,
     add_default_commands=False,
-    help="Notebook grader. Configuration comes from GRADER_* environment variables; see the README.",
+    help=(
+        "Notebook grader. Configuration comes from GRADER_* environment variables; see the README."
+    ),
 )
 @click.pass_context
 def main(ctx: click.Context) -> None:
     if ctx.invoked_subcommand == "serve":
-        # Before the app is built: the embedded server speaks plain http, where Secure cookies never return.
+        # Before the app is built: the embedded server speaks plain http, where Secure cookies never
+        # return.
         os.environ.setdefault("GRADER_SECURE_COOKIES", "0")
 
 
@@ -66,7 +70,9 @@ def worker_command(concurrency: int, queue: str, beat: bool = False) -> list[str
 @click.option(
     "--beat",
     is_flag=True,
-    help="Also run the sweeper's schedule here (only one process should; or run `grader beat` once).",
+    help=(
+        "Also run the sweeper's schedule here (only one process should; or run `grader beat` once)."
+    ),
 )
 @with_appcontext
 def worker(concurrency: int, beat: bool) -> None:
@@ -78,7 +84,8 @@ def worker(concurrency: int, beat: bool) -> None:
 @main.command("beat")
 @with_appcontext
 def beat() -> None:
-    """Run the schedule that sends the sweeper, which re-sends lost or abandoned grading runs (run one)."""
+    """Run the schedule that sends the sweeper, which re-sends lost or abandoned grading runs (run
+    one)."""
     command = [
         sys.executable,
         "-m",
@@ -96,7 +103,10 @@ def beat() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Load it into a database other than SQLite too (a throwaway one: its passwords are published).",
+    help=(
+        "Load it into a database other than SQLite too "
+        "(a throwaway one: its passwords are published)."
+    ),
 )
 @with_appcontext
 def demo(force: bool) -> None:
@@ -113,7 +123,8 @@ def demo(force: bool) -> None:
 @click.option("--port", default=5000, show_default=True)
 @click.option("--no-worker", is_flag=True, help="Do not start a worker alongside the web app.")
 def serve(host: str, port: int, no_worker: bool) -> None:
-    """Embedded setup: migrate the database, load the demo course, start a worker and the web app."""
+    """Embedded setup: migrate the database, load the demo course, start a worker and the web
+    app."""
     # Readable lines on a laptop (the worker inherits this); production processes log JSON.
     os.environ.setdefault("GRADER_LOG_FORMAT", "text")
     configure_logging()
@@ -128,8 +139,8 @@ def serve(host: str, port: int, no_worker: bool) -> None:
             load_demo()
         except DemoRefused as exc:
             click.echo(f"Demo course not loaded: {exc}.")
-    # SIGTERM (kill, systemd, a container stop) and SIGHUP end the server as Ctrl-C does, so the worker
-    # below is always stopped with it.
+    # SIGTERM (kill, systemd, a container stop) and SIGHUP end the server as Ctrl-C does, so the
+    # worker below is always stopped with it.
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.default_int_handler)
     worker_process = None

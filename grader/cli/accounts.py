@@ -148,7 +148,8 @@ def create_token_command(email: str, name: str, days: int) -> None:
 @tokens.command("list")
 @click.argument("email", required=False)
 def list_tokens_command(email: str | None) -> None:
-    """List API tokens (everyone's, or EMAIL's): id, owner, dates and state; never the token itself."""
+    """List API tokens (everyone's, or EMAIL's): id, owner, dates and state; never the token
+    itself."""
     rows = list_api_tokens(_user(email) if email else None)
     click.echo("\t".join(["id", "owner", "name", "created", "expires", "last used", "state"]))
     at = now()
@@ -173,7 +174,8 @@ def list_tokens_command(email: str | None) -> None:
 @click.argument("token_id", type=click.IntRange(1, 2**31 - 1), required=False)
 @click.option("--all", "all_of", metavar="EMAIL", help="Revoke every token of EMAIL instead.")
 def revoke_token_command(token_id: int | None, all_of: str | None) -> None:
-    """Revoke the API token TOKEN_ID (see `grader tokens list`), or with --all EMAIL all of someone's."""
+    """Revoke the API token TOKEN_ID (see `grader tokens list`), or with --all EMAIL all of
+    someone's."""
     if (token_id is None) == (all_of is None):
         raise click.UsageError("give either a TOKEN_ID or --all EMAIL")
     if all_of:

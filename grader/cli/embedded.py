@@ -1,4 +1,5 @@
-"""The embedded setup behind `grader serve`: its own secret key, and the worker it starts and stops."""
+"""The embedded setup behind `grader serve`: its own secret key, and the worker it starts and
+stops."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from grader.config import DEV_SECRET_KEY, Settings
 SECRET_KEY_FILE = "secret_key"
 # Signals that stop `grader serve`: Ctrl-C, `kill`/systemd/a container stop, and a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# Celery's warm shutdown lets the worker finish the notebook in hand; one that takes longer than this is
-# cut short (cold shutdown), and a worker that still has not exited is killed.
+# Celery's warm shutdown lets the worker finish the notebook in hand; one that takes longer than
+# this is cut short (cold shutdown), and a worker that still has not exited is killed.
 WARM_SHUTDOWN_SECONDS = 60
 COLD_SHUTDOWN_SECONDS = 10
 
 
 def embedded_settings() -> Settings:
-    """The environment's settings, with the instance folder's own key unless GRADER_SECRET_KEY is set."""
+    """The environment's settings, with the instance folder's own key unless GRADER_SECRET_KEY is
+    set."""
     settings = Settings.from_env()
     if settings.secret_key == DEV_SECRET_KEY:
         settings = replace(settings, secret_key=instance_secret_key(settings.instance_dir))
@@ -34,7 +36,8 @@ def embedded_settings() -> Settings:
 
 
 def instance_secret_key(instance_dir: Path) -> str:
-    """A random key made on first use and kept (owner-readable only), so sign-ins survive restarts."""
+    """A random key made on first use and kept (owner-readable only), so sign-ins survive
+    restarts."""
     path = instance_dir / SECRET_KEY_FILE
     instance_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -46,7 +49,8 @@ def instance_secret_key(instance_dir: Path) -> str:
 
 
 def start_worker(command: list[str], settings: Settings) -> subprocess.Popen:
-    """Start the embedded worker with serve's key; only serve signals it, and it stops if serve dies."""
+    """Start the embedded worker with serve's key; only serve signals it, and it stops if serve
+    dies."""
     return subprocess.Popen(
         command,
         env={**os.environ, "GRADER_SECRET_KEY": settings.secret_key},
@@ -72,7 +76,8 @@ def stop_worker(process: subprocess.Popen) -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda received, _frame: hurry.append(received))
     click.echo(
-        f"Stopping the worker: it finishes the notebook it is grading (at most {WARM_SHUTDOWN_SECONDS}"
+        "Stopping the worker: it finishes the notebook it is grading "
+        f"(at most {WARM_SHUTDOWN_SECONDS}"
         " s; Ctrl-C to stop it now)."
     )
     for signum, grace in (

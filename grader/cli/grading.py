@@ -1,4 +1,5 @@
-"""`grader grade` and `grader validate-assignment`: the engine from the command line, no server needed."""
+"""`grader grade` and `grader validate-assignment`: the engine from the command line, no server
+needed."""
 
 from __future__ import annotations
 
@@ -109,7 +110,10 @@ def register(cli: click.Group) -> None:
         type=click.Path(file_okay=False, path_type=Path),
         default=default_cache_dir,
         show_default="~/.cache/grader/scoring",
-        help="Keep results here: an unchanged notebook is not run again, an unchanged model not retrained.",
+        help=(
+            "Keep results here: an unchanged notebook is not run again, "
+            "an unchanged model not retrained."
+        ),
     )
     @click.option(
         "--no-cache", is_flag=True, help="Run the notebook and retrain every model; keep nothing."
@@ -132,7 +136,8 @@ def register(cli: click.Group) -> None:
         )
         if result.reused and not as_json:
             click.echo(
-                "(An identical notebook was graded before; its result is reused. --no-cache runs it.)",
+                "(An identical notebook was graded before; its result is reused. "
+                "--no-cache runs it.)",
                 err=True,
             )
         if plots:
@@ -175,5 +180,6 @@ def register(cli: click.Group) -> None:
                 click.echo(f"  - {problem}", err=True)
             sys.exit(1)
         click.echo(
-            "\nThe assignment is ready: the solution gets full automatic marks and the template none."
+            "\nThe assignment is ready: "
+            "the solution gets full automatic marks and the template none."
         )

@@ -1,7 +1,8 @@
 """Reading answers statically: which names a section's code defines, and its source and text.
 
-Cells are attacker data read by the trusted worker: a cell too large to parse cheaply, or one that does
-not parse, is read by a single pass over its lines instead of a backtracking regular expression.
+Cells are attacker data read by the trusted worker: a cell too large to parse cheaply, or one that
+does not parse, is read by a single pass over its lines instead of a backtracking regular
+expression.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import nbformat
 
 # Honest answer cells are a few kB; parsing much more only costs the worker time and memory.
 MAX_PARSED_CHARS = 100_000
-# Both patterns are anchored at the start of one line and cannot backtrack more than its leading spaces.
+# Both patterns are anchored at the start of one line and cannot backtrack more than its leading
+# spaces.
 _SHELL_OR_CELL_MAGIC = re.compile(r"^\s*(!|%%)")
 _LINE_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|capture)\b\s*")
 
 
 def defined_names(source: str) -> set[str]:
-    """Names a code cell binds at the notebook's top level (def, class, assignment, import, for, with)."""
+    """Names a code cell binds at the notebook's top level (def, class, assignment, import, for,
+    with)."""
     cleaned = _cleaned(source)
     tree = _parsed(cleaned)
     if tree is None:
@@ -31,7 +34,8 @@ def defined_names(source: str) -> set[str]:
 
 
 def imported_modules(source: str) -> list[str]:
-    """Top-level packages a code cell imports (`import tensorflow as tf`, `from sklearn.x import y`)."""
+    """Top-level packages a code cell imports (`import tensorflow as tf`,
+    `from sklearn.x import y`)."""
     tree = _parsed(_cleaned(source))
     if tree is None:
         return []
@@ -59,8 +63,8 @@ def _parsed(cleaned: str) -> ast.Module | None:
 
 
 def _scanned_definition(line: str) -> str | None:
-    """The name a line defines, read forgivingly: `def name`, `class name` (at any indent), or `name = ...`,
-    `name: type = ...` at the start of the line."""
+    """The name a line defines, read forgivingly: `def name`, `class name` (at any indent), or
+    `name = ...`, `name: type = ...` at the start of the line."""
     stripped = line.lstrip()
     for keyword in ("def", "class"):
         if stripped.startswith(keyword) and stripped[len(keyword) : len(keyword) + 1].isspace():
@@ -85,7 +89,8 @@ def _leading_name(text: str) -> str:
 
 
 def _without_magic(line: str) -> str:
-    """`%time x = 1` keeps `x = 1`; shell escapes, cell magics and other line magics become blank."""
+    """`%time x = 1` keeps `x = 1`; shell escapes, cell magics and other line magics become
+    blank."""
     if _SHELL_OR_CELL_MAGIC.match(line):
         return ""
     if line.lstrip().startswith("%"):

@@ -1,4 +1,5 @@
-"""Loading an assignment package: a folder (or zip) with rubric.yaml, template, data and hidden data."""
+"""Loading an assignment package: a folder (or zip) with rubric.yaml, template, data and hidden
+data."""
 
 from __future__ import annotations
 
@@ -55,14 +56,16 @@ def _load_folder(
 
 
 def _check_tables(root: Path, rubric: Rubric) -> None:
-    """Every table a question's check declares is in the package, with the columns the check names."""
+    """Every table a question's check declares is in the package, with the columns the check
+    names."""
     for question in rubric.questions:
         for table in check_for(question).tables(typed_params(question)):
             for folder in ("data", "hidden") if table.heldout else ("data",):
                 path = root / folder / f"{table.name}.csv"
                 if not path.is_file():
                     raise AssignmentError(
-                        f"question {question.key!r} needs {folder}/{table.name}.csv, which is not in the package"
+                        f"question {question.key!r} needs {folder}/{table.name}.csv, "
+                        "which is not in the package"
                     )
                 header = pd.read_csv(path, nrows=0).columns
                 missing = [column for column in table.columns if column not in header]

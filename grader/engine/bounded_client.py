@@ -25,7 +25,8 @@ class BoundedNotebookClient(NotebookClient):
         self.truncated_cells: set[int] = set()
 
     def start_cell(self, budget_bytes: int | None = None) -> None:
-        """Call before each cell: it gets its own budget (hidden probe cells may ask for a bigger one)."""
+        """Call before each cell: it gets its own budget (hidden probe cells may ask for a bigger
+        one)."""
         self.cell_left = budget_bytes or self.cell_budget
 
     def output(
@@ -43,7 +44,8 @@ class BoundedNotebookClient(NotebookClient):
                     "stream",
                     name="stderr",
                     text=(
-                        "\n[grader: output truncated here; this cell produced more output than is kept "
+                        "\n[grader: output truncated here; "
+                        "this cell produced more output than is kept "
                         f"({self.cell_budget // 1024} kB per cell)]\n"
                     ),
                 )

@@ -28,7 +28,8 @@ from grader.sandbox.policy import KernelLaunch
 ProgressCallback = Callable[[int, int], None]
 BEFORE_FIRST_CELL = -1
 RECOVERY_SECONDS = 10
-# A probe's result (predictions over a grid, say) may be larger than what a student's cell may print.
+# A probe's result (predictions over a grid, say) may be larger than what a student's cell may
+# print.
 PROBE_OUTPUT_BYTES = 8 * 1024 * 1024
 # The whole notebook keeps at most this many cells' worth of output.
 NOTEBOOK_OUTPUT_CELLS = 32
@@ -91,8 +92,8 @@ class ExecutionOptions:
     probes: list[Probe] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
     on_progress: ProgressCallback | None = None
-    # Called with each probe's result as soon as it is in, while the notebook goes on (answers are scored
-    # beside the run rather than after it).
+    # Called with each probe's result as soon as it is in, while the notebook goes on (answers are
+    # scored beside the run rather than after it).
     on_probe: Callable[[str, ProbeResult], None] | None = None
     # A kernel started ahead of time in `working_dir` (see kernel_pool); None starts one now.
     warm_kernel: WarmKernel | None = None
@@ -101,7 +102,8 @@ class ExecutionOptions:
 def run_with_probes(notebook: nbformat.NotebookNode, options: ExecutionOptions) -> ExecutionResult:
     """Execute a copy of `notebook`, running the setup cell first and each probe at its position."""
     notebook = copy.deepcopy(notebook)
-    # Uploaded outputs are the student's claims: a cell the grader never gets to run must show nothing.
+    # Uploaded outputs are the student's claims: a cell the grader never gets to run must show
+    # nothing.
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -201,8 +203,8 @@ class _Run:
             )
             return False
         except ValueError:
-            # jupyter_client could not read the kernel's reply (bad or repeated signature, not JSON): the
-            # notebook replaced something the kernel itself uses to talk to us.
+            # jupyter_client could not read the kernel's reply (bad or repeated signature, not
+            # JSON): the notebook replaced something the kernel itself uses to talk to us.
             self.result.stopped_reason = (
                 f"Cell #{index + 1} broke the kernel's connection to the grader (for "
                 "example by replacing json.dumps, which Jupyter itself uses); the "
@@ -239,7 +241,8 @@ class _Run:
             self.last_cell_timed_out = True
 
     def _responsive(self) -> bool:
-        """After an interrupted cell: does the kernel answer again, or is it stuck ignoring SIGINT?"""
+        """After an interrupted cell: does the kernel answer again, or is it stuck ignoring
+        SIGINT?"""
         return self._hidden("pass", RECOVERY_SECONDS, check_responsive=False).problem is None
 
     def _run_probes(self, after_cell: int) -> None:

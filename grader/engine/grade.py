@@ -76,9 +76,10 @@ def grade_notebook(
 ) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
-    With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits). Models are
-    retrained in a separate scoring kernel while the notebook goes on. `cache` keeps the retrained models'
-    answers, and whole gradings: an unchanged notebook graded before against the same package is not run again.
+    With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits).
+    Models are retrained in a separate scoring kernel while the notebook goes on. `cache` keeps the
+    retrained models' answers, and whole gradings: an unchanged notebook graded before against the
+    same package is not run again.
     """
     key = reuse.grading_key(notebook, package, sandbox.label) if cache else None
     stored = reuse.load(cache, key) if cache and key else None
@@ -145,8 +146,8 @@ def grade_notebook(
                 ),
             )
         notebook_done = time.perf_counter()
-        # Each model may take one probe_timeout to retrain (most were done while the notebook still ran), plus
-        # the scoring kernel's own start on a busy machine.
+        # Each model may take one probe_timeout to retrain (most were done while the notebook still
+        # ran), plus the scoring kernel's own start on a busy machine.
         budget = rubric.runtime.probe_timeout * max(1, models) + SCORING_START_SECONDS
         retrained = scoring.results(timeout=budget)
     questions = []
@@ -176,7 +177,8 @@ def grade_notebook(
 
 
 def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
-    """As soon as a model's description is out of the notebook, retrain it beside the notebook's next cells."""
+    """As soon as a model's description is out of the notebook, retrain it beside the notebook's
+    next cells."""
     check = check_for(evidence.question)
     if not check.uses_scoring_kernel or read_export(evidence) is not None:
         return
@@ -189,7 +191,8 @@ def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:
 
 
 def scoring_settings(package: AssignmentPackage) -> dict[str, Any]:
-    """What the scoring kernel imports ahead: the training libraries the assignment's template imports."""
+    """What the scoring kernel imports ahead: the training libraries the assignment's template
+    imports."""
     preload = kernel_profile(package.rubric.runtime, package.template).preload
     return {
         "legacy_keras": package.rubric.runtime.legacy_keras,
@@ -221,7 +224,8 @@ def _probe_for(evidence: Evidence, runtime: RuntimeOptions) -> Probe | None:
 
 
 def _capture_point(evidence: Evidence) -> int:
-    """Right after the last code cell of the answer's section: later cells may redefine its names."""
+    """Right after the last code cell of the answer's section: later cells may redefine its
+    names."""
     cells = evidence.notebook.cells
     code = [i for i in evidence.location.cell_indices if cells[i].cell_type == "code"]
     if code:
@@ -238,7 +242,8 @@ def _capture_point(evidence: Evidence) -> int:
 def _kernel_home(
     kernels: KernelPool | None, runtime: RuntimeOptions, template: nbformat.NotebookNode
 ) -> Iterator[tuple[Path, WarmKernel | None]]:
-    """The kernel's working folder, and the warm kernel already running in it if the pool had one."""
+    """The kernel's working folder, and the warm kernel already running in it if the pool had
+    one."""
     warm = kernels.take(kernel_profile(runtime, template)) if kernels else None
     if warm is None:
         with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
@@ -249,8 +254,8 @@ def _kernel_home(
 
 
 def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> KernelProfile:
-    """What a kernel for this assignment is started with, before the submission is known: its runtime, and
-    the packages its template notebook imports."""
+    """What a kernel for this assignment is started with, before the submission is known: its
+    runtime, and the packages its template notebook imports."""
     modules = dict.fromkeys(
         module
         for cell in template.cells
@@ -258,7 +263,8 @@ def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> 
         for module in imported_modules(cell.source)
     )
     if runtime.legacy_keras and "keras" in modules:
-        # Under the legacy runtime `keras` means tf_keras; importing Keras 3 early would bypass that alias.
+        # Under the legacy runtime `keras` means tf_keras; importing Keras 3 early would bypass that
+        # alias.
         modules = dict.fromkeys("tf_keras" if module == "keras" else module for module in modules)
     return KernelProfile(
         limits=runtime.limits,
@@ -274,7 +280,8 @@ def kernel_pool(sandbox: Sandbox, size: int = 1) -> KernelPool:
 
 
 def scratch_skeleton(scratch: Path) -> None:
-    """The folders a kernel is started with (the sandbox shows them read-only) and the course runtime."""
+    """The folders a kernel is started with (the sandbox shows them read-only) and the course
+    runtime."""
     (scratch / DATA_DIR).mkdir(exist_ok=True)
     (scratch / HELDOUT_DIR).mkdir(parents=True, exist_ok=True)
     shutil.copytree(
@@ -286,8 +293,9 @@ def scratch_skeleton(scratch: Path) -> None:
 
 
 def prepare_scratch(scratch: Path, package: AssignmentPackage) -> None:
-    """The kernel's working folder: public data, the runtime, and of the held-out tables only the feature
-    columns that a check applies the student's own code to (never a label, never an undeclared column)."""
+    """The kernel's working folder: public data, the runtime, and of the held-out tables only the
+    feature columns that a check applies the student's own code to (never a label, never an
+    undeclared column)."""
     scratch_skeleton(scratch)
     if package.data_dir.is_dir():
         shutil.copytree(package.data_dir, scratch / DATA_DIR, dirs_exist_ok=True)
@@ -319,6 +327,6 @@ def setup_source(package: AssignmentPackage) -> str:
 
 
 def kernel_environment() -> dict[str, str]:
-    """A clean environment: the grader's own settings (database and broker URLs, secrets) never reach
-    student code."""
+    """A clean environment: the grader's own settings (database and broker URLs, secrets) never
+    reach student code."""
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **KERNEL_ENVIRONMENT}

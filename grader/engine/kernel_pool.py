@@ -1,9 +1,10 @@
-"""Warm kernels: sandboxed kernels started ahead of time with the course's heavy imports already loaded.
+"""Warm kernels: sandboxed kernels started ahead of time with the course's heavy imports already
+loaded.
 
-Starting a kernel and importing TensorFlow costs seconds per notebook. A pool starts the next kernel in
-the background while the current notebook runs, so a submission finds one ready. Each kernel serves
-exactly one submission and is then destroyed with its sandbox, home folder and cgroup: nothing one
-student's code did (variables, patched modules, files) can reach the next student.
+Starting a kernel and importing TensorFlow costs seconds per notebook. A pool starts the next kernel
+in the background while the current notebook runs, so a submission finds one ready. Each kernel
+serves exactly one submission and is then destroyed with its sandbox, home folder and cgroup:
+nothing one student's code did (variables, patched modules, files) can reach the next student.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class KernelProfile:
-    """What a kernel is started with before the submission is known; a warm kernel fits only its profile."""
+    """What a kernel is started with before the submission is known; a warm kernel fits only its
+    profile."""
 
     limits: SandboxLimits
     # The legacy Keras runtime needs TF_USE_LEGACY_KERAS set before TensorFlow is imported.
@@ -54,7 +56,8 @@ class KernelProfile:
 
 
 def preload_source(modules: tuple[str, ...]) -> str:
-    """Import `modules` into the kernel without leaving a single name in the notebook's namespace."""
+    """Import `modules` into the kernel without leaving a single name in the notebook's
+    namespace."""
     return (
         "def _grader_preload(names):\n"
         "    import importlib\n"
@@ -62,7 +65,8 @@ def preload_source(modules: tuple[str, ...]) -> str:
         "        try:\n"
         "            importlib.import_module(name)\n"
         "        except Exception:\n"
-        "            pass  # a module this machine lacks is simply imported by the notebook, or not\n"
+        "            pass  # a module this machine lacks is simply imported by the notebook, "
+        "or not\n"
         f"_grader_preload({list(modules)!r})\n"
         "del _grader_preload\n"
     )
@@ -78,7 +82,8 @@ class WarmKernel:
             self.working_dir = Path(
                 self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-scratch-"))
             )
-            # The folders the sandbox shows read-only must exist before it starts; their files come later.
+            # The folders the sandbox shows read-only must exist before it starts; their files come
+            # later.
             skeleton(self.working_dir)
             sockets = Path(
                 self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-kernel-"))
@@ -103,8 +108,8 @@ class WarmKernel:
             env=self.launch.env,
             cwd=str(self.working_dir),
         )
-        # A session of its own: the notebook's client later shares the manager's session, whose record of
-        # seen message signatures must not already hold the preloading's.
+        # A session of its own: the notebook's client later shares the manager's session, whose
+        # record of seen message signatures must not already hold the preloading's.
         client = self.km.client(
             session=Session(
                 key=self.km.session.key, signature_scheme=self.km.session.signature_scheme
@@ -161,10 +166,11 @@ class _Pending:
 
 
 class KernelPool:
-    """Keeps `size` kernels of the last-used profile started; `take` hands one out and starts its successor.
+    """Keeps `size` kernels of the last-used profile started; `take` hands one out and starts its
+    successor.
 
-    The first notebook of an assignment starts cold and teaches the pool the profile; from then on, during
-    a deadline rush of that assignment, every notebook finds a kernel waiting.
+    The first notebook of an assignment starts cold and teaches the pool the profile; from then on,
+    during a deadline rush of that assignment, every notebook finds a kernel waiting.
     """
 
     def __init__(self, sandbox: Sandbox, skeleton: Skeleton, size: int = 1) -> None:
@@ -174,11 +180,13 @@ class KernelPool:
         self.served_warm = 0
         self._pending: list[_Pending] = []
         self._lock = threading.Lock()
-        # One starter thread: kernels start one after another, never competing with each other for the CPU.
+        # One starter thread: kernels start one after another, never competing with each other for
+        # the CPU.
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-kernel")
 
     def warm(self, profile: KernelProfile) -> None:
-        """Start kernels for `profile` until `size` are ready or starting; drop kernels of other profiles."""
+        """Start kernels for `profile` until `size` are ready or starting; drop kernels of other
+        profiles."""
         with self._lock:
             stale = [entry for entry in self._pending if entry.kernel.profile != profile]
             self._pending = [entry for entry in self._pending if entry.kernel.profile == profile]
@@ -189,7 +197,8 @@ class KernelPool:
             self._discard(entry)
 
     def take(self, profile: KernelProfile) -> WarmKernel | None:
-        """A started kernel for `profile` (waiting for one that is still starting), or None to start cold."""
+        """A started kernel for `profile` (waiting for one that is still starting), or None to start
+        cold."""
         with self._lock:
             entry = next((e for e in self._pending if e.kernel.profile == profile), None)
             if entry is not None:
@@ -197,8 +206,8 @@ class KernelPool:
         self.warm(profile)
         if entry is None:
             return None
-        # Still starting: it is needed now, so it gets a full CPU share; waiting for it is then never
-        # slower than starting a kernel from nothing.
+        # Still starting: it is needed now, so it gets a full CPU share; waiting for it is then
+        # never slower than starting a kernel from nothing.
         entry.kernel.launch.set_background(False)
         try:
             entry.ready.result(timeout=START_TIMEOUT)
@@ -221,12 +230,14 @@ class KernelPool:
         with self._lock:
             pending, self._pending = self._pending, []
         for entry in pending:
-            # A kernel still warming up holds up the worker's shutdown: let it finish at a full CPU share.
+            # A kernel still warming up holds up the worker's shutdown: let it finish at a full CPU
+            # share.
             entry.kernel.launch.set_background(False)
             self._discard(entry)
         self._starter.shutdown(wait=True)
 
     @staticmethod
     def _discard(entry: _Pending) -> None:
-        # A kernel still starting is closed once its start finishes, so its process is never left behind.
+        # A kernel still starting is closed once its start finishes, so its process is never left
+        # behind.
         entry.ready.add_done_callback(lambda _future: entry.kernel.close())

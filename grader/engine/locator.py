@@ -1,7 +1,9 @@
-"""Finding a question's answer cells by heading path, cell id or marker, however the notebook was edited.
+"""Finding a question's answer cells by heading path, cell id or marker, however the notebook was
+edited.
 
-Notebooks are attacker data read by the trusted worker, so headings are found by single passes with string
-methods (no backtracking regular expressions) and only the start of a long heading's text is kept.
+Notebooks are attacker data read by the trusted worker, so headings are found by single passes with
+string methods (no backtracking regular expressions) and only the start of a long heading's text is
+kept.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import nbformat
 
 from grader.engine.rubric import Locator
 
-# Titles are compared with the template's, which are a few words: text past this never decides a match.
+# Titles are compared with the template's, which are a few words: text past this never decides a
+# match.
 MAX_TITLE_CHARS = 300
 _FENCES = ("```", "~~~")
 
@@ -85,8 +88,8 @@ def _headings_in(markdown: tuple[tuple[int, str], ...]) -> tuple[Heading, ...]:
 def markdown_heading(line: str) -> tuple[int, str] | None:
     """The level and title of an ATX heading line (`## Title ##`), or None.
 
-    The same reading as the pattern `^\\s{0,3}(#{1,6})\\s+(.+?)\\s*#*\\s*$`, in one pass: that pattern
-    backtracks cubically on a heading full of spaces.
+    The same reading as the pattern `^\\s{0,3}(#{1,6})\\s+(.+?)\\s*#*\\s*$`, in one pass: that
+    pattern backtracks cubically on a heading full of spaces.
     """
     text = line.lstrip()
     indent = len(line) - len(text)
@@ -96,15 +99,18 @@ def markdown_heading(line: str) -> tuple[int, str] | None:
     rest = text[level:]
     title_start = len(rest) - len(rest.lstrip())
     if title_start == len(rest):
-        # Only spaces after the hashes: the pattern takes one of them as the title, if two or more are there.
+        # Only spaces after the hashes: the pattern takes one of them as the title, if two or more
+        # are there.
         return (level, rest[-1]) if len(rest) >= 2 else None
-    # The closing sequence is spaces, then hashes, then spaces; the title keeps at least one character.
+    # The closing sequence is spaces, then hashes, then spaces; the title keeps at least one
+    # character.
     closing = len(rest.rstrip().rstrip("#").rstrip())
     return level, rest[title_start : max(title_start + 1, closing)]
 
 
 def html_headings(source: str) -> list[tuple[int, str]]:
-    """Levels and inner text of `<hN ...>...</hN>` elements, as `re.finditer` found them, in linear time."""
+    """Levels and inner text of `<hN ...>...</hN>` elements, as `re.finditer` found them, in linear
+    time."""
     lowered = source.replace(
         "H", "h"
     )  # the tags are case-insensitive; same length, so the positions hold
@@ -125,7 +131,8 @@ def html_headings(source: str) -> list[tuple[int, str]]:
 
 
 class _ForwardFinder:
-    """`text.find(needle, start)` for starts that never decrease: each stretch of text is searched once."""
+    """`text.find(needle, start)` for starts that never decrease: each stretch of text is searched
+    once."""
 
     def __init__(self, text: str, needle: str):
         self.text, self.needle, self.found = text, needle, -2
@@ -137,7 +144,8 @@ class _ForwardFinder:
 
 
 def _without_tags(text: str) -> str:
-    """`text` with each `<...>` tag replaced by a space (what `re.sub(r"<[^>]+>", " ", text)` gives)."""
+    """`text` with each `<...>` tag replaced by a space (what `re.sub(r"<[^>]+>", " ", text)`
+    gives)."""
     parts, start = [], 0
     opening = text.find("<")
     while opening != -1:

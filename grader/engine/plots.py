@@ -1,7 +1,7 @@
 """Pictures for the report: a classifier's decision regions, with the public points it learned from.
 
-Only public data is drawn. Held-out points (and so held-out labels) never appear in a picture: a student
-could read them back off it.
+Only public data is drawn. Held-out points (and so held-out labels) never appear in a picture: a
+student could read them back off it.
 """
 
 from __future__ import annotations

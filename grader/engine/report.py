@@ -74,8 +74,8 @@ class Report:
     cell_errors: list[dict[str, Any]] = field(default_factory=list)
     # Set when the notebook ran without isolation (unsafe local mode): every page shows it.
     sandbox_warning: str | None = None
-    # Functions of the grader runtime or of a library that the notebook rebound (e.g. "numpy.mean"), and
-    # answers whose export came back forged: shown to staff only, never used to score.
+    # Functions of the grader runtime or of a library that the notebook rebound (e.g. "numpy.mean"),
+    # and answers whose export came back forged: shown to staff only, never used to score.
     tamper: list[str] = field(default_factory=list)
 
     @property
@@ -106,7 +106,8 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        """The inverse of `to_dict(include_plots=True)`; totals are recomputed from the questions."""
+        """The inverse of `to_dict(include_plots=True)`; totals are recomputed from the
+        questions."""
         return cls(
             assignment=data["assignment"],
             questions=[QuestionReport.from_dict(q) for q in data["questions"]],

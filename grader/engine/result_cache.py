@@ -1,10 +1,11 @@
-"""Results kept by a hash of everything that determines them: the scoring kernel's answers, and whole gradings.
+"""Results kept by a hash of everything that determines them: the scoring kernel's answers, and
+whole gradings.
 
-A scoring job holds the model's description, the rows it trains on and predicts, its fit parameters and
-seed; its key adds the versions of the libraries that train it and of our own training code. The same
-inputs always give the same answer, so a resubmission or re-grade with an unchanged model is answered from
-here, with an identical score. `reuse` keeps whole gradings here the same way. Only the trusted side writes
-this folder.
+A scoring job holds the model's description, the rows it trains on and predicts, its fit parameters
+and seed; its key adds the versions of the libraries that train it and of our own training code. The
+same inputs always give the same answer, so a resubmission or re-grade with an unchanged model is
+answered from here, with an identical score. `reuse` keeps whole gradings here the same way. Only
+the trusted side writes this folder.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class ResultCache:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Library versions and a hash of our own training code: a change to either is a different answer."""
+    """Library versions and a hash of our own training code: a change to either is a different
+    answer."""
     versions: dict[str, str | None] = {}
     for library in TRAINING_LIBRARIES:
         try:

@@ -1,11 +1,12 @@
-"""Identical work is done once: a notebook graded before, unchanged, against the same package, is not run again.
+"""Identical work is done once: a notebook graded before, unchanged, against the same package, is
+not run again.
 
-The key covers everything a grading depends on: the notebook's cells (type and source; outputs and metadata
-are ignored, since outputs are cleared before running), every file of the assignment package, the grader's
-own engine, runtime and sandbox code with the training libraries' versions, and whether the sandbox was on.
-Grading is deterministic (fixed seeds, no clock in any score), so the stored report is the report a new run
-would give. Only gradings that ran to the end without a timeout are stored: a result that depended on how
-busy the machine was must be produced afresh.
+The key covers everything a grading depends on: the notebook's cells (type and source; outputs and
+metadata are ignored, since outputs are cleared before running), every file of the assignment
+package, the grader's own engine, runtime and sandbox code with the training libraries' versions,
+and whether the sandbox was on. Grading is deterministic (fixed seeds, no clock in any score), so
+the stored report is the report a new run would give. Only gradings that ran to the end without a
+timeout are stored: a result that depended on how busy the machine was must be produced afresh.
 """
 
 from __future__ import annotations

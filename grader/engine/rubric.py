@@ -1,7 +1,8 @@
-"""The rubric schema: what each question is worth, where its answer lives, and which check kind scores it.
+"""The rubric schema: what each question is worth, where its answer lives, and which check kind
+scores it.
 
-This module knows no check kinds: a question's `kind` and `params` are validated by the checks registry
-(`grader.engine.checks.validate_params`) once the rubric's shape is known to be right.
+This module knows no check kinds: a question's `kind` and `params` are validated by the checks
+registry (`grader.engine.checks.validate_params`) once the rubric's shape is known to be right.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class Rubric(Strict):
 
 
 def parse_rubric(content: object) -> Rubric:
-    """Validate the rubric's shape (parsed YAML); raise RubricError with messages a person can act on."""
+    """Validate the rubric's shape (parsed YAML); raise RubricError with messages a person can act
+    on."""
     if not isinstance(content, dict):
         raise RubricError("rubric.yaml must hold a mapping with 'title' and 'questions'")
     try:
@@ -96,7 +98,8 @@ def question_problem(key: object, field: str, message: str) -> str:
 
 
 def error_messages(exc: ValidationError, prefix: str) -> str:
-    """A model's validation errors on one line, each located under `prefix` (e.g. `params.bands.0`)."""
+    """A model's validation errors on one line, each located under `prefix` (e.g.
+    `params.bands.0`)."""
     return "; ".join(
         ".".join([prefix, *map(str, error["loc"])]) + ": " + _message(error)
         for error in exc.errors()

@@ -53,7 +53,8 @@ def score_question(evidence: Evidence, execution: ExecutionResult) -> QuestionRe
 
 
 def read_export(evidence: Evidence) -> Outcome | None:
-    """Parse the answer's export into `evidence.artifact`; the Outcome to report when nothing usable came."""
+    """Parse the answer's export into `evidence.artifact`; the Outcome to report when nothing usable
+    came."""
     if evidence.artifact is None and evidence.unreadable is None:
         evidence.unreadable = _parse_export(evidence)
     return evidence.unreadable

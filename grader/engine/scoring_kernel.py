@@ -1,9 +1,11 @@
-"""The scoring kernel, seen from the trusted side: a sandboxed process that retrains described models.
+"""The scoring kernel, seen from the trusted side: a sandboxed process that retrains described
+models.
 
-It is started as soon as a grading needs it, runs beside the student's notebook (retraining one answer's
-model overlaps the notebook's later cells) and never sees a line of student code, a student's file or a
-held-out label. Jobs go in as JSON lines; answers come back the same way. Answers are cached by a hash of
-everything that determines them, so an unchanged model is never trained twice.
+It is started as soon as a grading needs it, runs beside the student's notebook (retraining one
+answer's model overlaps the notebook's later cells) and never sees a line of student code, a
+student's file or a held-out label. Jobs go in as JSON lines; answers come back the same way.
+Answers are cached by a hash of everything that determines them, so an unchanged model is never
+trained twice.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class _Process:
 
 
 class ScoringKernel:
-    """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits for them."""
+    """One grading's scoring process: `submit` jobs as answers are exported, then `results` waits
+    for them."""
 
     def __init__(
         self,
@@ -67,8 +70,8 @@ class ScoringKernel:
             cache,
         )
         self._answers: dict[str, dict[str, Any]] = {}
-        # Jobs answered from the cache, in the order they came; and whether any job failed on our side
-        # (a timeout, the process dying), which a later grading should not inherit.
+        # Jobs answered from the cache, in the order they came; and whether any job failed on our
+        # side (a timeout, the process dying), which a later grading should not inherit.
         self.cached: list[str] = []
         self.failed = False
         self._pending: dict[str, str] = {}  # job id -> cache key
@@ -78,7 +81,8 @@ class ScoringKernel:
         self._reader: threading.Thread | None = None
 
     def start(self) -> _Process:
-        """Start the process now (it imports its libraries at a low CPU share until the first job arrives)."""
+        """Start the process now (it imports its libraries at a low CPU share until the first job
+        arrives)."""
         if self._process is not None:
             return self._process
         try:
@@ -100,7 +104,8 @@ class ScoringKernel:
             )
             launch.set_background(True)
             home_inside = Path(SANDBOX_HOME) if self.sandbox.enforced else home
-            # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user site.
+            # -P: neither the working folder nor a script's folder goes on sys.path; -s: no user
+            # site.
             command = launch.wrap(
                 [
                     sys.executable,
@@ -154,7 +159,8 @@ class ScoringKernel:
             self._fail_pending("the scoring kernel stopped before it could train this model")
 
     def results(self, timeout: float) -> dict[str, dict[str, Any]]:
-        """Every answer, waiting up to `timeout` seconds for those still training; late ones become errors."""
+        """Every answer, waiting up to `timeout` seconds for those still training; late ones become
+        errors."""
         deadline = time.monotonic() + timeout
         with self._done:
             while self._pending and self._done.wait(max(0.0, deadline - time.monotonic())):
@@ -171,8 +177,8 @@ class ScoringKernel:
         process = self._process
         if process is not None and process.popen.poll() is None:
             process.popen.kill()
-        # Removing the sandbox's cgroup kills every process in it, so nothing can hold the answer pipe open
-        # and the reader thread sees its end.
+        # Removing the sandbox's cgroup kills every process in it, so nothing can hold the answer
+        # pipe open and the reader thread sees its end.
         self._resources.close()
         if process is not None:
             process.popen.wait()

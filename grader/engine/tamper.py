@@ -1,9 +1,10 @@
 """Tampering evidence for staff: what the notebook rebound, and exports that came back forged.
 
 The runtime in the student's kernel lists the functions of the grader, NumPy, pandas, scikit-learn,
-Keras/TensorFlow and builtins that the notebook rebound; the scorer notes exports in a shape our own code
-never produces. Scores never depend on any of it: clean-room scoring already ignores what such tampering
-could change. It is best-effort evidence, since the notebook can also attack the runtime that reports it.
+Keras/TensorFlow and builtins that the notebook rebound; the scorer notes exports in a shape our own
+code never produces. Scores never depend on any of it: clean-room scoring already ignores what such
+tampering could change. It is best-effort evidence, since the notebook can also attack the runtime
+that reports it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def tamper_notes(evidence: list[Evidence], final_report: ProbeResult | None) -> 
         error = probe_error(final_report.outputs)
         if error:
             notes.append(
-                f"the grader's final tamper report raised {str(error.get('ename'))[:100]}: the notebook "
+                "the grader's final tamper report raised "
+                f"{str(error.get('ename'))[:100]}: the notebook "
                 "changed the grader's runtime"
             )
         else:

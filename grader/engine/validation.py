@@ -1,4 +1,5 @@
-"""Is a package ready for release? Its solution must get full automatic marks and its template none."""
+"""Is a package ready for release? Its solution must get full automatic marks and its template
+none."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ ValidationProgress = Callable[[str, int, int], None]
 
 @dataclass
 class PackageCheck:
-    """Both reports (the solution's is None when there is none) and what stands in the way of release."""
+    """Both reports (the solution's is None when there is none) and what stands in the way of
+    release."""
 
     solution: Report | None
     template: Report
@@ -39,7 +41,8 @@ def check_package(
     solution: nbformat.NotebookNode | None,
     on_progress: ValidationProgress | None = None,
 ) -> PackageCheck:
-    """Grade `solution` (if any) and the untouched template, and list the problems a person must fix."""
+    """Grade `solution` (if any) and the untouched template, and list the problems a person must
+    fix."""
 
     def grade(notebook: nbformat.NotebookNode, role: str) -> Report:
         progress = (lambda done, total: on_progress(role, done, total)) if on_progress else None

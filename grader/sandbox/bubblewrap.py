@@ -29,7 +29,8 @@ SECCOMP_FD = (
 
 
 def python_dirs() -> list[str]:
-    """Folders the kernel's Python needs: the interpreter's installation and the virtual environment."""
+    """Folders the kernel's Python needs: the interpreter's installation and the virtual
+    environment."""
     dirs = {str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix))}
     return sorted(d for d in dirs if not d.startswith(SYSTEM_DIRS))
 
@@ -52,7 +53,8 @@ def bwrap_command(
     cgroup_procs: list[str],
     seccomp_file: Path,
 ) -> list[str]:
-    """Wrap `kernel_cmd` so it runs sandboxed; `readonly_entries`' contents appear read-only in the home."""
+    """Wrap `kernel_cmd` so it runs sandboxed; `readonly_entries`' contents appear read-only in the
+    home."""
     args = [
         "bwrap",
         "--unshare-pid",
@@ -72,9 +74,9 @@ def bwrap_command(
             args += ["--symlink", target, link]
         elif Path(link).exists():
             args += ["--ro-bind", link, link]
-    # The home, /tmp and /dev/shm are the only writable places, each capped at the scratch size (libraries
-    # such as matplotlib and tempfile expect a writable /tmp; multiprocessing's and joblib's semaphores and
-    # shared arrays live in /dev/shm).
+    # The home, /tmp and /dev/shm are the only writable places, each capped at the scratch size
+    # (libraries such as matplotlib and tempfile expect a writable /tmp; multiprocessing's and
+    # joblib's semaphores and shared arrays live in /dev/shm).
     scratch_bytes = str(limits.scratch_mb * 1024 * 1024)
     args += ["--proc", "/proc", "--dev", "/dev"]
     for directory in ("/tmp", "/dev/shm"):
@@ -96,10 +98,11 @@ def bwrap_command(
         "--bounding-set=-all",
         "--",
     ]
-    # A second bubblewrap, started as the unprivileged user, moves the kernel into a user namespace of its
-    # own whose further use is disabled, then loads the seccomp filter just before exec. (The outer one runs
-    # as root, and a root bubblewrap's --unshare-user would map the sandbox user to the host's root.) It keeps
-    # the outer view as it is: --dev-bind, since a plain bind would make /dev/null unusable.
+    # A second bubblewrap, started as the unprivileged user, moves the kernel into a user namespace
+    # of its own whose further use is disabled, then loads the seccomp filter just before exec. (The
+    # outer one runs as root, and a root bubblewrap's --unshare-user would map the sandbox user to
+    # the host's root.) It keeps the outer view as it is: --dev-bind, since a plain bind would make
+    # /dev/null unusable.
     lock_in = [
         "bwrap",
         "--unshare-user",
@@ -122,7 +125,8 @@ def bwrap_command(
         "--",
     ]
     sandboxed = args + ["--"] + drop_privileges + lock_in + rlimits + kernel_cmd
-    # The launcher joins the kernel's cgroups before exec'ing bubblewrap, so every process inside is counted.
+    # The launcher joins the kernel's cgroups before exec'ing bubblewrap, so every process inside is
+    # counted.
     join = "".join(f"echo $$ > {shlex.quote(path)} && " for path in cgroup_procs)
     seccomp = f"{SECCOMP_FD}< {shlex.quote(str(seccomp_file))}"
     return ["/bin/sh", "-c", f'{join}exec "$@" {seccomp}', "sandbox"] + sandboxed

@@ -1,5 +1,5 @@
-"""Control groups for one kernel: a memory ceiling TensorFlow tolerates, a process cap, a CPU quota and a
-kill switch.
+"""Control groups for one kernel: a memory ceiling TensorFlow tolerates, a process cap, a CPU quota
+and a kill switch.
 
 RLIMIT_AS would be simpler, but TensorFlow reserves large virtual ranges for thread stacks and its
 allocator, so it fails at import under any useful address-space limit. A memory cgroup limits
@@ -23,7 +23,8 @@ class CgroupsUnavailable(RuntimeError):
 
 
 def _own_path(controller: str) -> Path | None:
-    """Where this process sits in `controller`'s hierarchy (cgroup v1), or in the unified one (v2)."""
+    """Where this process sits in `controller`'s hierarchy (cgroup v1), or in the unified one
+    (v2)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if controller in controllers.split(","):
@@ -42,7 +43,8 @@ def _own_path(controller: str) -> Path | None:
 
 
 def _write_controlled(group: Path, name: str, value: str) -> None:
-    """Write a cgroup v2 control file, naming the controller the operator must delegate when it is absent."""
+    """Write a cgroup v2 control file, naming the controller the operator must delegate when it is
+    absent."""
     if not (group / name).exists():
         raise OSError(
             f"the {name.split('.')[0]} controller is not enabled for the grader's cgroup "
@@ -52,7 +54,8 @@ def _write_controlled(group: Path, name: str, value: str) -> None:
 
 
 class KernelCgroup:
-    """A fresh cgroup (v1 memory + pids + cpu, or v2) that the sandboxed kernel joins before it starts."""
+    """A fresh cgroup (v1 memory + pids + cpu, or v2) that the sandboxed kernel joins before it
+    starts."""
 
     def __init__(self, memory_bytes: int, max_processes: int, cpus: int):
         self.name = f"grader-{uuid.uuid4().hex[:12]}"

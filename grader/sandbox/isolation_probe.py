@@ -1,7 +1,9 @@
-"""What a sandboxed process can do: run inside the sandbox (as `python -c`) by the worker's self-check.
+"""What a sandboxed process can do: run inside the sandbox (as `python -c`) by the worker's
+self-check.
 
-Standard library only, since it runs on the kernel's Python without the grader installed. Each attack
-runs in a child process, so one that succeeds cannot change what the next one sees. Prints one JSON line.
+Standard library only, since it runs on the kernel's Python without the grader installed. Each
+attack runs in a child process, so one that succeeds cannot change what the next one sees. Prints
+one JSON line.
 """
 
 import ctypes
@@ -56,8 +58,8 @@ def clone_into_user_namespace() -> None:
 
 
 def mount_tmpfs() -> None:
-    # The attack: a user and mount namespace of one's own first, in which mounting is allowed. Never mount
-    # without them: unsandboxed, as root, that would hide the host's /tmp.
+    # The attack: a user and mount namespace of one's own first, in which mounting is allowed. Never
+    # mount without them: unsandboxed, as root, that would hide the host's /tmp.
     check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS))
     check(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
 
@@ -113,7 +115,8 @@ def main() -> None:
         "mount": attempt(mount_tmpfs),
         "ptrace": attempt(trace_a_process),
         "seccomp_mode": seccomp_mode(),
-        # Harmless calls that fail this way only under our filter: proof that the filter loaded is ours.
+        # Harmless calls that fail this way only under our filter: proof that the filter loaded is
+        # ours.
         "unshare_nothing": attempt(lambda: check(libc.unshare(0))),
         "clone3": attempt(lambda: check(libc.syscall(SYS_CLONE3, None, 0))),
         "shared_memory": attempt(shared_memory),

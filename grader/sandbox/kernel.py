@@ -12,7 +12,8 @@ from grader.sandbox.policy import KernelLaunch
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Launches `launch`'s wrapped kernel command; everything else is Jupyter's usual kernel manager."""
+    """Launches `launch`'s wrapped kernel command; everything else is Jupyter's usual kernel
+    manager."""
 
     def __init__(self, launch: KernelLaunch, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -23,8 +24,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     @property
     def kernel_spec(self) -> KernelSpec | None:
-        # SIGINT sent from outside would reach bubblewrap, not the kernel inside it: ask the kernel to
-        # interrupt itself over its control channel instead.
+        # SIGINT sent from outside would reach bubblewrap, not the kernel inside it: ask the kernel
+        # to interrupt itself over its control channel instead.
         spec = super().kernel_spec
         if spec is not None and self.launch.sandbox.enforced:
             spec.interrupt_mode = "message"

@@ -18,7 +18,10 @@ from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.seccomp import SeccompUnavailable, filter_program
 
 MIN_BWRAP = (0, 8)
-UNSAFE_LABEL = "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); do not use on untrusted work."
+UNSAFE_LABEL = (
+    "UNSAFE: this notebook ran without a sandbox (GRADER_SANDBOX=off); "
+    "do not use on untrusted work."
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -55,7 +58,8 @@ def _seccomp_program() -> bytes:
 
 @dataclass(frozen=True)
 class Confinement:
-    """What an enforced sandbox holds for one kernel: its cgroup and its compiled seccomp program."""
+    """What an enforced sandbox holds for one kernel: its cgroup and its compiled seccomp
+    program."""
 
     cgroup: KernelCgroup
     seccomp_file: Path
@@ -80,7 +84,8 @@ class KernelLaunch:
     def wrap(self, kernel_cmd: list[str], connection_file: str | None = None) -> list[str]:
         if self.confinement is None:
             return kernel_cmd
-        # The kernel runs as an unprivileged user: it must own its socket folder and read its connection file.
+        # The kernel runs as an unprivileged user: it must own its socket folder and read its
+        # connection file.
         for path in (self.shared_dir, connection_file):
             if path is not None:
                 os.chown(path, SANDBOX_UID, SANDBOX_UID)
@@ -117,7 +122,8 @@ class Sandbox:
     def kernel(
         self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path, env: dict[str, str]
     ) -> Iterator[KernelLaunch]:
-        """Resources for one kernel (its cgroup and seccomp program), released however the kernel ends."""
+        """Resources for one kernel (its cgroup and seccomp program), released however the kernel
+        ends."""
         env = {**env, **thread_environment(limits)}
         if not self.enforced:
             yield KernelLaunch(self, limits, readonly_entries, shared_dir, env)
@@ -137,7 +143,8 @@ class Sandbox:
 
 
 def sandbox_from_mode(mode: str) -> Sandbox:
-    """`bubblewrap` (the default) or `off`; refuses to build a bubblewrap sandbox the machine cannot run."""
+    """`bubblewrap` (the default) or `off`; refuses to build a bubblewrap sandbox the machine cannot
+    run."""
     if mode == "off":
         return Sandbox(enforced=False)
     if mode != "bubblewrap":

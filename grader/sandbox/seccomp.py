@@ -2,7 +2,8 @@
 
 Each of these is a common first step of a kernel privilege escalation (new namespaces with a full
 capability set, mounts, keyrings, eBPF, userfaultfd and io_uring races, tracing another process,
-loading kernel code). Everything else is allowed: threads, fork, multiprocessing and TensorFlow work.
+loading kernel code). Everything else is allowed: threads, fork, multiprocessing and TensorFlow
+work.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ DENIED = (
     "delete_module",
     "open_by_handle_at",
 )
-# CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET.
+# CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+# CLONE_NEWNET.
 NAMESPACE_FLAGS = (
     0x00020000,
     0x02000000,
@@ -56,12 +58,14 @@ NAMESPACE_FLAGS = (
 
 
 class SeccompUnavailable(RuntimeError):
-    """libseccomp (or its Python binding) is missing, or cannot express the filter on this machine."""
+    """libseccomp (or its Python binding) is missing, or cannot express the filter on this
+    machine."""
 
 
 @lru_cache(maxsize=1)
 def filter_program() -> bytes:
-    """The compiled BPF program that bubblewrap loads (`--seccomp FD`) just before the kernel starts."""
+    """The compiled BPF program that bubblewrap loads (`--seccomp FD`) just before the kernel
+    starts."""
     try:
         import pyseccomp as seccomp
     except (ImportError, OSError) as exc:  # OSError: the binding loads libseccomp.so when imported
@@ -73,11 +77,12 @@ def filter_program() -> bytes:
     try:
         for name in DENIED:
             rules.add_rule(deny, name)
-        # clone's flags are a plain argument, so only namespace-creating clones are refused; threads pass.
+        # clone's flags are a plain argument, so only namespace-creating clones are refused; threads
+        # pass.
         for flag in NAMESPACE_FLAGS:
             rules.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
-        # clone3 passes its flags in memory a filter cannot read: "not implemented" makes libc fall back
-        # to clone, whose flags the rules above check.
+        # clone3 passes its flags in memory a filter cannot read: "not implemented" makes libc fall
+        # back to clone, whose flags the rules above check.
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
         with tempfile.TemporaryFile() as program:
             rules.export_bpf(program)

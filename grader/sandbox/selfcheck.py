@@ -17,7 +17,8 @@ PROBE_TIMEOUT = 60
 
 
 def isolation_problems(sandbox: Sandbox, secret_paths: list[str]) -> list[str]:
-    """What a sandboxed process could do that it must not, or lacks that it needs; empty when all holds."""
+    """What a sandboxed process could do that it must not, or lacks that it needs; empty when all
+    holds."""
     limits = SandboxLimits()
     with (
         tempfile.TemporaryDirectory() as visible,

@@ -24,13 +24,14 @@ DEMO_PEOPLE = [
 
 
 class DemoRefused(Exception):
-    """The demo's published passwords would make anyone an instructor on a database other people use."""
+    """The demo's published passwords would make anyone an instructor on a database others use."""
 
 
 def load_demo(force: bool = False) -> Course:
     """Create the demo course, its assignments and people; running it again changes nothing.
 
-    Only into the embedded setup's SQLite database unless `force`d: on a shared one it would be a way in.
+    Only into the embedded setup's SQLite database unless `force`d: on a shared one it would be a
+    way in.
     """
     backend = db.engine.url.get_backend_name()
     if backend != "sqlite" and not force:

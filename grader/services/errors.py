@@ -1,7 +1,8 @@
 """The errors services raise: each says what went wrong in words meant for the person who asked.
 
-They know nothing of HTTP; the web app maps each kind to a status once (grader/web/errors.py), and the CLI
-prints them. Catch the kind (`NotFound`, `Forbidden`, `Invalid`), not the module that raised it.
+They know nothing of HTTP; the web app maps each kind to a status once (grader/web/errors.py), and
+the CLI prints them. Catch the kind (`NotFound`, `Forbidden`, `Invalid`), not the module that raised
+it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Invalid(DomainError, ValueError):
 
 
 class AuthoringError(Invalid):
-    """An assignment package, its settings or rubric an instructor must fix (one line per problem)."""
+    """An assignment package, settings or rubric an instructor must fix (one line per problem)."""
 
 
 class AccountError(Invalid):

@@ -12,9 +12,9 @@ from nbformat.warnings import MissingIDFieldWarning
 
 from grader.services.errors import NotebookRejected, NotebookTooLarge
 
-# What the worker reads of a notebook costs time in proportion to its sources, so they are capped where
-# no honest notebook comes near (the Lab 6 solution has 97 cells, none over 800 characters, no line over
-# 120). Outputs are not capped here: they are cleared before grading.
+# What the worker reads of a notebook costs time in proportion to its sources, so they are capped
+# where no honest notebook comes near (the Lab 6 solution has 97 cells, none over 800 characters, no
+# line over 120). Outputs are not capped here: they are cleared before grading.
 MAX_CELLS = 10_000
 MAX_CELL_SOURCE_CHARS = 1_000_000
 MAX_LINE_CHARS = 100_000

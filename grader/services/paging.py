@@ -37,8 +37,8 @@ class Page(Generic[Item]):
 def page_number(requested: int | None, total: int, size: int = PAGE_SIZE) -> int:
     """A page that exists: none or below 1 gives the first page, past the end the last one.
 
-    A list shrinks while people page through it (a graded answer leaves the queue), so an old link to the last
-    page still shows the end of the list instead of an error.
+    A list shrinks while people page through it (a graded answer leaves the queue), so an old link
+    to the last page still shows the end of the list instead of an error.
     """
     return min(max(requested or 1, 1), _pages(total, size))
 

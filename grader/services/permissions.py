@@ -1,9 +1,10 @@
 """Who may see and do what; every role check in the grader goes through here.
 
-Students see their own submissions and their courses' released assignments; a course's TAs and instructors
-see all of its work and grade it; only its instructors author its assignments. Whoever may not see a thing is
-told it does not exist (`NotFound`), so ids from other courses confirm nothing; whoever sees a thing but may
-not act on it (a student and their own submission's score) is told so (`Forbidden`).
+Students see their own submissions and their courses' released assignments; a course's TAs and
+instructors see all of its work and grade it; only its instructors author its assignments. Whoever
+may not see a thing is told it does not exist (`NotFound`), so ids from other courses confirm
+nothing; whoever sees a thing but may not act on it (a student and their own submission's score) is
+told so (`Forbidden`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def require_visible(user: User, submission_id: int) -> Submission:
 
 
 def require_grader(user: User, submission_id: int) -> Submission:
-    """The submission, if `user` is staff of its course; Forbidden for its student, NotFound for others."""
+    """The submission, if `user` is staff of its course; Forbidden for its student,
+    NotFound for others."""
     submission = require_visible(user, submission_id)
     if not is_staff(user, submission.assignment.course_id):
         raise Forbidden("only TAs and instructors of the course can grade")
@@ -96,7 +98,8 @@ def courses_taught(user: User) -> list[Course]:
 
 
 def visible_assignments(user: User, *where: ColumnElement[bool]) -> list[tuple[Assignment, Role]]:
-    """Assignments of the user's courses matching `where`, and the user's role; students see released ones."""
+    """Assignments of the user's courses matching `where`, and the user's role;
+    students see released ones."""
     rows = db.session.execute(
         select(Assignment, Enrollment.role)
         .join(Enrollment, Enrollment.course_id == Assignment.course_id)

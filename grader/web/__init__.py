@@ -1,4 +1,5 @@
-"""The web app: the shared app (grader.app) plus pages, the API, CSRF, throttles and security headers."""
+"""The web app: the shared app (grader.app) plus pages, the API, CSRF,
+throttles and security headers."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from grader.web.openapi import openapi_document
 from grader.web.uploads import accept
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-# An id past the database's integer range names nothing: routing answers 404 before the driver overflows.
+# An id past the database's integer range names nothing:
+# routing answers 404 before the driver overflows.
 SUBMISSION = f"/submissions/<int(min=1, max={MAX_ID}):submission_id>"
 SCORE_BODY = 'send JSON {"score": number, "reason": text}'
 
@@ -26,9 +27,10 @@ SCORE_BODY = 'send JSON {"score": number, "reason": text}'
 def require_token():
     if request.endpoint == "api.openapi":
         return None  # the description of the API is public; it holds nothing of anyone's
-    # Only bearer tokens, never the session cookie: the API takes no CSRF token, so a cookie must not
-    # be enough for another site to submit in a student's name.
-    # A bearer token, when sent, is checked even with a valid cookie; the answer says why it was refused.
+    # Only bearer tokens, never the session cookie: the API takes no CSRF token, so a cookie must
+    # not be enough for another site to submit in a student's name.
+    # A bearer token, when sent, is checked even with a valid cookie;
+    # the answer says why it was refused.
     return require_bearer_token()
 
 
@@ -103,7 +105,8 @@ def submission_status(submission_id: int):
 
 
 def _score_body(body: object) -> tuple[float, str]:
-    """The score and reason of a score body; raise ScoreRejected unless it is exactly {score, reason}."""
+    """The score and reason of a score body; raise ScoreRejected unless it is exactly
+    {score, reason}."""
     if not isinstance(body, dict) or set(body) != {"score", "reason"}:
         raise ScoreRejected(SCORE_BODY)
     score, reason = body["score"], body["reason"]

@@ -35,7 +35,8 @@ from grader.web.throttles import login_per_account, login_per_address
 bp = Blueprint("auth", __name__)
 
 SEND_TOKEN = "Send 'Authorization: Bearer <token>' (create one with `grader tokens create EMAIL`)."
-# When this session signed in (epoch seconds): a sign-in lasts GRADER_SESSION_HOURS however busy it is.
+# When this session signed in (epoch seconds): a sign-in lasts GRADER_SESSION_HOURS however busy it
+# is.
 SIGNED_IN_AT = "signed_in_at"
 
 
@@ -112,7 +113,7 @@ def bearer_token(req) -> str | None:
 
 
 def require_bearer_token():
-    """For the API before each request: a JSON 401 saying why unless a valid bearer token signed in."""
+    """Before each API request: a JSON 401 saying why unless a valid bearer token signed in."""
     if bearer_token(request) is None or not current_user.is_authenticated:
         return _token_needed()
     return None

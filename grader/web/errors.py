@@ -36,13 +36,15 @@ def status_of(error: DomainError) -> int:
 def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_away(exc: OperationalError):
-        # A restart or failover of the database: say so plainly and ask to come back, instead of a 500.
+        # A restart or failover of the database: say so plainly and ask to come back,
+        # instead of a 500.
         app.logger.warning("database unavailable: %s", exc.orig)
         db.session.rollback()
         headers = {"Retry-After": "30"}
         if request.path.startswith("/api/"):
             return jsonify(error=DATABASE_AWAY), 503, headers
-        # Rendered without the context processors: Flask-Login's would look the user up in the database.
+        # Rendered without the context processors: Flask-Login's would look the user up in the
+        # database.
         page = app.jinja_env.get_template("error.html").render(
             code=503, message=DATABASE_AWAY, hide_account=True
         )
@@ -53,7 +55,8 @@ def register(app: Flask) -> None:
         status = status_of(exc)
         if request.path.startswith("/api/"):
             return jsonify(error=str(exc)), status
-        # Every missing page reads the same, as a missing route's does; the API names what it looked for.
+        # Every missing page reads the same, as a missing route's does;
+        # the API names what it looked for.
         message = FRIENDLY[404] if status == 404 else str(exc)
         return render_template("error.html", code=status, message=message), status
 

@@ -1,4 +1,4 @@
-"""GET /health: can this app reach its database and its broker? For load balancers and monitoring."""
+"""GET /health: can this app reach its database and broker? For load balancers and monitoring."""
 
 from __future__ import annotations
 

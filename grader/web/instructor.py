@@ -26,7 +26,8 @@ PACKAGE_UPLOADS = {"instructor.new_assignment", "instructor.import_rubric"}
 
 @bp.url_value_preprocessor
 def _allow_package_uploads(endpoint: str | None, _values) -> None:
-    # Runs before any before_request hook (CSRF reads the body there), so packages get their own cap.
+    # Runs before any before_request hook (CSRF reads the body there),
+    # so packages get their own cap.
     if endpoint in PACKAGE_UPLOADS:
         request.max_content_length = authoring.MAX_PACKAGE_UPLOAD_BYTES
 
@@ -71,7 +72,10 @@ def new_assignment(course_id: int):
         # The form again with what was typed, and every problem listed above it.
         return _new_page(course, form, str(exc).splitlines())
     flash(
-        f"Created {assignment.title}. Students cannot see it until you release it below; validate it first.",
+        (
+            f"Created {assignment.title}. Students cannot see it until you release it below; "
+            "validate it first."
+        ),
         "info",
     )
     return redirect(url_for(".assignment", assignment_id=assignment.id), code=303)

@@ -1,4 +1,4 @@
-"""The OpenAPI description of /api: one data file beside this module, served at /api/openapi.json."""
+"""The OpenAPI description of /api: a data file beside this module, served at /api/openapi.json."""
 
 from __future__ import annotations
 

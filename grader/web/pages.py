@@ -30,8 +30,8 @@ bp.add_app_template_test(permissions.is_staff_role, "staff_role")
 bp.add_app_template_test(permissions.is_instructor_role, "instructor_role")
 
 # The rendered notebook holds the student's own outputs, which may include HTML and scripts. It is
-# served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site. Only our
-# own submission page may frame it; the app-wide headers leave these in place.
+# served with a sandbox CSP (and shown in a sandboxed iframe) so it can never act as our site. Only
+# our own submission page may frame it; the app-wide headers leave these in place.
 NOTEBOOK_CSP = (
     "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
     "frame-ancestors 'self'"

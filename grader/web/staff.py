@@ -1,4 +1,5 @@
-"""Pages for TAs and instructors: the assignment dashboard, the free-response queue, overrides and re-grades."""
+"""Pages for TAs and instructors: the assignment dashboard, the free-response queue,
+overrides and re-grades."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ bp = Blueprint("staff", __name__)
 
 @bp.app_context_processor
 def staff_tools() -> dict:
-    """`staff_panel(submission_id)` for the submission page: None unless the viewer is staff of its course."""
+    """`staff_panel(submission_id)` for the submission page:
+    None unless the viewer is staff of its course."""
 
     def panel(submission_id: int) -> review.StaffPanel | None:
         return review.staff_panel(current_user._get_current_object(), submission_id)
@@ -41,7 +43,8 @@ def staff_tools() -> dict:
 @bp.get("/assignments/<int:assignment_id>/dashboard")
 @login_required
 def dashboard(assignment_id: int):
-    # Without `page`: sorting or filtering again starts at the first page; the page links add it back.
+    # Without `page`: sorting or filtering again starts at the first page;
+    # the page links add it back.
     query, status = _args_but_page(), 200
     try:
         view = _dashboard(assignment_id, _filters(), request.args.get("page", type=int))
@@ -89,7 +92,10 @@ def grade_answer(assignment_id: int):
         flash(f"Not saved: {exc}.", "error")
         return render_template("grading_queue.html", queue=queue, answer=answer, form=form), 400
     flash(
-        f"Saved {form.score.data:g} of {answer.points:g} points for {answer.student.email} on {answer.title}.",
+        (
+            f"Saved {form.score.data:g} of {answer.points:g} points for {answer.student.email} "
+            f"on {answer.title}."
+        ),
         "info",
     )
     return redirect(
@@ -107,7 +113,8 @@ def grade_answer(assignment_id: int):
 @bp.post("/submissions/<int:submission_id>/questions/<question_key>/score")
 @login_required
 def override_score(submission_id: int, question_key: str):
-    # Check first, so that people who may not grade learn nothing, not even that their input was wrong.
+    # Check first, so that people who may not grade learn nothing,
+    # not even that their input was wrong.
     require_grader(_user(), submission_id)
     form = OverrideForm()
     try:
@@ -142,7 +149,10 @@ def regrade_all(assignment_id: int):
     for run_id in run_ids:
         enqueue_grading(run_id)
     flash(
-        f"Re-grading {len(run_ids)} submission{'s' if len(run_ids) != 1 else ''}; manual scores are kept.",
+        (
+            f"Re-grading {len(run_ids)} submission{'s' if len(run_ids) != 1 else ''}; "
+            "manual scores are kept."
+        ),
         "info",
     )
     return redirect(url_for(".dashboard", assignment_id=assignment_id), code=303)
@@ -153,8 +163,8 @@ def _dashboard(assignment_id: int, filters: Filters, page: int | None) -> Dashbo
 
 
 def _chart_images(view: Dashboard) -> dict[str, str]:
-    """The page's charts drawn from its own dashboard and sent inside it: a chart at a URL of its own would
-    build the whole dashboard again for each picture."""
+    """The page's charts drawn from its own dashboard and sent inside it: a chart at a URL of its
+    own would build the whole dashboard again for each picture."""
     if not view.submitted:
         # The page shows no charts before anyone submits.
         return {}
@@ -184,7 +194,8 @@ def _graded(answer: Answer, question: str | None) -> dict[str, object]:
 def _save(
     form: GradeAnswerForm | OverrideForm, submission_id: int, key: str, reason: str | None
 ) -> None:
-    """Save the form's score for one question; ScoreRejected says what is wrong, from the form or the service."""
+    """Save the form's score for one question; ScoreRejected says what is wrong,
+    from the form or the service."""
     if not form.score.validate(form):
         raise ScoreRejected(form.score.errors[0])
     manual_grading.set_manual_score(_user(), submission_id, key, form.score.data, reason or "")

@@ -15,7 +15,7 @@ from grader.extensions import limiter
 
 
 def register(app: Flask, settings: Settings) -> None:
-    """Count where the settings say; a malformed limit stops the app here rather than at a request."""
+    """Count where the settings say; a malformed limit stops the app here, not at a request."""
     for value in (
         settings.login_limit_per_address,
         settings.login_limit_per_account,
@@ -25,8 +25,8 @@ def register(app: Flask, settings: Settings) -> None:
     storage = settings.rate_limit_storage
     app.config.update(
         RATELIMIT_STORAGE_URI=storage,
-        # Deployments (and test runs) sharing one Redis keep their counts apart by their queue name; a
-        # Redis that stops answering holds a sign-in for two seconds at most.
+        # Deployments (and test runs) sharing one Redis keep their counts apart by their queue name;
+        # a Redis that stops answering holds a sign-in for two seconds at most.
         RATELIMIT_STORAGE_OPTIONS=(
             {
                 "key_prefix": f"grader-limits:{settings.queue_name}",
@@ -60,8 +60,8 @@ def _email() -> str:
     return request.form.get("email", "").strip().lower()[:254]
 
 
-# Every attempt from an address counts, so parallel guessing is bounded too; the default leaves room for
-# a classroom signing in together behind one NAT address.
+# Every attempt from an address counts, so parallel guessing is bounded too; the default leaves room
+# for a classroom signing in together behind one NAT address.
 login_per_address = limiter.limit(
     _setting("login_limit_per_address"),
     methods=["POST"],
@@ -85,6 +85,7 @@ uploads_per_person = limiter.shared_limit(
     scope="upload",
     key_func=lambda: f"user-{current_user.id}",
     error_message=lambda: (
-        f"Too many uploads: at most {parse_many(_setting('upload_limit')())[0]}. Try again in {_retry_in()}."
+        f"Too many uploads: at most {parse_many(_setting('upload_limit')())[0]}. "
+        f"Try again in {_retry_in()}."
     ),
 )

@@ -14,7 +14,7 @@ from grader.web.throttles import uploads_per_person
 
 @uploads_per_person
 def accept(assignment_ref: str | None, upload: FileStorage | None) -> AcceptedUpload:
-    """Validate and store the notebook, then enqueue its grading; the service's errors pass through."""
+    """Validate and store the notebook, then enqueue its grading; service errors pass through."""
     settings = current_app.config["GRADER"]
     if upload is None:
         raise NotebookRejected("No file was sent. Attach the notebook as the form field 'file'.")

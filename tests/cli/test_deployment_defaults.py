@@ -1,4 +1,5 @@
-"""Production starts with no published secret and no demo accounts; the embedded setup keeps its own key."""
+"""Production starts with no published secret and no demo accounts; the embedded setup keeps its own
+key."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ WEAK_KEYS = [
 
 
 def environment(tmp_path: Path, secret_key: str | None, **variables: str) -> dict[str, str]:
-    """The test run's environment for a process of a fresh deployment, with `secret_key` or none at all."""
+    """The test run's environment for a fresh deployment's process, with `secret_key` or none."""
     env = {name: value for name, value in os.environ.items() if name != "GRADER_SECRET_KEY"}
     env.update(GRADER_INSTANCE_DIR=str(tmp_path / "instance"), **variables)
     if secret_key is not None:
@@ -39,7 +40,8 @@ def environment(tmp_path: Path, secret_key: str | None, **variables: str) -> dic
 
 
 def grader(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    # A session of its own: no terminal, so a password prompt reads standard input as a script would.
+    # A session of its own: no terminal, so a password prompt reads standard input as a script
+    # would.
     return subprocess.run(
         grader_command(*args),
         env=env,
@@ -82,7 +84,8 @@ def test_gunicorn_stops_instead_of_serving_with_a_default_key(tmp_path, key, pro
         f"127.0.0.1:{free_port()}",
         "grader.wsgi:app",
     ]
-    # The timeout also catches a server that restarts its failing workers forever instead of stopping.
+    # The timeout also catches a server that restarts its failing workers forever instead of
+    # stopping.
     done = subprocess.run(
         web, env=environment(tmp_path, key), cwd=REPO, capture_output=True, text=True, timeout=120
     )
@@ -146,7 +149,8 @@ def test_demo_loads_into_the_embedded_sqlite_database(tmp_path):
 
 
 def test_operator_creates_the_first_instructor_of_a_fresh_production_database(tmp_path):
-    """The README's steps: schema, a course, an instructor whose password is typed at a prompt; no demo."""
+    """The README's steps: schema, a course, an instructor whose password is typed at a prompt; no
+    demo."""
     with fresh_postgres_database() as database_url:
         env = environment(tmp_path, None, GRADER_DATABASE_URL=database_url)
         for step in (("db", "upgrade"), ("courses", "create", "ML-101", "Machine learning")):

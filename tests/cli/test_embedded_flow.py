@@ -1,4 +1,5 @@
-"""The README's run command: `grader serve` on SQLite with its own worker, driven over HTTP and in a browser."""
+"""The README's run command: `grader serve` on SQLite with its own worker, driven over HTTP and in a
+browser."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def test_student_drops_a_notebook_on_the_upload_form(embedded_server, page):
         """(zone, text) => {
         const transfer = new DataTransfer();
         transfer.items.add(new File([text], "dropped.ipynb", {type: "application/x-ipynb+json"}));
-        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        zone.dispatchEvent(new DragEvent("drop", \
+{dataTransfer: transfer, bubbles: true, cancelable: true}));
     }""",
         notebook_bytes("print('dropped in')").decode(),
     )

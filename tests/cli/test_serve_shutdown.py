@@ -1,4 +1,5 @@
-"""`grader serve` stops cleanly: on SIGTERM or Ctrl-C its worker, beat and sandboxed kernels stop with it."""
+"""`grader serve` stops cleanly: on SIGTERM or Ctrl-C its worker, beat and sandboxed kernels stop
+with it."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 class ProcessTree:
-    """Every process started under one root, remembered even after its parent dies and it is re-parented."""
+    """Every process started under one root, remembered even after its parent dies (re-parented)."""
 
     def __init__(self, root_pid: int) -> None:
         self.seen = {root_pid: psutil.Process(root_pid)}
@@ -78,7 +79,7 @@ def _uid(process: psutil.Process) -> int | None:
 
 
 def warmed_up(kernels: list[psutil.Process]) -> bool:
-    """The kernel has imported what it preloads (TensorFlow: hundreds of MB) and sits idle, waiting."""
+    """The kernel has imported what it preloads (TensorFlow: hundreds of MB) and sits idle."""
     try:
         return (
             sum(kernel.memory_info().rss for kernel in kernels) > 300 * 2**20
@@ -89,7 +90,7 @@ def warmed_up(kernels: list[psutil.Process]) -> bool:
 
 
 def kernel_cgroups(kernels: list[psutil.Process]) -> set[Path]:
-    """The cgroup folders the sandbox made for these kernels (named grader-...), in every hierarchy."""
+    """The cgroup folders the sandbox made for these kernels (grader-...), in every hierarchy."""
     folders = set()
     for kernel in kernels:
         for line in Path(f"/proc/{kernel.pid}/cgroup").read_text().splitlines():
@@ -125,7 +126,7 @@ def started_serve(tmp_path: Path):
 
 
 def stop_and_check(serve, tree: ProcessTree, signum: int, log: Path, timeout: float = 90) -> float:
-    """Signal serve alone, as `kill` or systemd would; return the seconds until all it started has ended."""
+    """Signal serve alone, as `kill` or systemd would; return seconds until all it started ended."""
     tree.update()
     started = time.monotonic()
     serve.send_signal(signum)
@@ -152,7 +153,8 @@ def test_sigterm_stops_the_worker_its_beat_and_its_warm_sandboxed_kernel(tmp_pat
                 wait_until_finished(base_url, token, accepted["submission_id"], 300)["status"]
                 == "graded"
             )
-            # Having graded Lab 6, the worker keeps the next kernel warm (TensorFlow preloaded), sandboxed.
+            # Having graded Lab 6, the worker keeps the next kernel warm (TensorFlow preloaded),
+            # sandboxed.
             kernels = wait_until(tree.kernels, 120, "a warm sandboxed kernel")
             wait_until(
                 lambda: warmed_up(tree.kernels()), 300, "the warm kernel to finish preloading"
@@ -165,7 +167,8 @@ def test_sigterm_stops_the_worker_its_beat_and_its_warm_sandboxed_kernel(tmp_pat
 
             seconds = stop_and_check(serve, tree, signal.SIGTERM, log)
 
-            # A warm shutdown, not a kill: the kernels' cgroups were removed and the worker said goodbye.
+            # A warm shutdown, not a kill: the kernels' cgroups were removed and the worker said
+            # goodbye.
             assert seconds < WARM_SHUTDOWN_SECONDS
             assert not [folder for folder in cgroups if folder.exists()]
             assert heartbeats(tmp_path / "instance") == 0

@@ -83,10 +83,14 @@ TEMPLATE_ANSWERS = {
 }
 SOLUTION_ANSWERS = {
     "Question 1": "def mkfeature(row):\n    return abs(row['feature1'] - 0.5)",
-    "Question 2": "from sklearn.neighbors import KNeighborsClassifier\nmodel = KNeighborsClassifier(5)",
+    "Question 2": (
+        "from sklearn.neighbors import KNeighborsClassifier\nmodel = KNeighborsClassifier(5)"
+    ),
     "Question 3": "answer = 6 * 7",
     "Question 4": "print(len(df))",
-    "Question 5": "FILLME\nThe band is not linearly separable, so we measure the distance to its middle.",
+    "Question 5": (
+        "FILLME\nThe band is not linearly separable, so we measure the distance to its middle."
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""What a check kind declares: the tables and columns it reads, the statuses it gives, what pages may show."""
+"""What a check kind declares: the tables and columns it reads, the statuses it gives, what pages
+may show."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Clean-room scoring on the mini lab: nothing the student's kernel says about a model's quality is believed.
+"""Clean-room scoring on the mini lab: nothing the student's kernel says about a model's quality is
+believed.
 
 The attacker has read our source. The weak answer is a linear model on a band that no line separates
 (about 60% held-out accuracy, under the 70% partial band); each attack tries to make it pass anyway.
@@ -24,10 +25,13 @@ pytestmark = pytest.mark.slow
 
 WEAK = {
     **SOLUTION_ANSWERS,
-    "Question 2": "from sklearn.linear_model import LogisticRegression\nmodel = LogisticRegression()",
+    "Question 2": (
+        "from sklearn.linear_model import LogisticRegression\nmodel = LogisticRegression()"
+    ),
 }
-# Perfect-looking predictions made from the public rows with k-nearest neighbours (computed first, so that
-# rebinding the runtime cannot break the forger itself), published as if the grader's export had made them.
+# Perfect-looking predictions made from the public rows with k-nearest neighbours (computed first,
+# so that rebinding the runtime cannot break the forger itself), published as if the grader's export
+# had made them.
 FORGE = """
 import pandas as pd
 from IPython.display import publish_display_data
@@ -106,7 +110,8 @@ def test_a_custom_estimator_class_is_refused_by_name(mini_package, sandbox):
 
 
 def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package, sandbox):
-    # Shadow our scoring code wherever the notebook can write; the scoring kernel has its own home and /tmp.
+    # Shadow our scoring code wherever the notebook can write; the scoring kernel has its own home
+    # and /tmp.
     shadow = (
         "import os\n"
         "evil = 'def serve(*a, **k):\\n    raise SystemExit(0)\\nmain = serve\\n'\n"
@@ -129,7 +134,8 @@ def test_a_student_written_module_cannot_reach_the_scoring_kernel(mini_package, 
 
 @pytest.fixture(scope="module")
 def fitted_package(tmp_path_factory):
-    """The mini lab asking for the student's *fitted* model, and for a model on columns the student picks."""
+    """The mini lab asking for the student's *fitted* model, and for a model on columns the student
+    picks."""
     root = build(tmp_path_factory.mktemp("fitted") / "package")
     rubric = yaml.safe_load((root / "rubric.yaml").read_text())
     model = next(q for q in rubric["questions"] if q["key"] == "model")
@@ -170,7 +176,8 @@ def fitted_answer(sandbox, package, columns="['feature1']", target=""):
 def test_refit_false_scores_the_model_as_the_student_fitted_it(fitted_package, sandbox):
     assert fitted_answer(sandbox, fitted_package)["model"].status == "passed"
     assert "Scored as you fitted it" in fitted_answer(sandbox, fitted_package)["model"].message
-    # Fitted on a shuffled label the same class of model learns nothing: it is not retrained for them.
+    # Fitted on a shuffled label the same class of model learns nothing: it is not retrained for
+    # them.
     shuffled = fitted_answer(
         sandbox, fitted_package, target=".sample(frac=1, random_state=1).to_numpy()"
     )["model"]
@@ -209,7 +216,8 @@ def test_an_identical_notebook_is_not_run_again_and_a_changed_answer_retrains_no
         include_plots=True
     )
     assert again.executed == first.executed
-    # Only the written answer changed: the notebook runs again, the unchanged model is not retrained.
+    # Only the written answer changed: the notebook runs again, the unchanged model is not
+    # retrained.
     rewritten = {
         **SOLUTION_ANSWERS,
         "Question 5": "FILLME\nThe classes form a band; a line cannot split it.",

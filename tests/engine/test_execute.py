@@ -66,7 +66,11 @@ def test_slow_cell_is_interrupted_and_the_rest_still_runs(sandbox):
 
 
 def test_cell_that_ignores_interrupts_stops_the_notebook(sandbox):
-    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
+    stubborn = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True: time.sleep(0.1)"
+    )
     result = execute_notebook(
         sandbox, notebook(stubborn, "print('never')"), cell_timeout=2, notebook_timeout=60
     )

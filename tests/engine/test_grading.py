@@ -1,4 +1,5 @@
-"""grade_notebook on the mini package: scores, position-bound capture, failures that stay local, tampering."""
+"""grade_notebook on the mini package: scores, position-bound capture, failures that stay local,
+tampering."""
 
 from __future__ import annotations
 
@@ -157,10 +158,13 @@ def test_answer_written_as_markdown_is_not_found(mini_package, sandbox):
 
 
 TAMPERING = {
-    "sklearn-metrics": "import sklearn.metrics\nsklearn.metrics.accuracy_score = lambda *a, **k: 1.0",
+    "sklearn-metrics": (
+        "import sklearn.metrics\nsklearn.metrics.accuracy_score = lambda *a, **k: 1.0"
+    ),
     "numpy": "import numpy\nnumpy.mean = lambda *a, **k: 1.0\n"
     "numpy.equal = lambda a, b, *r, **k: numpy.ones(len(a), bool)",
-    "pandas": "import pandas\npandas.Series.__eq__ = lambda self, other: pandas.Series(True, index=self.index)\n"
+    "pandas": "import pandas\n"
+    "pandas.Series.__eq__ = lambda self, other: pandas.Series(True, index=self.index)\n"
     "pandas.DataFrame.mean = lambda *a, **k: 1.0",
     "builtins": "import sklearn.neighbors, builtins\n"
     "builtins.sum = lambda *a, **k: 10**9\nbuiltins.round = lambda *a, **k: 1.0",
@@ -185,7 +189,8 @@ def test_tampering_in_the_kernel_cannot_raise_the_score(mini_package, patch, san
 def test_forged_probe_result_is_rejected_cleanly(mini_package, sandbox):
     forge = (
         "import grader_kernel.extract as e\n"
-        "e._emit = lambda payload: e.publish_display_data({e.PROBE_MIME: {'predictions': 'all right'}})"
+        "e._emit = lambda payload: "
+        "e.publish_display_data({e.PROBE_MIME: {'predictions': 'all right'}})"
     )
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells.insert(2, v4.new_code_cell(forge))

@@ -1,4 +1,4 @@
-"""Reading a hostile notebook costs the trusted worker no more than reading an honest one: linear time."""
+"""Reading a hostile notebook costs the trusted worker no more than an honest one: linear time."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from grader.engine.assignment import load_assignment
 from grader.engine.locator import _without_tags, headings, html_headings, locate, markdown_heading
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
-# The patterns the locator used before: the oracles for what a heading is, on input small enough for them.
+# The patterns the locator used before: the oracles for what a heading is, on input small enough for
+# them.
 OLD_MARKDOWN_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 OLD_HTML_HEADING = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.IGNORECASE | re.DOTALL)
 OLD_TAGS = re.compile(r"<[^>]+>")
@@ -78,7 +79,8 @@ def test_hostile_cells_are_analysed_in_under_two_seconds(lab6, markdown, code):
         key: value for key, value in expected.items() if key != last
     }
     added = len(honest.cells)
-    # The hostile markdown ends the section when it is a heading; either way the hostile code is in it.
+    # The hostile markdown ends the section when it is a heading; either way the hostile code is in
+    # it.
     assert found[last][0] in (expected[last][0] + [added], expected[last][0] + [added, added + 1])
     assert expected[last][1] <= found[last][1]
 

@@ -1,4 +1,5 @@
-"""The engine and sandbox import graph has no circles (checked statically with grimp; nothing is run)."""
+"""The engine and sandbox import graph has no circles (checked statically with grimp; nothing is
+run)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ LAYERS = ("grader.engine", "grader.sandbox")
 
 
 def strongly_connected(graph: grimp.ImportGraph) -> list[set[str]]:
-    """Tarjan's algorithm over the direct imports: each set is modules that import each other in a circle."""
+    """Tarjan's algorithm over the direct imports: each set is modules that import each other in a
+    circle."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -51,7 +53,8 @@ def strongly_connected(graph: grimp.ImportGraph) -> list[set[str]]:
 
 
 def test_engine_and_sandbox_modules_import_each_other_in_no_circle():
-    # Imports made only for type checking count too: a circle hidden behind TYPE_CHECKING is still one.
+    # Imports made only for type checking count too: a circle hidden behind TYPE_CHECKING is still
+    # one.
     graph = grimp.build_graph("grader", cache_dir=None)
     circles = [
         sorted(component)

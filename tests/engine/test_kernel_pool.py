@@ -1,4 +1,4 @@
-"""Warm kernels: started ahead of time, one submission each, nothing carried from one student to the next."""
+"""Warm kernels: started ahead of time, one submission each, nothing carried between students."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from grader.engine.grade import grade_notebook, kernel_pool, kernel_profile
 # Slow: keeps warm kernels in the bubblewrap sandbox, which needs root.
 pytestmark = pytest.mark.slow
 
-# Leaves a variable, a patched library function and files behind, as a careless or malicious notebook could.
+# Leaves a variable, a patched library function and files behind, as a careless or malicious
+# notebook could.
 LITTER = v4.new_code_cell(
     "import statistics, pandas, pathlib\n"
     "leaked_secret = 'answers of student one'\n"
@@ -29,7 +30,8 @@ CLEAN_CHECK = (
     "import os, pandas, statistics\n"
     "clean = ('leaked_secret' not in globals() and statistics.mean([1, 3]) == 2\n"
     "         and pandas.DataFrame({'a': [1, 3]}).mean()['a'] == 2\n"
-    "         and not os.path.exists('left-behind.txt') and not os.path.exists('/tmp/left-behind.txt'))\n"
+    "         and not os.path.exists('left-behind.txt') "
+    "and not os.path.exists('/tmp/left-behind.txt'))\n"
     "answer = 42 if clean else 0"
 )
 
@@ -69,7 +71,10 @@ def test_warm_kernel_grades_like_a_cold_one(pool, mini_package, solution_report,
 
 
 def test_preloaded_modules_leave_no_names_in_the_notebook(pool, mini_package, sandbox):
-    probe = "answer = 42 if not [n for n in globals() if 'preload' in n or n in ('pandas', 'sklearn')] else 0"
+    probe = (
+        "answer = 42 if not [n for n in globals() "
+        "if 'preload' in n or n in ('pandas', 'sklearn')] else 0"
+    )
     report = grade_notebook(
         notebook({**SOLUTION_ANSWERS, "Question 3": probe}), mini_package, sandbox, kernels=pool
     ).report

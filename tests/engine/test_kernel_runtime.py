@@ -43,7 +43,8 @@ model = KerasClassifier(build_fn=create_model, epochs=20, rate=0.5, batch_size=2
 model.fit(x=df[["feature1", "feature2"]], y=(df["class"] == "red"))
 df["predict"] = model.predict(df[["feature1", "feature2"]])
 loss = create_model().compiled_loss(tf.constant([1.0]), tf.constant([[0.5]]))
-print(json.dumps({{"keras": keras.__name__, "shape": list(model.predict(df[["feature1", "feature2"]]).shape),
+print(json.dumps({{"keras": keras.__name__, \
+"shape": list(model.predict(df[["feature1", "feature2"]]).shape),
                   "accuracy": float((df["predict"] == (df["class"] == "red")).mean()),
                   "lr": float(model.model.optimizer.learning_rate.numpy()), "loss": float(loss)}}))
 """

@@ -1,4 +1,4 @@
-"""The Lab 6 package end to end with real TensorFlow training: solution, template and every scenario."""
+"""The Lab 6 package end to end, real TensorFlow training: solution, template and every scenario."""
 
 from __future__ import annotations
 
@@ -136,8 +136,8 @@ def test_errors_are_reported_where_they_happened(reports):
 
 def test_held_out_labels_never_reach_the_kernels_folder(lab6, tmp_path):
     prepare_scratch(tmp_path, lab6)
-    # Only the feature function's table, with only its declared columns: the model's held-out rows go to the
-    # scoring kernel alone.
+    # Only the feature function's table, with only its declared columns: the model's held-out rows
+    # go to the scoring kernel alone.
     shipped_tables = sorted(p.name for p in (tmp_path / ".grader" / "heldout").iterdir())
     assert shipped_tables == ["center.csv"]
     shipped = pd.read_csv(tmp_path / ".grader" / "heldout" / "center.csv")

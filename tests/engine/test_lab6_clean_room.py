@@ -1,7 +1,8 @@
-"""Clean-room scoring of Lab 6 with real TensorFlow: the forgeries a student who read our source would try.
+"""Clean-room scoring of Lab 6 with real TensorFlow: the forgeries a student who read our source
+would try.
 
-The weak answer is the template's one-unit linear model for the `complex` dataset. Each attack follows it
-in the same section, so it runs before the grader exports the answer.
+The weak answer is the template's one-unit linear model for the `complex` dataset. Each attack
+follows it in the same section, so it runs before the grader exports the answer.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6, sandbox):
     cell = next(cell for cell in nb.cells if cell.get("id") == "gb-q1-model")
     cell.source = cell.source.replace(
         'model.add(Dense(1, activation="sigmoid"))',
-        'model.add(keras.layers.Lambda(lambda x: x * 2))\n    model.add(Dense(1, activation="sigmoid"))',
+        "model.add(keras.layers.Lambda(lambda x: x * 2))\n"
+        '    model.add(Dense(1, activation="sigmoid"))',
     )
     assert "Lambda" in cell.source
     model = question(grade_notebook(nb, lab6, sandbox).report, "b_q1_multilayer")
@@ -85,7 +87,7 @@ def test_a_lambda_layer_is_refused_with_a_message_naming_it(lab6, sandbox):
 
 @pytest.fixture(scope="module")
 def lab6_fitted(tmp_path_factory):
-    """Lab 6 with one more question: the KerasClassifier the student fitted in Group Exercise B, as it is."""
+    """Lab 6 plus a question: the KerasClassifier the student fitted in Group Exercise B, as is."""
     root = tmp_path_factory.mktemp("lab6-fitted") / "lab6"
     shutil.copytree(LAB6, root, ignore=shutil.ignore_patterns("scenarios", "*.py"))
     rubric = yaml.safe_load((root / "rubric.yaml").read_text())

@@ -30,7 +30,8 @@ def broken(change) -> dict:
         ),
         (
             lambda r: r["questions"][1]["params"]["bands"][0].update(min_accuracy=1.5),
-            "question 'model': params.bands.0.min_accuracy: Input should be less than or equal to 1",
+            "question 'model': params.bands.0.min_accuracy: "
+            "Input should be less than or equal to 1",
         ),
         (
             lambda r: r["questions"][1]["params"].update(factory="create_model"),

@@ -1,4 +1,5 @@
-"""scikit-learn model descriptions: exported by the student's kernel, rebuilt or refused by the scorer."""
+"""scikit-learn model descriptions: exported by the student's kernel, rebuilt or refused by the
+scorer."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_importing_either_side_stays_light():
     assert done.stdout.strip() == "[]"
 
 
-# --- unfitted: class and parameters ----------------------------------------------------------------------
+# --- unfitted: class and parameters ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,8 @@ def test_unfitted_estimator_round_trip_predicts_like_the_original(estimator):
 
 
 def test_awkward_parameters_survive_json():
-    """Types, tuples, NaN, dicts with number keys and pandas columns come back as scikit-learn needs them."""
+    """Types, tuples, NaN, dicts with number keys and pandas columns come back as scikit-learn needs
+    them."""
     frame = pd.DataFrame({"size": [1.0, np.nan, 3.0, 4.0] * 5, "colour": ["a", "b", "a", "c"] * 5})
     labels = np.array([0, 1, 1, 0] * 5)
     numbers = make_pipeline(SimpleImputer(), MinMaxScaler(feature_range=(-1, 1)))
@@ -194,7 +196,7 @@ def test_allow_list_names_defining_classes():
     )  # no duplicates
 
 
-# --- fitted: skops ---------------------------------------------------------------------------------------
+# --- fitted: skops --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -238,7 +240,8 @@ def test_unfitted_estimator_cannot_be_exported_as_fitted():
 
 
 def _rewritten(estimator, change) -> dict:
-    """The fitted description of `estimator`, its skops schema changed by `change` as an attacker would."""
+    """The fitted description of `estimator`, its skops schema changed by `change` as an attacker
+    would."""
     data = skops.io.dumps(estimator.fit(X, Y))
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:

@@ -1,4 +1,5 @@
-"""Keras model descriptions, checked in a subprocess so that TensorFlow never loads into the test process."""
+"""Keras model descriptions, checked in a subprocess so that TensorFlow never loads into the test
+process."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 RUNTIME = str(KERNEL_PACKAGE_DIR.parent)
 
 # One TensorFlow import per Keras flavour: the script records what happened, the test asserts on it.
-KERAS_SCRIPT = r"""
+KERAS_SCRIPT = """
 import json, sys
 sys.path.insert(0, RUNTIME)
 import numpy as np
@@ -86,7 +87,8 @@ results["classes"] = fitted["classes"]
 results["same_predictions"] = bool(np.array_equal(predictions(model), predictions(wrapper.model)))
 results["units"] = model.layers[0].units
 results["compiled"] = [type(model.optimizer).__name__, float(model.optimizer.learning_rate.numpy())]
-results["retrains"] = sorted(model.fit(x, (y == "red").astype("float32"), epochs=1, verbose=0).history)
+results["retrains"] = sorted(model.fit(x, (y == "red").astype("float32"), \
+epochs=1, verbose=0).history)
 fresh = build_keras(crossing(describe_keras(create_model(units=5), fitted=False)), legacy=LEGACY)
 results["fresh"] = [fresh.layers[0].units, fresh.built]
 
@@ -94,14 +96,16 @@ inputs = keras.Input((2,))
 hidden = keras.layers.Dense(3, activation="tanh")(inputs)
 outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([hidden, inputs]))
 functional = keras.Model(inputs, outputs)
-functional.compile(loss=keras.losses.BinaryCrossentropy(), optimizer="adam", metrics=[keras.metrics.AUC()])
+functional.compile(loss=keras.losses.BinaryCrossentropy(), optimizer="adam", \
+metrics=[keras.metrics.AUC()])
 copy = build_keras(crossing(describe_keras(functional, fitted=True)), legacy=LEGACY)
 results["functional"] = bool(np.array_equal(predictions(copy), predictions(functional)))
 
 subclassed = Subclassed(units=1)
 subclassed.compile(loss="mse", optimizer="sgd")
 subclassed(x)
-results["subclassed"] = export_error(subclassed) or refusal(describe_keras(subclassed, fitted=False))
+results["subclassed"] = export_error(subclassed) or \
+refusal(describe_keras(subclassed, fitted=False))
 
 fitted["weights"] = fitted["weights"][:-1]
 results["too_few_weights"] = refusal(fitted)
@@ -117,14 +121,18 @@ def crafted(change):
     change(description, description["architecture"]["config"]["layers"][0])
     return refusal(description)
 
-results["crafted_module"] = crafted(lambda whole, layer: layer.update(module="os", class_name="system"))
-results["crafted_registered_name"] = crafted(lambda whole, layer: layer.update(registered_name="evil>Dense"))
+results["crafted_module"] = crafted(\
+lambda whole, layer: layer.update(module="os", class_name="system"))
+results["crafted_registered_name"] = crafted(\
+lambda whole, layer: layer.update(registered_name="evil>Dense"))
 exec_function = {"module": "builtins", "class_name": "function", "config": "exec",
                  "registered_name": "function"}
-results["crafted_function"] = crafted(lambda whole, layer: layer["config"].update(activation=exec_function))
+results["crafted_function"] = crafted(\
+lambda whole, layer: layer["config"].update(activation=exec_function))
 results["crafted_uncompiled"] = crafted(lambda whole, layer: whole.update(compile=None))
 results["uncompiled"] = export_error(create_model(compiled=False))
-results["uncompiled_factory"] = export_error(KerasClassifier(build_fn=lambda: create_model(compiled=False)))
+results["uncompiled_factory"] = export_error(\
+KerasClassifier(build_fn=lambda: create_model(compiled=False)))
 results["not_a_model"] = export_error(KerasClassifier(build_fn=create_list))
 print(json.dumps(results))
 """
@@ -152,7 +160,8 @@ def test_keras_descriptions(legacy):
     assert "loss" in results["retrains"]
     assert results["fresh"] == [5, False]
     assert results["functional"]
-    # Keras 3 cannot export a subclassed model; tf_keras exports its constructor arguments, which are refused.
+    # Keras 3 cannot export a subclassed model; tf_keras exports its constructor arguments, which
+    # are refused.
     assert (
         "`Subclassed`; the grader can only rebuild Sequential or functional"
         in results["subclassed"]

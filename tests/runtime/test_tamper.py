@@ -1,7 +1,9 @@
-"""Tamper evidence in the student's kernel: honest notebooks flag nothing, rebound functions are named.
+"""Tamper evidence in the student's kernel: honest notebooks flag nothing, rebound functions are
+named.
 
-Each scenario runs in a fresh Python with the runtime installed as the grader's setup cell does; only two of
-them import TensorFlow (a warm kernel that imported everything before `install`, and a cold one).
+Each scenario runs in a fresh Python with the runtime installed as the grader's setup cell does;
+only two of them import TensorFlow (a warm kernel that imported everything before `install`, and a
+cold one).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def fake(*args, **kwargs):
 def report(label, names=None, **extra):
     started = time.perf_counter()
     names = tamper.rebound() if names is None else names
-    print("RESULT", json.dumps({{"label": label, "rebound": names, "seconds": time.perf_counter() - started,
+    print("RESULT", json.dumps({{"label": label, "rebound": names, \
+"seconds": time.perf_counter() - started,
                                 **extra}}), flush=True)
 """
 
@@ -42,7 +45,8 @@ HEAVY_IMPORTS = (
 
 # The course's libraries used the way lab notebooks use them, lazy corners included: TensorFlow's
 # `tf.keras`, pandas accessors, scikit-learn's set_output wrappers and HTML repr, Keras subclassing.
-# pandas' readers are patched by our dataset runtime, before (warm) or while (cold) pandas is imported.
+# pandas' readers are patched by our dataset runtime, before (warm) or while (cold) pandas is
+# imported.
 HONEST = """
 from tensorflow.keras.layers import Dense
 from sklearn.neighbors import KNeighborsClassifier
@@ -65,7 +69,8 @@ df = pd.DataFrame({"a": rng.random(60), "b": rng.random(60), "name": ["x", "y", 
                    "day": pd.date_range("2021-01-01", periods=60)})
 df["label"] = (df.a > df.b).astype(int)
 df["name"].str.upper(), df["day"].dt.year, df["name"].astype("category").cat.codes, df.describe()
-df.groupby("name")[["a", "b"]].mean(), df[["a", "b"]].rolling(3).mean(), df.to_json(), df._repr_html_()
+df.groupby("name")[["a", "b"]].mean(), df[["a", "b"]].rolling(3).mean(), \
+df.to_json(), df._repr_html_()
 pd.set_option("display.max_rows", 20), np.set_printoptions(precision=3), is_numeric_dtype(df.a)
 df.to_csv("table.csv", index=False)
 df = pd.read_csv("table.csv", parse_dates=["day"])
@@ -87,17 +92,20 @@ class Double(TransformerMixin, BaseEstimator):
         return X * 2
 
 sklearn.set_config(transform_output="pandas")
-pipe = make_pipeline(StandardScaler(), Double(), FunctionTransformer(np.abs), LogisticRegression()).fit(X, y)
+pipe = make_pipeline(StandardScaler(), Double(), FunctionTransformer(np.abs), \
+LogisticRegression()).fit(X, y)
 accuracy_score(y, pipe.predict(X)), pipe._repr_html_()
 confusion_matrix(y, clone(Threshold()).fit(X, y).predict(X))
-cross_val_score(KNeighborsClassifier(3), X, y, cv=3), RandomForestClassifier(5).fit(X, y).predict_proba(X)
+cross_val_score(KNeighborsClassifier(3), X, y, cv=3), \
+RandomForestClassifier(5).fit(X, y).predict_proba(X)
 DecisionTreeClassifier().fit(*train_test_split(X, y, random_state=0)[::2]), load_iris(as_frame=True)
 sklearn.set_config(transform_output="default")
 
 tf.random.set_seed(0)
 def build(units=4):
     model = Sequential([Dense(units, activation="relu"), Dense(1, activation="sigmoid")])
-    model.compile(loss="binary_crossentropy", optimizer=tf.keras.optimizers.Adam(0.01), metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer=tf.keras.optimizers.Adam(0.01), \
+metrics=["accuracy"])
     return model
 wrapper = KerasClassifier(build_fn=build, epochs=2, batch_size=16, verbose=0)
 wrapper.fit(X, y), wrapper.predict(X), wrapper.predict_proba(X), wrapper.score(X, y)
@@ -112,7 +120,8 @@ tiny = Tiny()
 tiny.compile(loss="mse")
 stop = tf.keras.callbacks.EarlyStopping("loss")
 tiny.fit(X.to_numpy(), y.to_numpy(), epochs=1, verbose=0, callbacks=[stop])
-tiny.predict(X.to_numpy(), verbose=0), tf.keras.backend.clear_session(), tf.keras.utils.to_categorical([0, 1])
+tiny.predict(X.to_numpy(), verbose=0), tf.keras.backend.clear_session(), \
+tf.keras.utils.to_categorical([0, 1])
 variable = tf.Variable(1.0)
 (variable * 2 + tf.constant(1.0)).numpy(), tf.function(lambda t: t * 2)(tf.constant(1.0))
 list(tf.data.Dataset.from_tensor_slices(X.to_numpy()).batch(8))
@@ -124,7 +133,8 @@ except ModuleNotFoundError:
 else:
     matplotlib.use("Agg")
     df.plot(x="a", y="b")
-report("honest", keras=tf.keras.Model.__module__, readers_patched=hasattr(pd.read_csv, "__wrapped__"))
+report("honest", keras=tf.keras.Model.__module__, \
+readers_patched=hasattr(pd.read_csv, "__wrapped__"))
 """
 
 REQUIRED = """

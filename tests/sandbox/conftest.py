@@ -33,7 +33,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 @pytest.fixture(scope="package", autouse=True)
 def adopt_orphans() -> Iterator[None]:
-    """While these tests run, make pytest the parent of any process orphaned below it, not the machine's init."""
+    """While these tests run, make pytest the parent of any process orphaned below it, not init."""
     # So a process that escapes its kernel's tree is still found among this run's descendants.
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, ctypes.get_errno()
@@ -51,7 +51,7 @@ def attack_package(tmp_path_factory):
 
 
 def with_attack(source: str, where: str = "end"):
-    """The mini solution plus an attack cell: in Question 3's section, or in a new section at the end."""
+    """The mini solution plus an attack cell: in Question 3's section, or a new one at the end."""
     if where == "question 3":
         nb = notebook(SOLUTION_ANSWERS, extra_after={"Question 3": [v4.new_code_cell(source)]})
     else:
@@ -61,7 +61,7 @@ def with_attack(source: str, where: str = "end"):
 
 
 def sandbox_processes() -> list[str]:
-    """Processes this test run started that still run as the sandbox's user: a survivor means a leak."""
+    """This test run's processes still running as the sandbox's user: a survivor means a leak."""
     # Only our own descendants: another grader on this machine runs its kernels as the same user.
     found = []
     for process in psutil.Process().children(recursive=True):

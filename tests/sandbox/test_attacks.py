@@ -1,4 +1,4 @@
-"""Attack suite: hostile notebooks cannot harm the host, hang the worker, or cost other questions."""
+"""Attack suite: hostile notebooks cannot harm the host, hang the worker or cost other questions."""
 
 from __future__ import annotations
 
@@ -36,12 +36,19 @@ AFTER_ANSWERS = {
     "setsid double-fork survivor": "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
     "    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
     "time.sleep(1)\nprint('parent done')",
-    "subprocess spawning": "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+    "subprocess spawning": "import subprocess\n"
+    "subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
     "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
     "one huge file": "with open('big.bin', 'wb') as f:\n    f.write(b'x' * (200 * 1024**2))",
-    "many small files": "import os\nfor i in range(200000):\n    open(f'f{i}', 'w').write('x' * 100)",
-    "stdout flood": "import sys\nfor _ in range(20000):\n    sys.stdout.write('spam ' * 2000 + '\\n')",
-    "breaking the kernel's messages": "import json\njson.dumps = lambda *args, **kwargs: '{}'\nprint('broken')",
+    "many small files": (
+        "import os\nfor i in range(200000):\n    open(f'f{i}', 'w').write('x' * 100)"
+    ),
+    "stdout flood": (
+        "import sys\nfor _ in range(20000):\n    sys.stdout.write('spam ' * 2000 + '\\n')"
+    ),
+    "breaking the kernel's messages": (
+        "import json\njson.dumps = lambda *args, **kwargs: '{}'\nprint('broken')"
+    ),
     "symlink to a host file": "import os\nos.symlink('/etc/passwd', 'passwd-link')\n"
     "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
 }
@@ -68,7 +75,8 @@ def test_memory_bomb_is_reported_as_such(attack_package, sandbox):
 
 
 def test_stdout_flood_is_truncated_with_a_marker(attack_package, sandbox):
-    # Small enough for the kernel's memory; the 200 MB flood above is stopped by the memory limit instead.
+    # Small enough for the kernel's memory; the 200 MB flood above is stopped by the memory limit
+    # instead.
     result = grade(
         sandbox, attack_package, with_attack("for _ in range(2000):\n    print('spam ' * 2000)")
     )
@@ -134,7 +142,9 @@ PROBES = {
         "ConnectionRefusedError",
     ),
     "the database's unix socket": (
-        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/var/run/postgresql/.s.PGSQL.5432')",
+        "import socket\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "s.connect('/var/run/postgresql/.s.PGSQL.5432')",
         "FileNotFoundError",
     ),
 }
@@ -188,7 +198,8 @@ def test_ten_thousand_cells_end_with_a_clear_message(attack_package, sandbox):
 def test_regex_hostile_notebook_is_graded_with_static_analysis_under_two_seconds(
     attack_package, monkeypatch, sandbox
 ):
-    """6,000 spaces in a heading and 20,000 lines of `a: int` in an answer held a worker for minutes."""
+    """6,000 spaces in a heading and 20,000 lines of `a: int` in an answer held a worker for
+    minutes."""
     spent = []
 
     def timed(function):

@@ -1,5 +1,5 @@
-"""Attack suite, kernel side: namespaces, mounts, tracing and other kernel interfaces are refused; the
-CPU is shared fairly; shared memory works, so joblib and multiprocessing run in parallel."""
+"""Attack suite, kernel side: namespaces, mounts, tracing and other kernel interfaces are refused;
+the CPU is shared fairly; shared memory works, so joblib and multiprocessing run in parallel."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ SYSCALLS = (
 NUMBERS = {name: pyseccomp.resolve_syscall(pyseccomp.system_arch(), name) for name in SYSCALLS}
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, SIGCHLD = 0x00020000, 0x10000000, 0x40000000, 17
 
-# Each attempt runs in a child process (a successful escape must not change the kernel the answers ran in)
-# and prints what stopped it: an errno name, or "allowed".
+# Each attempt runs in a child process (a successful escape must not change the kernel the answers
+# ran in) and prints what stopped it: an errno name, or "allowed".
 ESCAPES = f"""
 import ctypes, errno, json, os, shutil, subprocess, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -82,7 +82,8 @@ def command(*args):
 buffer = ctypes.create_string_buffer(256)
 found = {{
     "unshare a user namespace": attempt(lambda: libc.unshare({CLONE_NEWUSER})),
-    "unshare a user and a mount namespace": attempt(lambda: libc.unshare({CLONE_NEWUSER | CLONE_NEWNS})),
+    "unshare a user and a mount namespace": attempt(\
+lambda: libc.unshare({CLONE_NEWUSER | CLONE_NEWNS})),
     "clone into a user namespace": attempt(lambda: clone({CLONE_NEWUSER})),
     "clone into a network namespace": attempt(lambda: clone({CLONE_NEWNET})),
     "clone3": attempt(lambda: libc.syscall(NR["clone3"], buffer, 88)),
@@ -94,7 +95,8 @@ found = {{
     "userfaultfd": attempt(lambda: libc.syscall(NR["userfaultfd"], 1)),
     "io_uring_setup": attempt(lambda: libc.syscall(NR["io_uring_setup"], 1, buffer)),
     "perf_event_open": attempt(lambda: libc.syscall(NR["perf_event_open"], None, 0, -1, -1, 0)),
-    "process_vm_readv": attempt(lambda: libc.syscall(NR["process_vm_readv"], os.getppid(), None, 0, None, 0,
+    "process_vm_readv": attempt(lambda: libc.syscall(NR["process_vm_readv"], os.getppid(), \
+None, 0, None, 0,
                                                      0)),
     "unshare -Ur": command("unshare", "-Ur", "true"),
     "mount -t tmpfs": command("mount", "-t", "tmpfs", "none", "/tmp"),
@@ -111,7 +113,8 @@ COMMANDS = {
 
 @pytest.fixture(scope="module")
 def normal_package(tmp_path_factory):
-    """The mini package with its usual limits, for notebooks that start worker processes or share the CPU."""
+    """The mini package with its usual limits, for notebooks that start worker processes or share
+    the CPU."""
     return load_assignment(build(tmp_path_factory.mktemp("normal") / "package"))
 
 
@@ -150,7 +153,8 @@ def test_kernel_escape_is_refused(escapes, attack):
     if attack in COMMANDS:
         assert escapes[attack].startswith("refused") and COMMANDS[attack] in escapes[attack]
     else:
-        # clone3 is "not implemented" so that libc falls back to clone, whose flags the filter can read.
+        # clone3 is "not implemented" so that libc falls back to clone, whose flags the filter can
+        # read.
         assert escapes[attack] == ("ENOSYS" if attack == "clone3" else "EPERM")
 
 

@@ -1,4 +1,5 @@
-"""Assignment rules as students meet them: release, due date, late penalty, attempt limit, best or last."""
+"""Assignment rules as students meet them: release, due date, late penalty, attempt limit, best or
+last."""
 
 from __future__ import annotations
 

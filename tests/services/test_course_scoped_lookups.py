@@ -1,4 +1,5 @@
-"""An upload's `assignment` (id or slug) resolves only within the caller's courses; all else is one 404."""
+"""An upload's `assignment` (id or slug) resolves only within the caller's courses; all else is one
+404."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def post(client, assignment: str, *, api: bool = True):
 
 @pytest.fixture
 def ids(app) -> dict[str, int]:
-    """Demo course A (BT-AI, with `lab6`) and a course B with its own `lab6`; A has an unreleased lab7 too."""
+    """Demo course A (BT-AI, with `lab6`) and a course B with its own `lab6`; A has an unreleased
+    lab7 too."""
     with app.app_context():
         course_a = db.session.scalar(select(Course).where(Course.code == "BT-AI"))
         course_b = Course(code="OTHER", title="Another course")
@@ -57,7 +59,8 @@ def uploaded_to(app, response) -> int:
 
 def test_a_slug_resolves_to_the_callers_own_course(app, ids):
     assert uploaded_to(app, post(signed_in(app, B_STUDENT), "lab6")) == ids["b_lab6"]
-    # The README's own example still works for course A's student although course B also has a `lab6`.
+    # The README's own example still works for course A's student although course B also has a
+    # `lab6`.
     assert uploaded_to(app, post(signed_in(app), "lab6")) == ids["a_lab6"]
     assert uploaded_to(app, post(signed_in(app), str(ids["a_lab6"]))) == ids["a_lab6"]
 

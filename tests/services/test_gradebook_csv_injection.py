@@ -29,7 +29,8 @@ NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def quoted(text: str) -> str:
-    """What the gradebook should show for `text`: a leading apostrophe when a spreadsheet would run it."""
+    """What the gradebook should show for `text`: a leading apostrophe when a spreadsheet would run
+    it."""
     return "'" + text if FORMULA_START.match(text) else text
 
 

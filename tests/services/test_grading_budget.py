@@ -1,4 +1,5 @@
-"""Every grading task has a time budget from its rubric; past it the run fails clearly and all of it stops."""
+"""Every grading task has a time budget from its rubric; past it the run fails clearly and all of it
+stops."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from services.test_grading_run import upload
 # Slow: starts a Celery worker that grades in the sandbox.
 pytestmark = pytest.mark.slow
 
-# Within its rubric's limits (one cell of up to 60 s), but past the small budget its message is sent with.
+# Within its rubric's limits (one cell of up to 60 s), but past the small budget its message is sent
+# with.
 SLEEPER = "import time\ntime.sleep(50)"
 BUDGET = 8
 
@@ -61,7 +63,7 @@ def test_each_grading_message_carries_time_limits_from_its_rubric(app, client, s
 
 
 def worker_descendants(worker: psutil.Process) -> list[str]:
-    """What the worker started, other than its own pool processes: kernels and sandboxes still running."""
+    """What the worker started besides its pool processes: kernels and sandboxes still running."""
     found = []
     for process in worker.children(recursive=True):
         try:
@@ -78,7 +80,8 @@ def test_a_run_over_its_budget_is_failed_with_a_reason_and_stops_everything(
 ):
     slug = add_mini_assignment(app, tmp_path / "mini", cell_timeout=60, notebook_timeout=60)
     with monkeypatch.context() as patch:
-        # A budget far below what the rubric allows, so that an ordinary sleeping notebook runs past it.
+        # A budget far below what the rubric allows, so that an ordinary sleeping notebook runs past
+        # it.
         patch.setattr("grader.services.grading.runs._budgets", {})
         patch.setattr("grader.services.grading.runs.time_budget", lambda rubric, margin: BUDGET)
         sleeper = upload(client, notebook_bytes(SLEEPER), assignment=slug)

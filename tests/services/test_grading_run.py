@@ -1,4 +1,4 @@
-"""Grading a stored run end to end in-process: stored results, idempotence, and the pages that show them."""
+"""Grading a stored run end to end in-process: stored results, idempotence, the pages showing it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Manual scores: staff only, bounded, audited, shown to the student, and never erased by a re-grade."""
+"""Manual scores: staff only, bounded, audited, shown to the student, never erased by a re-grade."""
 
 from __future__ import annotations
 

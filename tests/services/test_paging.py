@@ -1,4 +1,4 @@
-"""Which page of a list to show: pages of 50, and a page number past either end gives the nearest page."""
+"""Which page of a list to show: pages of 50; a page number past either end gives the nearest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tamper flags: recorded with the run, shown to the course's staff, invisible to students, never in the score."""
+"""Tamper flags: recorded with the run, shown to course staff, hidden from students, not scored."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 # The student's notebook is the mini solution plus a section that rebinds two library functions; the
 # grader's runtime in the kernel reports them, and nothing else differs from Amy's honest notebook.
-TAMPERING = "import numpy, sklearn.base\nnumpy.mean = lambda *a, **k: 1.0\nsklearn.base.clone = lambda e, **k: e"
+TAMPERING = (
+    "import numpy, sklearn.base\n"
+    "numpy.mean = lambda *a, **k: 1.0\n"
+    "sklearn.base.clone = lambda e, **k: e"
+)
 FLAGS = ["numpy.mean", "sklearn.base.clone"]
 HONEST = "amy@example.edu"
 
@@ -126,7 +130,8 @@ def no_trace(text: str) -> bool:
 
 
 def without_ids(body: dict) -> dict:
-    """An API answer without what differs between the two uploads: ids, times and the tampering cell's progress."""
+    """An API answer without what differs between the two uploads: ids, times and the tampering
+    cell's progress."""
     return {
         key: value
         for key, value in body.items()

@@ -1,5 +1,5 @@
-"""Malformed bodies and out-of-range ids sent to /api get a 400 or a 404 with a JSON error, never a 500,
-on SQLite and on PostgreSQL (which overflow and refuse characters differently)."""
+"""Malformed bodies and out-of-range ids sent to /api get a 400 or a 404 with a JSON error, never a
+500, on SQLite and on PostgreSQL (which overflow and refuse characters differently)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from grader.services.storage.blobs import put_blob
 from grader.web import create_web_app
 
 TA = "ta@example.edu"
-# Past PostgreSQL's INTEGER, past SQLite's 64-bit INTEGER, the issue's 30 digits, and ids that cannot be.
+# Past PostgreSQL's INTEGER, past SQLite's 64-bit INTEGER, the issue's 30 digits, and ids that
+# cannot be.
 BAD_IDS = [str(2**31), str(2**63), "1" + "0" * 29, "0", "-1", "1.5", "1e3", "%C2%B2"]
 
 
@@ -43,8 +44,8 @@ def app(request, settings):
 
 
 def seed_graded_submission(app) -> int:
-    """A graded Lab 6 submission of the demo student, written straight to the database (nothing is run):
-    'model' (3 automatic points) and 'explain' (1 automatic point, 2 left to TAs)."""
+    """A graded Lab 6 submission of the demo student, written straight to the database (nothing is
+    run): 'model' (3 automatic points) and 'explain' (1 automatic point, 2 left to TAs)."""
     with app.app_context():
         assignment = db.session.scalar(select(Assignment).where(Assignment.slug == "lab6"))
         submission = Submission(

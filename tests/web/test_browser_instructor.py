@@ -1,5 +1,5 @@
-"""An instructor in a real browser: creates and releases an assignment, validates it, lowers a threshold,
-re-grades, and a student's score changes."""
+"""An instructor in a real browser: creates and releases an assignment, validates it, lowers a
+threshold, re-grades, and a student's score changes."""
 
 from __future__ import annotations
 

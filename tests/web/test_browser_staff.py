@@ -1,4 +1,5 @@
-"""A TA in a real browser: dashboard, free-response queue, an override with a reason, and the CSV that shows both."""
+"""A TA in a real browser: dashboard, free-response queue, an override with a reason, and the CSV
+that shows both."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""CSRF, with it on as in production: every page's posting form carries a token, and every form route
-refuses a post without one."""
+"""CSRF, with it on as in production: every page's posting form carries a token, and every form
+route refuses a post without one."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def signed_in(app, email: str):
 
 @pytest.fixture
 def ids(app) -> dict[str, int]:
-    """The demo assignment and a submission of the student's (queued: enough for the staff tools)."""
+    """The demo assignment and a submission of the student's (queued: enough for staff tools)."""
     response = app.test_client().post(
         "/api/submissions",
         headers=token_for(app, STUDENT),
@@ -58,7 +58,7 @@ def ids(app) -> dict[str, int]:
 
 
 def form_routes(app) -> list[str]:
-    """The endpoints that take a posted form: everything but the API, which takes bearer tokens instead."""
+    """The endpoints that take a posted form: all but the API, which takes bearer tokens instead."""
     return sorted(
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -108,6 +108,6 @@ def test_every_posting_form_on_the_pages_carries_a_token(app, ids):
             ):
                 assert form.select_one('input[name="csrf_token"][value]'), (url, form.get("action"))
                 posting += 1
-    # Sign-out on every page, upload, password, re-grade (submission and all), new assignment, settings,
-    # validate, rubric editor and import.
+    # Sign-out on every page, upload, password, re-grade (submission and all), new assignment,
+    # settings, validate, rubric editor and import.
     assert posting >= 20

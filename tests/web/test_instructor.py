@@ -1,4 +1,4 @@
-"""Instructor pages: creating assignments, settings, the rubric editor and YAML, validation of the package."""
+"""Instructor pages: creating assignments, settings, rubric editor and YAML, package validation."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 
 
 def package_zip(package_dir: Path, drop: tuple[str, ...] = (), **replace: bytes) -> bytes:
-    """The package as a zip, with files left out or replaced (`rubric="..."` replaces rubric.yaml)."""
+    """The package as a zip, files left out or replaced (`rubric="..."` replaces rubric.yaml)."""
     files = {
         str(p.relative_to(package_dir)): p.read_bytes()
         for p in package_dir.rglob("*")

@@ -1,4 +1,5 @@
-"""The rubric editor: form rows (add, edit, remove), errors naming question and field, YAML export and import."""
+"""The rubric editor: form rows (add, edit, remove), errors naming question and field, YAML export
+and import."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def mini(teacher, package_dir) -> int:
 
 
 def form_of(page: str) -> dict[str, str]:
-    """The editor's fields as the browser would post them (unticked boxes and buttons are not sent)."""
+    """The editor's fields as the browser posts them (unticked boxes and buttons are not sent)."""
     editor = BeautifulSoup(page, "html.parser").select_one("form.rubric-editor")
     fields = {
         field["name"]: field.get("value", "")

@@ -1,5 +1,6 @@
 """The OpenAPI description at /api/openapi.json is served, covers every /api route truthfully, and a
-property-based run of schemathesis finds no 5xx and no response that the description does not allow."""
+property-based run of schemathesis finds no 5xx and no response that the description does not
+allow."""
 
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def test_the_description_names_what_the_code_sends(app):
 
 
 def test_an_accepted_upload_answers_as_described(app):
-    # Schemathesis names a file part after its field ("file"), which is no .ipynb: its uploads end in 400.
+    # Schemathesis names a file part after its field ("file"), which is no .ipynb: its uploads end
+    # in 400.
     operation = schemathesis.openapi.from_wsgi("/api/openapi.json", app)["/api/submissions"]["POST"]
     response = app.test_client().post(
         "/api/submissions",
@@ -129,7 +131,8 @@ def test_an_accepted_upload_answers_as_described(app):
     operation.validate_response(response)
 
 
-# The document the app serves (test_the_served_description_is_the_data_file checks they are the same).
+# The document the app serves (test_the_served_description_is_the_data_file checks they are the
+# same).
 schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)
 
 

@@ -1,4 +1,4 @@
-"""Long lists a page at a time: the dashboard's grid, the free-response queue and a student's uploads.
+"""Long lists a page at a time: the dashboard grid, the free-response queue and a student's uploads.
 
 A page holds 50; a page number past either end shows the nearest page that exists.
 """

@@ -1,4 +1,4 @@
-"""Every response carries the security headers; the executed notebook keeps its own sandbox policy."""
+"""Every response has the security headers; the executed notebook keeps its own sandbox policy."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_app_pages_and_api_carry_the_app_policy(app, ids):
 
 
 def test_pages_use_nothing_the_policy_blocks(app, ids):
-    """No inline script, style or event handler: with them the CSP above would break our own pages."""
+    """No inline script, style or event handler: with them the CSP above breaks our own pages."""
     for name, response in app_pages(app, ids).items():
         if response.mimetype != "text/html":
             continue

@@ -1,5 +1,6 @@
-"""Sessions end on sign-out, password change and after their lifetime; API tokens expire, are revoked and
-are checked even beside a valid cookie; cookies are Secure except under the embedded `grader serve`."""
+"""Sessions end on sign-out, password change and after their lifetime; API tokens expire, are
+revoked and are checked even beside a valid cookie; cookies are Secure except under the embedded
+`grader serve`."""
 
 from __future__ import annotations
 
@@ -137,8 +138,8 @@ def test_a_bogus_bearer_token_is_refused_even_with_a_valid_session_cookie(app):
     client.environ_base["HTTP_AUTHORIZATION"] = "Bearer grd_bogus"
     response = client.get(url)
     assert response.status_code == 401 and "not valid" in response.get_json()["error"]
-    # The token decides who is asking, not the cookie: a TA's token beside a student's cookie acts as the
-    # TA, and so gets the staff-only tamper list.
+    # The token decides who is asking, not the cookie: a TA's token beside a student's cookie acts
+    # as the TA, and so gets the staff-only tamper list.
     client.environ_base["HTTP_AUTHORIZATION"] = token_for(app, "ta@example.edu")["Authorization"]
     response = client.get(url)
     assert response.status_code == 200 and "tamper" in response.get_json()
@@ -228,7 +229,8 @@ def test_upgrading_gives_each_person_a_random_session_token_and_each_token_an_ex
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                "INSERT INTO users (id, email, name) VALUES (1, 'a@x.edu', 'A'), (2, 'b@x.edu', 'B')"
+                "INSERT INTO users (id, email, name) "
+                "VALUES (1, 'a@x.edu', 'A'), (2, 'b@x.edu', 'B')"
             )
         )
         connection.execute(
@@ -250,7 +252,8 @@ def test_upgrading_gives_each_person_a_random_session_token_and_each_token_an_ex
 
 
 def test_a_user_without_a_session_token_in_the_cookie_is_signed_out(app):
-    """A cookie signed before session tokens existed held only the id: it no longer signs anyone in."""
+    """A cookie signed before session tokens existed held only the id: it no longer signs anyone
+    in."""
     client = app.test_client()
     with app.app_context():
         user_id = find_user(STUDENT).id

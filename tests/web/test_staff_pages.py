@@ -1,4 +1,4 @@
-"""TA pages: the assignment dashboard, the free-response queue, score overrides and the gradebook, for staff only."""
+"""TA pages, staff only: assignment dashboard, free-response queue, score overrides, gradebook."""
 
 from __future__ import annotations
 
@@ -78,8 +78,9 @@ def submit(app, email: str, answers: dict[str, str], graded: bool = True) -> int
 
 @pytest.fixture(scope="module")
 def class_database(tmp_path_factory) -> Path:
-    """A course graded once per module: the demo student's solution, Amy's wrong value, Bob's untouched template,
-    and Dan who submitted nothing; plus a TA of another course. Each test gets a copy."""
+    """A course graded once per module: the demo student's solution, Amy's wrong value, Bob's
+    untouched template, and Dan who submitted nothing; plus a TA of another course. Each test gets a
+    copy."""
     root = tmp_path_factory.mktemp("class")
     app = make_app(class_settings(root / "instance"))
     add_mini_assignment(app, root / "mini")
@@ -262,7 +263,8 @@ def test_dashboard_charts_are_svg_images_with_alt_text_and_numbers(course_app, m
     page = soup(ta.get(f"/assignments/{mini_id}/dashboard"))
     histogram, pass_rate = page.select(".charts img")
     assert histogram["alt"] == (
-        "Histogram of total scores after late penalty for 3 graded students, out of 9 points: median 7, "
+        "Histogram of total scores after late penalty for 3 graded students, "
+        "out of 9 points: median 7, "
         "lowest 0, highest 8."
     )
     assert pass_rate["alt"] == (
@@ -317,7 +319,8 @@ def test_staff_pages_are_not_found_for_students_and_other_courses_staff(
         == 404
     )
     assert client.post(f"/assignments/{mini_id}/regrade").status_code == 404
-    # The student sees their own submission, so is told they may not grade it; the other TA learns nothing.
+    # The student sees their own submission, so is told they may not grade it; the other TA learns
+    # nothing.
     assert client.post(
         f"/submissions/{ids[STUDENT]}/questions/model/score", data={"score": 0, "reason": "x"}
     ).status_code == (403 if email == STUDENT else 404)

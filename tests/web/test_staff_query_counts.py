@@ -1,5 +1,5 @@
-"""Staff views that scale: a fixed number of SQL statements per page whatever the class size, and one dashboard
-build per page view with its charts inside the page."""
+"""Staff views that scale: a fixed number of SQL statements per page whatever the class size, and
+one dashboard build per page view with its charts inside the page."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ TA, STUDENT = "ta@example.edu", "student@example.edu"
 
 
 def seed_class(app, size: int) -> int:
-    """`size` students in the demo course, each with an older and a newer graded upload of Lab 6 whose
-    free-response part a TA scored for every other student; the demo student uploads `size` times too.
-    Returns Lab 6's id."""
+    """`size` students in the demo course, each with an older and a newer graded upload of Lab 6
+    whose free-response part a TA scored for every other student; the demo student uploads `size`
+    times too. Returns Lab 6's id."""
     with app.app_context():
         course = db.session.scalar(select(Course))
         lab6 = db.session.scalar(select(Assignment).where(Assignment.slug == "lab6"))
@@ -59,7 +59,7 @@ def seed_class(app, size: int) -> int:
 
 
 def graded_upload(assignment: Assignment, student_id: int, sha256: str, score: float) -> Submission:
-    """A graded upload: `score` of 10 automatic points, and 2 points of written answer left to a TA."""
+    """A graded upload: `score` of 10 automatic points, 2 points of written answer left to a TA."""
     submission = Submission(
         assignment=assignment, student_id=student_id, original_filename="lab.ipynb", sha256=sha256
     )
@@ -150,6 +150,7 @@ def test_one_dashboard_view_builds_the_dashboard_once_with_its_charts_inside(app
     page = soup(response)
     charts = page.select(".charts img")
     assert [img["alt"].split(" ")[0] for img in charts] == ["Histogram", "Share"]
-    # Every picture travels in the page, so a browser asks the server for nothing that builds it again.
+    # Every picture travels in the page, so a browser asks the server for nothing that builds it
+    # again.
     assert all(img["src"].startswith("data:") for img in page.find_all("img"))
     assert all(svg_of(img).startswith("<svg") for img in charts)

@@ -1,4 +1,5 @@
-"""Every malformed upload gets a clear error and leaves nothing behind; a good one is stored, then queued."""
+"""Every malformed upload gets a clear error and leaves nothing behind; a good one is stored, then
+queued."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ BAD_NOTEBOOKS = {
 
 
 def stored_counts(app) -> tuple[int, int, int]:
-    """Submissions, runs and blobs stored, not counting the blobs of the demo's assignment package."""
+    """Submissions, runs and blobs stored, without the blobs of the demo's assignment package."""
     with app.app_context():
         package_blobs = db.session.scalar(select(func.count(Assignment.package_sha256.distinct())))
         submissions, runs, blobs = (

@@ -1,5 +1,6 @@
-"""Faults with real processes: a worker killed mid-grade, Redis restarted mid-burst, PostgreSQL away for a
-moment, the same task delivered more than once. Nothing is lost and every submission is graded once."""
+"""Faults with real processes: a worker killed mid-grade, Redis restarted mid-burst, PostgreSQL away
+for a moment, the same task delivered more than once. Nothing is lost and every submission is graded
+once."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ from grader.web import create_web_app
 # Slow: starts workers on PostgreSQL and Redis and breaks them.
 pytestmark = pytest.mark.slow
 
-# Short deadlines so a test sees the sweeper act within seconds; cold kernels so the tests stay quick.
+# Short deadlines so a test sees the sweeper act within seconds; cold kernels so the tests stay
+# quick.
 FAST_RECOVERY = {
     "GRADER_STALE_AFTER_SECONDS": "6",
     "GRADER_REQUEUE_AFTER_SECONDS": "8",
@@ -51,13 +53,14 @@ FAST_RECOVERY = {
 
 @contextmanager
 def service(tmp_path: Path, database_url: str, broker_url: str = REDIS_URL) -> Iterator[dict]:
-    """A migrated database with the demo course, and the environment every process of the setup shares."""
+    """A migrated database with the demo course, and the environment every setup process shares."""
     env = {
         "GRADER_DATABASE_URL": database_url,
         "GRADER_BROKER_URL": broker_url,
         "GRADER_QUEUE": f"test-{uuid.uuid4().hex}",
         "GRADER_INSTANCE_DIR": str(tmp_path / "instance"),
-        # The tests' browser session speaks plain http to gunicorn, so cookies must not be Secure-only.
+        # The tests' browser session speaks plain http to gunicorn, so cookies must not be
+        # Secure-only.
         "GRADER_SECURE_COOKIES": "0",
         **FAST_RECOVERY,
     }
@@ -97,7 +100,8 @@ def runs_of(database_url: str, submission_ids: list[int]) -> list:
             text(
                 "SELECT s.id AS submission, r.status, r.attempts, "
                 "(SELECT count(*) FROM question_results q WHERE q.run_id = r.id) AS results "
-                "FROM submissions s JOIN grading_runs r ON r.submission_id = s.id WHERE s.id = ANY(:ids) "
+                "FROM submissions s JOIN grading_runs r ON r.submission_id = s.id "
+                "WHERE s.id = ANY(:ids) "
                 "ORDER BY s.id"
             ),
             {"ids": submission_ids},
@@ -245,7 +249,8 @@ def test_database_away_for_a_moment_gives_503_then_recovers_and_the_worker_finis
         [run] = runs_of(direct_url, [accepted["submission_id"]])
     assert status["status"] == "graded", (tmp_path / "worker.log").read_text()[-3000:]
     assert status["cell_errors"] == []
-    # Retried by the same worker after the outage: not the notebook's fault, so not an extra attempt.
+    # Retried by the same worker after the outage: not the notebook's fault, so not an extra
+    # attempt.
     assert run.attempts == 1
 
 

@@ -75,7 +75,8 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
             notebook_bytes("total = sum(range(10))\nprint(total)", "undefined_name"),
         )
         status = wait_until_finished(base_url, token, accepted["submission_id"])
-        # Meanwhile the worker warmed a kernel for this assignment: the next upload finds it waiting.
+        # Meanwhile the worker warmed a kernel for this assignment: the next upload finds it
+        # waiting.
         second = upload(base_url, token, notebook_bytes("print('second')"))
         assert wait_until_finished(base_url, token, second["submission_id"])["status"] == "graded"
 
@@ -85,7 +86,8 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     with engine.connect() as connection:
         row = connection.execute(
             text(
-                "SELECT r.attempts, r.warm_kernel, r.execution_seconds, b.content FROM grading_runs r "
+                "SELECT r.attempts, r.warm_kernel, r.execution_seconds, b.content "
+                "FROM grading_runs r "
                 "JOIN blobs b ON b.sha256 = r.executed_sha256 WHERE r.id = :id"
             ),
             {"id": accepted["run_id"]},
@@ -96,7 +98,8 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
     engine.dispose()
     executed = nbformat.reads(bytes(row.content).decode(), as_version=4)
     assert row.attempts == 1
-    # The worker logs JSON lines that carry the run id, so one submission can be followed through the logs.
+    # The worker logs JSON lines that carry the run id, so one submission can be followed through
+    # the logs.
     lines = [
         json.loads(line)
         for line in (tmp_path / "worker.log").read_text().splitlines()
@@ -149,8 +152,8 @@ def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp
 
 
 def test_workers_on_separate_machines_share_only_postgres_and_redis(production_env, tmp_path):
-    """Each worker gets its own empty instance folder, as on another machine: all it needs comes from the
-    database and the broker."""
+    """Each worker gets its own empty instance folder, as on another machine: all it needs comes
+    from the database and the broker."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     web = [

@@ -1,4 +1,5 @@
-"""Nothing lost, nothing graded twice: claiming runs, heartbeats, the attempt cap, the sweeper, a broker away."""
+"""Nothing lost, nothing graded twice: claiming runs, heartbeats, the attempt cap, the sweeper, a
+broker away."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def test_the_same_task_delivered_twice_at_once_grades_once(app, queued):
         thread.start()
     for thread in threads:
         thread.join()
-    gc.collect()  # the threads' event loops go now, inside this test, where their warning is expected
+    # The threads' event loops go now, inside this test, where their warning is expected.
+    gc.collect()
     assert outcomes.count(RunStatus.GRADED) == 1 and outcomes.count(None) == 1
     run = get_run(app, queued)
     assert (run.status, run.attempts) == (RunStatus.GRADED, 1)
@@ -190,7 +192,8 @@ def test_staff_see_where_a_runs_time_went_and_students_do_not(app, client, queue
         signed_in(app, "ta@example.edu").get(f"/submissions/{submission_id}").get_data(as_text=True)
     )
     assert re.search(
-        r"Run 1, attempt 1 on host:1:\s+waited [\d.]+ s in the queue,\s+ran in [\d.]+ s \(cold kernel\),"
+        r"Run 1, attempt 1 on host:1:\s+waited [\d.]+ s in the queue,"
+        r"\s+ran in [\d.]+ s \(cold kernel\),"
         r"\s+scored in [\d.]+ s",
         staff_page,
     )

@@ -1,7 +1,8 @@
 """Check kinds, one module each, registered by the rubric's `kind`; adding a module adds a kind.
 
-The registry is also where a question meets its kind: it validates each question's params with its kind's
-model (the rubric module knows no kinds) and says which parts of a result's details pages may show.
+The registry is also where a question meets its kind: it validates each question's params with its
+kind's model (the rubric module knows no kinds) and says which parts of a result's details pages may
+show.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def typed_params(question: Question) -> BaseModel:
 
 
 def validate_params(rubric: Rubric) -> Rubric:
-    """Have each question's kind validate its params; the rubric with them normalised (a `target` becomes
-    one band, say), or a RubricError naming every question and field at fault."""
+    """Have each question's kind validate its params; the rubric with them normalised (a `target`
+    becomes one band, say), or a RubricError naming every question and field at fault."""
     problems: list[str] = []
     questions: list[Question] = []
     for question in rubric.questions:
@@ -64,7 +65,8 @@ def validate_params(rubric: Rubric) -> Rubric:
 
 
 def shown_details(details: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a question result's details that a check kind declares a student's page may show."""
+    """The parts of a question result's details that a check kind declares a student's page may
+    show."""
     shown = {key for check in CHECKS.values() for key in check.shown_details}
     return {key: value for key, value in details.items() if key in shown}
 

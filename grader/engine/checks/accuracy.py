@@ -1,4 +1,5 @@
-"""Held-out accuracy and the bands that turn it into credit, shared by the feature and model checks."""
+"""Held-out accuracy and the bands that turn it into credit, shared by the feature and model
+checks."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class AccuracyTarget(BaseModel):
 
 
 def percent(share: float) -> str:
-    """0.9 -> '90%', 0.965 -> '96.5%': exact enough that a student never sees a tie that is not one."""
+    """0.9 -> '90%', 0.965 -> '96.5%': exact enough that a student never sees a tie that is not
+    one."""
     return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 

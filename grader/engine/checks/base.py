@@ -17,8 +17,8 @@ from grader.engine.rubric import Question
 
 PROBE_MIME = "application/vnd.grader.probe+json"
 MAX_ARTIFACT_CHARS = 5_000_000
-# A table of the package, named without folder or extension: `complex` is data/complex.csv (public) and
-# hidden/complex.csv (held out). No path can be smuggled through it.
+# A table of the package, named without folder or extension: `complex` is data/complex.csv (public)
+# and hidden/complex.csv (held out). No path can be smuggled through it.
 TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")]
 
 
@@ -40,7 +40,8 @@ class Artifact(BaseModel):
 
 @dataclass
 class ProbeContext:
-    """What a check needs to write its probe: where the kernel finds the tables, the seed, the package."""
+    """What a check needs to write its probe: where the kernel finds the tables, the seed, the
+    package."""
 
     data_dir: str
     heldout_dir: str
@@ -86,8 +87,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class TableNeed:
-    """A table of the package that a check reads (data/NAME.csv, and hidden/NAME.csv when `heldout`), and
-    the columns it must have."""
+    """A table of the package that a check reads (data/NAME.csv, and hidden/NAME.csv when
+    `heldout`), and the columns it must have."""
 
     name: str
     columns: tuple[str, ...] = ()
@@ -109,8 +110,9 @@ class Outcome:
 class Check(Generic[ParamsT]):
     """Defaults for a check kind: no probe, no required names or tables, all points automatic.
 
-    A kind subclasses this, sets `kind` and `Params` (and `Artifact` if it reads something out of the
-    kernel), declares what it needs and what pages may show, implements `score`, and registers itself.
+    A kind subclasses this, sets `kind` and `Params` (and `Artifact` if it reads something out of
+    the kernel), declares what it needs and what pages may show, implements `score`, and registers
+    itself.
     """
 
     kind: ClassVar[str]
@@ -118,7 +120,8 @@ class Check(Generic[ParamsT]):
     Artifact: ClassVar[type[Artifact] | None] = None
     # True for kinds whose export is retrained in the scoring kernel (see `scoring_job`).
     uses_scoring_kernel: ClassVar[bool] = False
-    # Keys of `Outcome.details` that a student's feedback page may show; every other key is for staff only.
+    # Keys of `Outcome.details` that a student's feedback page may show; every other key is for
+    # staff only.
     shown_details: ClassVar[tuple[str, ...]] = ()
 
     def defines(self, params: ParamsT) -> list[str]:
@@ -134,11 +137,13 @@ class Check(Generic[ParamsT]):
         return None
 
     def heldout_columns(self, params: ParamsT) -> dict[str, list[str]]:
-        """Held-out feature columns, by table, that the student's code must be applied to in its kernel."""
+        """Held-out feature columns, by table, that the student's code must be applied to in its
+        kernel."""
         return {}
 
     def scoring_job(self, evidence: Evidence) -> dict[str, Any] | None:
-        """A job for the scoring kernel built from the exported artifact, or None if none is needed."""
+        """A job for the scoring kernel built from the exported artifact, or None if none is
+        needed."""
         return None
 
     def automatic_share(self, params: ParamsT) -> float:
@@ -155,7 +160,8 @@ class ArtifactRejected(ValueError):
 
 
 def parse_artifact(schema: type[Artifact], outputs: list[dict[str, Any]]) -> Artifact:
-    """The probe's one published payload, schema-checked and size-capped; anything else is rejected."""
+    """The probe's one published payload, schema-checked and size-capped; anything else is
+    rejected."""
     payloads = published(outputs)
     if len(payloads) != 1:
         raise ArtifactRejected(f"expected one result from the answer, got {len(payloads)}")

@@ -1,4 +1,5 @@
-"""`feature_function`: the student's row function becomes a column; a reference model must reach the target."""
+"""`feature_function`: the student's row function becomes a column; a reference model must reach the
+target."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ class FeatureParams(AccuracyTarget):
     function: str = "mkfeature"
     dataset: TableName
     base_features: list[str] = ["feature1", "feature2"]
-    # The columns the student's function is handed (default: base_features); no other column enters the
-    # kernel from the held-out table.
+    # The columns the student's function is handed (default: base_features); no other column enters
+    # the kernel from the held-out table.
     columns: list[str] | None = None
     label: str = "class"
     positive_class: str = "red"

@@ -1,4 +1,5 @@
-"""`free_response`: the placeholder was replaced by a real answer (completion credit); TAs grade the rest."""
+"""`free_response`: the placeholder was replaced by a real answer (completion credit); TAs grade the
+rest."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from grader.engine.checks import register
 from grader.engine.checks.base import Check, Evidence, Outcome, Params
 from grader.engine.report import Status
 
-# One character class, repeated: each character of a student's answer is looked at once (no backtracking).
+# One character class, repeated: each character of a student's answer is looked at once (no
+# backtracking).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # The details key holding the student's written answer, which their feedback page shows.
 WRITTEN_ANSWER = "answer"
@@ -57,7 +59,8 @@ class FreeResponseCheck(Check[FreeResponseParams]):
 
 
 def new_text(evidence: Evidence, placeholder: str) -> str:
-    """The text lines of the student's section that the template did not have, without the placeholder.
+    """The text lines of the student's section that the template did not have, without the
+    placeholder.
 
     Only markdown counts: code in the section (experiments, given code) is not a written answer.
     """

@@ -1,9 +1,10 @@
 """`model`: the student's model, rebuilt from its description and retrained in the scoring kernel.
 
-The student's kernel only exports what the model *is* (a Keras architecture with its compile settings, a
-scikit-learn class with its parameters, or with `refit: false` the fitted state as data). The scoring
-kernel, which never runs student code, rebuilds it, trains it with the rubric's fit parameters and fixed
-seeds, and predicts the held-out rows; the trusted side compares those predictions with the labels.
+The student's kernel only exports what the model *is* (a Keras architecture with its compile
+settings, a scikit-learn class with its parameters, or with `refit: false` the fitted state as
+data). The scoring kernel, which never runs student code, rebuilds it, trains it with the rubric's
+fit parameters and fixed seeds, and predicts the held-out rows; the trusted side compares those
+predictions with the labels.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class ModelParams(AccuracyTarget):
     estimator: str | None = None
     dataset: TableName
     features: list[str] = ["feature1", "feature2"]
-    # A list variable of the student's naming the columns to train on, read at the answer's position.
+    # A list variable of the student's naming the columns to train on, read at the answer's
+    # position.
     features_from: str | None = None
     label: str = "class"
     positive_class: str | None = "red"
@@ -63,7 +65,8 @@ class ModelParams(AccuracyTarget):
 
 class ModelArtifact(Artifact):
     model: dict[str, Any]
-    # The student's `features_from` variable as it was; checked by `chosen_features`, with a message for them.
+    # The student's `features_from` variable as it was; checked by `chosen_features`, with a message
+    # for them.
     features: Any = None
 
 
@@ -80,7 +83,8 @@ class ModelCheck(Check[ModelParams]):
         return [name for name in (params.factory, params.estimator, params.features_from) if name]
 
     def tables(self, params: ModelParams) -> list[TableNeed]:
-        # With `features_from` the student names the columns; they are checked against the table when scored.
+        # With `features_from` the student names the columns; they are checked against the table
+        # when scored.
         features = [] if params.features_from else params.features
         needs = [TableNeed(params.dataset, tuple(dict.fromkeys([params.label, *features])))]
         return needs + [TableNeed(params.grid, heldout=False)] if params.grid else needs
@@ -175,7 +179,8 @@ class ModelCheck(Check[ModelParams]):
 
 
 def chosen_features(evidence: Evidence) -> list[str]:
-    """The rubric's feature columns, or the student's list (`features_from`) once checked against the table."""
+    """The rubric's feature columns, or the student's list (`features_from`) once checked against
+    the table."""
     params: ModelParams = evidence.params
     if not params.features_from:
         return list(params.features)
@@ -205,7 +210,8 @@ def chosen_features(evidence: Evidence) -> list[str]:
 
 
 def training_labels(labels: pd.Series, params: ModelParams) -> list[Any]:
-    """Labels as plain values computed here: the scoring kernel gets exactly what the model should learn."""
+    """Labels as plain values computed here: the scoring kernel gets exactly what the model should
+    learn."""
     if params.positive_class:
         return [str(c) == params.positive_class for c in labels]
     return [c.item() if hasattr(c, "item") else c for c in labels]

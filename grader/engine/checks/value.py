@@ -1,4 +1,5 @@
-"""`value`: a named variable, as it was right after the question's cells, equals the expected value."""
+"""`value`: a named variable, as it was right after the question's cells, equals the expected
+value."""
 
 from __future__ import annotations
 

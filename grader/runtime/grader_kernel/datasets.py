@@ -16,7 +16,7 @@ class NoNetworkError(OSError):
 
 
 def install(url_map: dict[str, str], data_dir: str) -> None:
-    """Patch pandas' readers, now or whenever pandas is first imported, to map known URLs to files."""
+    """Patch pandas' readers, now or when pandas is first imported, to map known URLs to files."""
     mapping = {url: os.path.join(data_dir, filename) for url, filename in url_map.items()}
     if "pandas" in sys.modules:
         _patch(sys.modules["pandas"], mapping)

@@ -1,8 +1,8 @@
 """Export a model as a plain-JSON description that the scoring kernel rebuilds, trains and scores.
 
 Runs in the student's kernel, so nothing here is trusted by the scorer: the scoring kernel validates
-every description (`scoring_kernel.rebuild`). This side only aims at clear errors for honest mistakes.
-Heavy libraries are imported lazily, inside the functions that need them.
+every description (`scoring_kernel.rebuild`). This side only aims at clear errors for honest
+mistakes. Heavy libraries are imported lazily, inside the functions that need them.
 
 Formats:
 - Keras: {"framework": "keras", "architecture": <model.to_json(), parsed>,
@@ -54,7 +54,7 @@ def describe_keras(obj, fitted: bool) -> dict:
 
 
 def describe_estimator(obj, fitted: bool) -> dict:
-    """Describe a scikit-learn estimator: its class and parameters, or its fitted state through skops."""
+    """Describe a scikit-learn estimator: class and parameters, or its fitted state via skops."""
     if isinstance(obj, type) or not hasattr(obj, "get_params"):
         raise TypeError(f"expected a scikit-learn estimator here, but got a {_kind(obj)}")
     if not fitted:
@@ -82,7 +82,8 @@ def describe_estimator(obj, fitted: bool) -> dict:
 
 
 def _keras_model(obj, fitted: bool) -> tuple:
-    """The Keras model behind `obj`, the name of the function that built it, and the wrapper's labels."""
+    """The Keras model behind `obj`, the name of the function that built it,
+    and the wrapper's labels."""
     if _is_keras_model(obj):
         return obj, None, None
     if hasattr(obj, "build_fn") and hasattr(obj, "sk_params"):
@@ -127,7 +128,8 @@ def _weights(model) -> list:
     for array in arrays:
         if array.dtype.kind == "f" and not numpy.isfinite(array).all():
             raise ValueError(
-                "your model's weights contain NaN or infinity: training diverged; try a smaller learning rate"
+                "your model's weights contain NaN or infinity: training diverged; "
+                "try a smaller learning rate"
             )
     return [array.tolist() for array in arrays]
 

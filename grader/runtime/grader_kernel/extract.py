@@ -1,10 +1,11 @@
 """Probes: read one answer out of the kernel as plain JSON data for the trusted scorer.
 
 The engine calls these from hidden cells placed right after a question's cells. They only *export*
-the answer: a feature function's values, a model's description, a variable's value. Nothing is scored
-or trained here, since the notebook can rebind anything in this kernel, this module included; the
-scorer outside schema-checks and caps what comes out, and the scoring kernel retrains described models.
-Held-out labels are never here. Each export also carries `tamper`: what the notebook rebound, for staff.
+the answer: a feature function's values, a model's description, a variable's value. Nothing is
+scored or trained here, since the notebook can rebind anything in this kernel, this module included;
+the scorer outside schema-checks and caps what comes out, and the scoring kernel retrains described
+models. Held-out labels are never here. Each export also carries `tamper`: what the notebook
+rebound, for staff.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ _float, _len, _callable, _hasattr, _repr = float, len, callable, hasattr, repr
 _dumps, _loads, _isfinite = json.dumps, json.loads, math.isfinite
 MAX_VALUE_CHARS = 1_000_000
 _PRISTINE_BUILTINS = dict(vars(builtins))
-# What the notebook had rebound when the current probe started (before builtins were restored for it).
+# What the notebook had rebound when the current probe started
+# (before builtins were restored for it).
 _tampered: list = []
 
 
 @contextmanager
 def pristine_builtins():
-    """Undo a notebook's patches to builtins (sum, len, round, ...) while a probe runs, then redo them."""
+    """Undo a notebook's patches to builtins (sum, len, ...) while a probe runs, then redo them."""
     current = vars(builtins)
     patched = {
         name: current[name]
@@ -76,7 +78,8 @@ def _number(value, function_name: str, row_number: int) -> float:
         number = _float(value)
     except (TypeError, ValueError):
         raise TypeError(
-            f"`{function_name}` returned {_repr(value)[:60]} for row {row_number}; it must return a number"
+            f"`{function_name}` returned {_repr(value)[:60]} for row {row_number}; "
+            "it must return a number"
         ) from None
     if not _isfinite(number):
         raise ValueError(
@@ -87,7 +90,8 @@ def _number(value, function_name: str, row_number: int) -> float:
 
 @_probe
 def feature_values(function_name: str, tables: dict, columns: list) -> None:
-    """Apply the student's row function to each table (train, held-out features, grid), on `columns` only."""
+    """Apply the student's row function to each table (train, held-out features, grid),
+    on `columns` only."""
     import pandas
 
     function = _answer(function_name, want_callable=True)
@@ -104,7 +108,7 @@ def feature_values(function_name: str, tables: dict, columns: list) -> None:
 
 @_probe
 def model_export(spec: dict) -> None:
-    """Describe the student's model (factory, model variable or fitted model) for the scoring kernel."""
+    """Describe the student's model (factory, variable or fitted model) for the scoring kernel."""
     from grader_kernel.describe import describe_estimator, describe_keras
 
     features = _answer(spec["features_from"]) if spec.get("features_from") else spec["features"]
@@ -124,8 +128,9 @@ def model_export(spec: dict) -> None:
 
 
 def _factory_model(spec: dict, features) -> dict:
-    """The factory's model with its initial weights, drawn as the 2021 course's grader drew them: seeds fixed
-    first, then whatever seeding the factory does itself (Lab 6 calls tf.random.set_seed(2) in it)."""
+    """The factory's model with its initial weights, drawn as the 2021 course's grader drew them:
+    seeds fixed first, then whatever seeding the factory does itself (Lab 6 calls
+    tf.random.set_seed(2) in it)."""
     import inspect
 
     from grader_kernel.describe import describe_keras
@@ -144,7 +149,8 @@ def _factory_model(spec: dict, features) -> dict:
     description["classes"] = (
         None  # a factory's model is untrained: it has weights but no labels yet
     )
-    # The factory's own TensorFlow seed also decides how training shuffles; the scoring kernel trains with it.
+    # The factory's own TensorFlow seed also decides how training shuffles;
+    # the scoring kernel trains with it.
     description["training_seed"] = _tensorflow_seed()
     return description
 
@@ -164,7 +170,8 @@ def _tensorflow_seed():
 
 
 def _fixed_seeds(seed: int) -> None:
-    # tf_keras draws initialiser seeds from `random`: every generator is fixed, not only TensorFlow's.
+    # tf_keras draws initialiser seeds from `random`: every generator is fixed,
+    # not only TensorFlow's.
     import random
 
     import numpy

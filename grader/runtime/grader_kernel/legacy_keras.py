@@ -1,8 +1,9 @@
 """The 2021 Keras API on current TensorFlow.
 
-`import keras` resolves to tf_keras (Keras 2, still maintained for TensorFlow 2.16+), `tf.keras` does
-too (TF_USE_LEGACY_KERAS), and `keras.wrappers.scikit_learn`, removed from Keras years ago, is
-provided by `keras_classifier`. All of this is lazy: nothing heavy is imported until the notebook does.
+`import keras` resolves to tf_keras (Keras 2, still maintained for TensorFlow 2.16+), `tf.keras`
+does too (TF_USE_LEGACY_KERAS), and `keras.wrappers.scikit_learn`, removed from Keras years ago, is
+provided by `keras_classifier`. All of this is lazy: nothing heavy is imported until the notebook
+does.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Tamper evidence: which functions of the runtime and the course libraries the notebook rebound.
 
-`start()` records, before any student code, what builtins and the watched modules bind; a module imported
-later is recorded when its outermost import finishes, so what a library patches while it is imported is part
-of its baseline. `rebound()` names what changed since. It is evidence for staff, never a score input, and
-best effort: a notebook that knows this module can also break it, or undo its patches before an export.
+`start()` records, before any student code, what builtins and the watched modules bind; a module
+imported later is recorded when its outermost import finishes, so what a library patches while it is
+imported is part of its baseline. `rebound()` names what changed since. It is evidence for staff,
+never a score input, and best effort: a notebook that knows this module can also break it, or undo
+its patches before an export.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ _Exception, _MethodType, _ModuleType = Exception, types.MethodType, types.Module
 _module_dict = _ModuleType.__dict__["__dict__"].__get__
 _class_dict = _type.__dict__["__dict__"].__get__
 _mro = _type.__dict__["__mro__"].__get__
-# What a method-like value wraps: changing it in place (`f.__code__ = ...`) rebinds the behaviour too.
+# What a method-like value wraps: changing it in place (`f.__code__ = ...`) rebinds the behaviour
+# too.
 _INNER = {
     types.FunctionType: "__code__",
     property: "fget",
@@ -63,7 +65,7 @@ _IMPORTS = (
 
 
 def start() -> None:
-    """Record builtins and the watched modules imported so far, and each watched module imported later."""
+    """Record builtins and the watched modules imported so far, then each one imported later."""
     if _BINDINGS:
         return
     # `_` is the interactive shell's last result, not a binding anyone relies on.
@@ -102,7 +104,7 @@ def rebound() -> list[str]:
 
 
 class _Bindings:
-    """What one namespace (a module's or a class's dict) binds, by identity, and a check against it."""
+    """What one namespace (a module's or class's dict) binds by identity, and a check against it."""
 
     def __init__(self, label: str, namespace, keep, classes: bool) -> None:
         self.label, self.namespace, self.classes = label, namespace, classes
@@ -117,7 +119,7 @@ class _Bindings:
         self.all_keys = _frozenset(namespace.keys())
 
     def changed(self) -> list[str]:
-        """Names bound differently from the baseline and, in a class, method-like values added to it."""
+        """Names bound differently from the baseline and, in a class, method-like values added."""
         namespace, names = self.namespace, []
         if not _all(_map(_is, _map(namespace.get, self.keys, _repeat(_MISSING)), self.values)):
             names += [
@@ -160,7 +162,7 @@ def _watched(name) -> bool:
 
 
 def _catch_up() -> None:
-    """Record watched modules not seen being imported: loaded before start(), or around our finder."""
+    """Record watched modules not seen imported: loaded before start(), or around our finder."""
     with _collector_paused():
         for key, module in _list(sys.modules.items()):
             if _watched(key) and _id(module) not in _SEEN:
@@ -178,7 +180,8 @@ def _record(key: str, module) -> None:
     name = namespace.get("__name__")
     name = name if _isinstance(name, _str) else key
     _BINDINGS.append(_Bindings(name, namespace, _module_callable, classes=False))
-    # A class is recorded once, with the module it says it belongs to (pandas says `pandas` for Series).
+    # A class is recorded once, with the module it says it belongs to
+    # (pandas says `pandas` for Series).
     classes = {
         _id(value): value for value in _list(namespace.values()) if _isinstance(value, _type)
     }
@@ -215,8 +218,8 @@ def _flush() -> None:
 
 @contextlib.contextmanager
 def _collector_paused():
-    # Recording TensorFlow allocates ~100k small objects; the cyclic collector running meanwhile, over
-    # all that TensorFlow holds, would make it three times slower.
+    # Recording TensorFlow allocates ~100k small objects; the cyclic collector running meanwhile,
+    # over all that TensorFlow holds, would make it three times slower.
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -227,14 +230,15 @@ def _collector_paused():
 
 
 class _RecordingFinder:
-    """Asks the finders after it for a watched module, and has the module recorded once it is loaded."""
+    """Asks the finders after it for a watched module, and has the module recorded once loaded."""
 
     def find_spec(self, fullname, path, target=None):
         if not _watched(fullname):
             return None
         finders = sys.meta_path
         after = _next((index + 1 for index, finder in _enumerate(finders) if finder is self), 0)
-        # After us come our own finders (the keras alias, pandas' patched readers): we record their result.
+        # After us come our own finders (the keras alias, pandas' patched readers):
+        # we record their result.
         for finder in finders[after:]:
             find = _getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find is not None else None
@@ -254,7 +258,8 @@ class _RecordingLoader:
         self.spec, self.loader = spec, loader
 
     def __getattr__(self, name: str):
-        # Resource readers, get_source (inspect, linecache) and the like still reach the real loader.
+        # Resource readers, get_source (inspect, linecache) and the like still reach the real
+        # loader.
         if name == "loader":
             raise AttributeError(name)
         return _getattr(self.loader, name)
@@ -263,7 +268,8 @@ class _RecordingLoader:
         return self.loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        # Recording waits for the outermost import: a package's submodules may still patch its classes.
+        # Recording waits for the outermost import: a package's submodules may still patch its
+        # classes.
         depth = _getattr(_IMPORTS, "depth", 0)
         if depth == 0:
             _IMPORTS.pending = []

@@ -1,1 +1,1 @@
-"""Inside the scoring kernel: rebuild a student's model from its description; no student code runs here."""
+"""In the scoring kernel: rebuild a student's model from its description; no student code here."""

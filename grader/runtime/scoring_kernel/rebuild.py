@@ -1,9 +1,11 @@
-"""Rebuild a student's model from its description (`grader_kernel.describe`) inside the scoring kernel.
+"""Rebuild a student's model from its description (`grader_kernel.describe`)
+inside the scoring kernel.
 
-The description comes out of the student's kernel, so it is attacker data: its author may have read this
-file and written the JSON by hand. Nothing it names is imported, called or constructed unless it is on an
-allow-list: Keras configs are walked before Keras reads them, scikit-learn classes come from
-`ALLOWED_ESTIMATORS`, and a fitted state is loaded by skops only once every type in it has been checked.
+The description comes out of the student's kernel, so it is attacker data: its author may have read
+this file and written the JSON by hand. Nothing it names is imported, called or constructed unless
+it is on an allow-list: Keras configs are walked before Keras reads them, scikit-learn classes come
+from `ALLOWED_ESTIMATORS`, and a fitted state is loaded by skops only once every type in it has been
+checked.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ class RebuildRefused(ValueError):
     """The description cannot be rebuilt; the message is shown to the student as is."""
 
 
-# --- Keras -----------------------------------------------------------------------------------------------
+# --- Keras ----------------------------------------------------------------------------------------
 
 _LAMBDA_LAYERS = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda"})
-# Built-in layers that carry code, another framework's objects or a saved graph instead of configuration.
+# Built-in layers that carry code, another framework's objects or a saved graph instead of
+# configuration.
 _CODE_LAYERS = frozenset({"TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"})
 # Markers Keras writes for plain values (tensors, arrays, shapes); decoding them imports nothing.
 _VALUE_MARKERS = frozenset(
@@ -108,7 +111,7 @@ _KEY_KINDS = {
 
 
 def build_keras(description: dict, legacy: bool):
-    """A compiled Keras model (tf_keras when `legacy`, else Keras 3), with the described weights if any."""
+    """A compiled Keras model (tf_keras when `legacy`, else Keras 3), with any described weights."""
     keras = importlib.import_module("tf_keras" if legacy else "keras")
     architecture = description.get("architecture") if isinstance(description, dict) else None
     name = architecture.get("class_name") if isinstance(architecture, dict) else None
@@ -180,7 +183,8 @@ def _check_object(node: dict, key, keras, top: bool) -> None:
         )
     if name in _CODE_LAYERS or name.startswith("_") or not name.isidentifier():
         raise RebuildRefused(
-            f"your model uses `{_short(name)}`, which the grader cannot rebuild; use built-in layers"
+            f"your model uses `{_short(name)}`, which the grader cannot rebuild; "
+            "use built-in layers"
         )
     label = name
     if name == "function":
@@ -244,7 +248,8 @@ def _set_weights(model, weights) -> None:
     current = model.get_weights()
     if not isinstance(weights, list) or len(weights) != len(current):
         raise RebuildRefused(
-            f"your model's weights do not match its architecture, which has {len(current)} weight arrays"
+            "your model's weights do not match its architecture, "
+            f"which has {len(current)} weight arrays"
         )
     arrays = []
     for index, (given, expected) in enumerate(zip(weights, current)):
@@ -263,7 +268,7 @@ def _set_weights(model, weights) -> None:
     model.set_weights(arrays)
 
 
-# --- scikit-learn ----------------------------------------------------------------------------------------
+# --- scikit-learn ---------------------------------------------------------------------------------
 
 # Parameters whose items scikit-learn expects as tuples: (name, estimator[, columns]).
 _TUPLE_ITEMS = frozenset({"steps", "transformers", "estimators", "transformer_list"})
@@ -278,12 +283,13 @@ def __getattr__(name: str):
 
 
 def build_estimator(description: dict):
-    """An unfitted allow-listed scikit-learn estimator, built from {"estimator": {"class", "params"}}."""
+    """An unfitted allow-listed scikit-learn estimator, built from
+    {"estimator": {"class", "params"}}."""
     return _build(description.get("estimator") if isinstance(description, dict) else None, 0)
 
 
 def load_fitted_estimator(description: dict):
-    """A fitted estimator from its skops dump, loaded only when every type in the dump is allowed."""
+    """A fitted estimator from its skops dump, loaded only when every type in it is allowed."""
     data = _skops_bytes(description)
     schema = _skops_schema(data)
     _allowed_class(f"{schema.get('__module__')}.{schema.get('__class__')}")

@@ -1,9 +1,10 @@
-"""The scoring kernel's loop: rebuild each described model, train it with fixed seeds, predict the rows given.
+"""The scoring kernel's loop: rebuild each described model, train it with fixed seeds,
+predict the rows given.
 
 It runs in a sandbox of its own and never runs a line of the student's code: a job carries a model's
-*description* (attacker data, rebuilt by `rebuild` from allow-lists) and the table columns it needs. Jobs
-arrive as JSON lines on stdin; each answer is one JSON line on the stream handed to `serve`. Held-out
-labels never come here: only feature columns go in, only predictions go out.
+*description* (attacker data, rebuilt by `rebuild` from allow-lists) and the table columns it needs.
+Jobs arrive as JSON lines on stdin; each answer is one JSON line on the stream handed to `serve`.
+Held-out labels never come here: only feature columns go in, only predictions go out.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from scoring_kernel.rebuild import (
     load_fitted_estimator,
 )
 
-# Failures a description can cause while its model is built, trained or used; any of them is the answer's
-# problem, reported to the student, never a crash of the loop.
+# Failures a description can cause while its model is built, trained or used; any of them is the
+# answer's problem, reported to the student, never a crash of the loop.
 _ANSWER_ERRORS = (
     RebuildRefused,
     ValueError,
@@ -55,7 +56,8 @@ def serve(jobs: IO[str], answers: IO[str]) -> None:
 
 
 def run_job(job: dict, legacy: bool) -> dict[str, list]:
-    """Predictions for each table of `job["predict"]`, from the described model (retrained unless refit is off)."""
+    """Predictions for each table of `job["predict"]`, from the described model
+    (retrained unless refit is off)."""
     import pandas
 
     _fix_seeds(job["seed"])
@@ -97,7 +99,8 @@ def _sklearn_model(description: dict, job: dict, train, labels):
 
 
 class _FittedKeras:
-    """A Keras model the student trained: class labels from its outputs, as the legacy wrapper gives them."""
+    """A Keras model the student trained: class labels from its outputs,
+    as the legacy wrapper gives them."""
 
     def __init__(self, model, classes):
         self.model, self.classes = model, classes
@@ -123,7 +126,8 @@ class _FittedKeras:
 
 
 def _fix_seeds(seed: int) -> None:
-    # tf_keras draws initialiser seeds from `random`: every generator is fixed, not only TensorFlow's.
+    # tf_keras draws initialiser seeds from `random`: every generator is fixed,
+    # not only TensorFlow's.
     random.seed(seed)
     import numpy
 
@@ -148,7 +152,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def main() -> None:
-    """Entry point inside the sandbox: library chatter on fd 1 must not corrupt the answer stream."""
+    """Entry point in the sandbox: library chatter on fd 1 must not corrupt the answer stream."""
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     serve(sys.stdin, answers)

@@ -1,8 +1,9 @@
-"""Which scikit-learn classes the scoring kernel rebuilds, and which types a fitted one's skops dump may hold.
+"""Which scikit-learn classes the scoring kernel rebuilds,
+and which types a fitted one's skops dump may hold.
 
-Classes are named by their defining path (`type(x).__module__ + "." + type(x).__qualname__`), found by
-importing them from scikit-learn's public modules, so that a private module moving does not break the list.
-Building the lists imports scikit-learn, so they are built on first use.
+Classes are named by their defining path (`type(x).__module__ + "." + type(x).__qualname__`), found
+by importing them from scikit-learn's public modules, so that a private module moving does not break
+the list. Building the lists imports scikit-learn, so they are built on first use.
 """
 
 from __future__ import annotations
@@ -61,16 +62,18 @@ PUBLIC_ESTIMATORS = {
     "impute": ("SimpleImputer",),
     "decomposition": ("PCA",),
 }
-# Public helpers that fitted allow-listed estimators hold. ColumnTransformer keeps "passthrough" as an
-# identity FunctionTransformer; a FunctionTransformer with a `func` needs a function node, which is refused.
+# Public helpers that fitted allow-listed estimators hold. ColumnTransformer keeps "passthrough" as
+# an identity FunctionTransformer; a FunctionTransformer with a `func` needs a function node, which
+# is refused.
 _PUBLIC_HELPERS = {
     "neighbors": ("BallTree", "KDTree"),
     "tree": ("ExtraTreeClassifier", "ExtraTreeRegressor"),
     "preprocessing": ("FunctionTransformer", "LabelBinarizer", "LabelEncoder"),
     "utils": ("Bunch",),
 }
-# Private helpers of the same kind; one that moved in a new scikit-learn is left out (refusing the models
-# that use it) instead of breaking every load. Every class of the listed modules is a plain data holder.
+# Private helpers of the same kind; one that moved in a new scikit-learn is left out (refusing the
+# models that use it) instead of breaking every load. Every class of the listed modules is a plain
+# data holder.
 _PRIVATE_HELPER_MODULES = (
     "sklearn._loss.link",
     "sklearn._loss.loss",
@@ -84,7 +87,8 @@ _PRIVATE_HELPERS = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
 )
-# skops nodes that build values or allow-listed classes; function, method and reduce nodes are refused.
+# skops nodes that build values or allow-listed classes;
+# function, method and reduce nodes are refused.
 SKOPS_LOADERS = frozenset(
     {
         "DictNode",
@@ -114,7 +118,7 @@ def estimator_classes() -> dict[str, type]:
 
 @functools.cache
 def fitted_types() -> frozenset[str]:
-    """Every type (by defining path) that a skops dump of an allow-listed fitted estimator may contain."""
+    """Every type (by defining path) a skops dump of an allow-listed fitted estimator may hold."""
     import numpy
 
     plain = [
@@ -146,7 +150,8 @@ def fitted_types() -> frozenset[str]:
                 for item in vars(module).values()
                 if getattr(item, "__module__", None) == module_name
             ]
-    # PyFuncDistance calls the Python function it holds: kept out, though function nodes are refused anyway.
+    # PyFuncDistance calls the Python function it holds: kept out,
+    # though function nodes are refused anyway.
     private = [
         item
         for item in private
@@ -157,7 +162,8 @@ def fitted_types() -> frozenset[str]:
 
 
 def first_disallowed(node, depth: int = 0) -> str | None:
-    """The first node kind or type in a skops schema that is not allowed, quoted, or None if all are.
+    """The first node kind or type in a skops schema that is not allowed, quoted,
+    or None if all are.
 
     skops itself trusts every scikit-learn estimator and every numpy function, hence this walk.
     """

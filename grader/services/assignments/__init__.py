@@ -1,1 +1,2 @@
-"""Assignments: creating them from packages, their rules (dates, penalty, attempts), rubric, release check."""
+"""Assignments: creating them from packages, their rules (dates, penalty, attempts), rubric,
+release check."""

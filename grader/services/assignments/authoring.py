@@ -20,8 +20,9 @@ from grader.services.notebooks import parse_notebook
 
 # Uploaded packages may be larger than a notebook; the loader separately caps the unpacked size.
 MAX_PACKAGE_UPLOAD_BYTES = 100 * 1024 * 1024
-# Release dates are required to be in the past for students to see an assignment (None means released),
-# so "not released yet" is a date no course reaches: new assignments start there until validated.
+# Release dates are required to be in the past for students to see an assignment (None means
+# released), so "not released yet" is a date no course reaches: new assignments start there until
+# validated.
 NOT_RELEASED = datetime(9999, 1, 1, tzinfo=UTC)
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PLAIN_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,127}$")
@@ -71,7 +72,8 @@ def create_assignment(
     package: bytes | PackageParts,
     filename: str = "package.zip",
 ) -> Assignment:
-    """Validate the package (a zip's bytes or separate files) and add it to the course, not yet released."""
+    """Validate the package (a zip's bytes or separate files) and add it to the course,
+    not yet released."""
     slug = slug.strip()
     if not SLUG_PATTERN.match(slug):
         raise AuthoringError(
@@ -136,7 +138,8 @@ class AssignmentSettings:
 
 
 def save_settings(assignment: Assignment, settings: AssignmentSettings) -> None:
-    """Apply the settings and commit; AuthoringError when the due date is not after the release date."""
+    """Apply the settings and commit; AuthoringError when the due date is not after the release
+    date."""
     release, due = settings.release_at, settings.due_at
     if release and due and release != NOT_RELEASED and due <= release:
         raise AuthoringError("Due date: must be after the release date")
@@ -146,6 +149,7 @@ def save_settings(assignment: Assignment, settings: AssignmentSettings) -> None:
 
 
 def release_state(assignment: Assignment) -> str:
-    """'never' (not released), 'now' (released, no date) or 'later' (released at a date, past or future)."""
+    """'never' (not released), 'now' (released, no date) or 'later'
+    (released at a date, past or future)."""
     release = as_utc(assignment.release_at)
     return "now" if release is None else "never" if release >= NOT_RELEASED else "later"

@@ -12,7 +12,8 @@ from grader.services.storage.packages import store_package
 
 
 def upsert_assignment(course_id: int, slug: str, title: str, package_dir: Path) -> Assignment:
-    """Create the assignment or point it at the package's current content (in the caller's transaction)."""
+    """Create the assignment or point it at the package's current content
+    (in the caller's transaction)."""
     assignment = db.session.scalar(
         select(Assignment).where(Assignment.course_id == course_id, Assignment.slug == slug)
     )

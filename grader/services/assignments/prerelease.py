@@ -1,4 +1,5 @@
-"""Validating a stored package before release: grade its solution and template, record what stands in the way."""
+"""Validating a stored package before release: grade its solution and template,
+record what stands in the way."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ NOTEBOOKS = ("solution", "template")
 
 
 def request_validation(assignment: Assignment, requested_by: User) -> int:
-    """A queued validation of the assignment's current package (committed; the caller enqueues it)."""
+    """A queued validation of the assignment's current package
+    (committed; the caller enqueues it)."""
     validation = PackageValidation(
         assignment_id=assignment.id,
         package_sha256=assignment.package_sha256,
@@ -40,7 +42,8 @@ def request_validation(assignment: Assignment, requested_by: User) -> int:
 
 
 def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
-    """Grade the package's solution and template unless this validation already finished; return its status."""
+    """Grade the package's solution and template unless this validation already finished;
+    return its status."""
     validation = _claim(validation_id)
     if validation is None:
         return None
@@ -53,7 +56,8 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
             )
             outcome = check_package(package, sandbox_from_mode(settings.sandbox_mode), solution)
     except Exception:
-        # Recorded for the instructor, who can press Validate again; a retry would most likely fail the same way.
+        # Recorded for the instructor, who can press Validate again;
+        # a retry would most likely fail the same way.
         log.exception("validation %s failed", validation_id)
         db.session.rollback()
         validation = db.session.get(PackageValidation, validation_id)
@@ -69,7 +73,8 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
 
 
 def _claim(validation_id: int) -> PackageValidation | None:
-    """Mark it running; a finished (or missing) validation is left alone, so a redelivered task does nothing."""
+    """Mark it running; a finished (or missing) validation is left alone,
+    so a redelivered task does nothing."""
     claimed = db.session.execute(
         update(PackageValidation)
         .where(
@@ -157,7 +162,8 @@ class ValidationView:
 
 
 def latest_validation(assignment: Assignment) -> ValidationView | None:
-    """The assignment's most recent validation as the settings page shows it, or None if never validated."""
+    """The assignment's most recent validation as the settings page shows it,
+    or None if never validated."""
     validation = db.session.scalar(
         select(PackageValidation)
         .where(PackageValidation.assignment_id == assignment.id)

@@ -1,4 +1,5 @@
-"""Editing an assignment's rubric: as question rows on a web page, or as a whole rubric.yaml (import/export).
+"""Editing an assignment's rubric: as question rows on a web page, or as a whole rubric.yaml
+(import/export).
 
 Both ways validate like the loader does and write a new package blob with only rubric.yaml changed,
 so the other files, and the package's sha256 when nothing changed, stay the same.
@@ -53,7 +54,8 @@ def export_rubric(assignment: Assignment) -> bytes:
 
 
 def current_rows(assignment: Assignment) -> list[QuestionRow]:
-    """The stored rubric's questions as editor rows (from the YAML as written, not its normalised form)."""
+    """The stored rubric's questions as editor rows
+    (from the YAML as written, not its normalised form)."""
     content = yaml.safe_load(export_rubric(assignment))
     rows = []
     for question in content.get("questions") or []:
@@ -77,7 +79,8 @@ def current_rows(assignment: Assignment) -> list[QuestionRow]:
 
 
 def save_rows(assignment: Assignment, rows: list[QuestionRow]) -> str:
-    """Validate the edited questions and store them; title, runtime and urls are kept. Return the new sha256."""
+    """Validate the edited questions and store them; title, runtime and urls are kept.
+    Return the new sha256."""
     content = yaml.safe_load(export_rubric(assignment))
     content["questions"] = _questions(rows)
     return _store(
@@ -95,7 +98,8 @@ def import_rubric(assignment: Assignment, data: bytes) -> str:
 
 
 def kind_fields() -> dict[str, list[str]]:
-    """Each kind's params, with defaults, for the editor's help: 'dataset (required)', 'target = None'."""
+    """Each kind's params, with defaults, for the editor's help: 'dataset (required)',
+    'target = None'."""
     return {
         kind: [
             name
@@ -118,7 +122,8 @@ def _questions(rows: list[QuestionRow]) -> list[dict[str, Any]]:
         except yaml.YAMLError as exc:
             params = None
             problems.append(
-                f"question {row.key.strip() or '#' + str(number)!r}, field params: not valid YAML: {exc}"
+                f"question {row.key.strip() or '#' + str(number)!r}, "
+                f"field params: not valid YAML: {exc}"
             )
         if params is not None and not isinstance(params, dict):
             problems.append(
@@ -145,7 +150,7 @@ def _questions(rows: list[QuestionRow]) -> list[dict[str, Any]]:
 
 
 def _number(text: str) -> int | float | str:
-    """Points as YAML would read them (2, not 2.0); anything else is left for the schema to reject."""
+    """Points as YAML reads them (2, not 2.0); anything else is left for the schema to reject."""
     for kind in (int, float):
         try:
             return kind(text.strip())

@@ -1,4 +1,4 @@
-"""An assignment's rules: release and due dates, late penalty, attempt limit, and which score counts."""
+"""An assignment's rules: release and due dates, late penalty, attempt limit, which score counts."""
 
 from __future__ import annotations
 

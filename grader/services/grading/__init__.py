@@ -1,1 +1,2 @@
-"""Grading runs: claiming and recording them, the sweeper that re-sends lost ones, which workers are alive."""
+"""Grading runs: claiming and recording them, the sweeper that re-sends lost ones,
+which workers are alive."""

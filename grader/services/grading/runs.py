@@ -40,12 +40,12 @@ TOO_MANY_ATTEMPTS = (
     "and upload again."
 )
 TOO_LONG = (
-    "Grading took longer than {} and was stopped. Look for cells that run for a very long time, and "
-    "upload again."
+    "Grading took longer than {} and was stopped. "
+    "Look for cells that run for a very long time, and upload again."
 )
 RUN_HEARTBEAT_SECONDS = 5
-# After the soft time limit, the time left to stop the kernels and record the failure before the task's
-# process is killed.
+# After the soft time limit, the time left to stop the kernels and record the failure before the
+# task's process is killed.
 HARD_LIMIT_GRACE_SECONDS = 60
 # Packages never change (they are addressed by their hash), so neither does their budget.
 _budgets: dict[tuple[str, int], int] = {}
@@ -58,11 +58,12 @@ def grade_run(
     worker: str = "",
     time_limit: float | None = None,
 ) -> RunStatus | None:
-    """Grade run `run_id` unless it is finished, missing or being graded by a live worker; return its status.
+    """Grade run `run_id` unless it is finished, missing or being graded by a live worker;
+    return its status.
 
-    `kernels` is the worker's pool of kernels started ahead of time, if it keeps one; `worker` names the
-    worker process, for staff and logs; `time_limit` is the task's soft time limit, named to the student
-    when it stops the grading.
+    `kernels` is the worker's pool of kernels started ahead of time, if it keeps one; `worker` names
+    the worker process, for staff and logs; `time_limit` is the task's soft time limit, named to the
+    student when it stops the grading.
     """
     run = _claim(run_id, settings, worker)
     if run is None:
@@ -123,7 +124,8 @@ def grade_run(
 
 
 def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
-    """Celery's soft and hard time limits for grading run `run_id`, from its assignment's rubric, if any."""
+    """Celery's soft and hard time limits for grading run `run_id`, from its assignment's rubric,
+    if any."""
     assignment = db.session.scalar(
         select(Assignment).join(Submission).join(GradingRun).where(GradingRun.id == run_id)
     )
@@ -140,8 +142,9 @@ def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
 
 
 def time_budget(rubric: Rubric, margin_seconds: int) -> int:
-    """Seconds grading a notebook for `rubric` may take: the notebook's limit, every answer's check and the
-    wait for retrained models, and the margin for starting kernels and recording the result."""
+    """Seconds grading a notebook for `rubric` may take: the notebook's limit, every answer's check
+    and the wait for retrained models, and the margin for starting kernels and recording the
+    result."""
     runtime = rubric.runtime
     return (
         runtime.notebook_timeout
@@ -153,12 +156,13 @@ def time_budget(rubric: Rubric, margin_seconds: int) -> int:
 def _claim(run_id: int, settings: Settings, worker: str) -> GradingRun | None:
     """Take the run and count the attempt, in one atomic update.
 
-    Only a queued run, or a running one whose worker stopped writing heartbeats (it died), can be taken:
-    a finished run, or one a live worker is grading, is left alone, so a task delivered twice grades once.
+    Only a queued run, or a running one whose worker stopped writing heartbeats (it died), can be
+    taken: a finished run, or one a live worker is grading, is left alone, so a task delivered twice
+    grades once.
     """
     now = datetime.now(UTC)
-    # This very process retrying after the database went away: its earlier attempt has ended, and it was
-    # not the notebook's fault, so it does not count as an attempt.
+    # This very process retrying after the database went away: its earlier attempt has ended, and it
+    # was not the notebook's fault, so it does not count as an attempt.
     own_retry = (GradingRun.status == RunStatus.RUNNING) & (GradingRun.worker == worker)
     claimed = db.session.execute(
         update(GradingRun)
@@ -242,7 +246,8 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.tamper = list(report.tamper)
     run.execution_seconds, run.scoring_seconds = result.execution_seconds, result.scoring_seconds
     run.warm_kernel = result.warm_kernel
-    # A redelivered task may find rows from an attempt that died half-way: replace them, never duplicate.
+    # A redelivered task may find rows from an attempt that died half-way: replace them,
+    # never duplicate.
     db.session.execute(delete(QuestionResult).where(QuestionResult.run_id == run.id))
     for question in report.questions:
         details = {

@@ -1,4 +1,5 @@
-"""The sweeper: finds grading runs whose task message was lost or whose worker died, so they are sent again."""
+"""The sweeper: finds grading runs whose task message was lost or whose worker died,
+so they are sent again."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ log = logging.getLogger(__name__)
 
 
 def requeue_stuck_runs(settings: Settings) -> list[int]:
-    """Mark stuck runs queued again and return their ids for the caller to enqueue (committed first).
+    """Mark stuck runs queued again and return their ids for the caller to enqueue
+    (committed first).
 
-    Stuck means queued with no worker taking it for `requeue_after_seconds` (the broker may have lost the
-    message, or enqueueing failed), or running with no heartbeat for `stale_after_seconds` (its worker
-    died). Each run is taken by one atomic update, so two sweepers never both send it.
+    Stuck means queued with no worker taking it for `requeue_after_seconds` (the broker may have
+    lost the message, or enqueueing failed), or running with no heartbeat for `stale_after_seconds`
+    (its worker died). Each run is taken by one atomic update, so two sweepers never both send it.
     """
     now = datetime.now(UTC)
     unsent_since = now - timedelta(seconds=settings.requeue_after_seconds)

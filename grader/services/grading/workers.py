@@ -1,4 +1,4 @@
-"""Which workers are alive and how much work waits: for the staff's dashboard and the health check."""
+"""Which workers are alive and how much work waits: for the staff dashboard and the health check."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def live_workers() -> int:
 
 
 def queue_depth() -> int:
-    """Runs waiting for a worker, across every assignment (the database knows, whatever the broker)."""
+    """Runs waiting for a worker in every assignment (the database knows, whatever the broker)."""
     return db.session.scalar(
         select(func.count(GradingRun.id)).where(GradingRun.status == RunStatus.QUEUED)
     )

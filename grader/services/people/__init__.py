@@ -1,1 +1,2 @@
-"""People: accounts, passwords, enrolments with a role per course, sessions and API tokens, roster imports."""
+"""People: accounts, passwords, enrolments with a role per course, sessions and API tokens,
+roster imports."""

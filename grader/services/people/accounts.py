@@ -29,7 +29,7 @@ def find_user(email: str) -> User | None:
 
 
 def create_user(email: str, name: str = "", password: str | None = None) -> User:
-    """Create a person (in the caller's transaction); email addresses are unique, case-insensitively."""
+    """Create a person (in the caller's transaction); emails are unique, case-insensitively."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise AccountError(f"{email!r} is not an e-mail address")
@@ -59,15 +59,15 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 def end_sessions(user: User) -> None:
-    """Make every session cookie issued to `user` so far worthless (they carry the old session token)."""
+    """Make every session cookie issued to `user` so far worthless (they carry the old token)."""
     user.session_token = new_session_token()
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user with this e-mail and password, or None (the same answer for a wrong e-mail or password)."""
+    """The user with this e-mail and password, or None (the same for a wrong e-mail or password)."""
     user = find_user(email or "")
-    # Without an account (or a password) the password is still checked, against a hash of nothing, so
-    # the time taken does not tell who has an account.
+    # Without an account (or a password) the password is still checked, against a hash of nothing,
+    # so the time taken does not tell who has an account.
     has_password = user is not None and bool(user.password_hash)
     matches = check_password_hash(
         user.password_hash if has_password else _dummy_hash(), password or ""
@@ -100,7 +100,8 @@ class RosterResult:
 
 
 def import_roster(course: Course, csv_text: str) -> RosterResult:
-    """Enroll everyone in a CSV with columns email, name and (optionally) role; new people get accounts."""
+    """Enroll everyone in a CSV with columns email, name and (optionally) role;
+    new people get accounts."""
     reader = csv.DictReader(io.StringIO(csv_text))
     if not reader.fieldnames or "email" not in [f.strip().lower() for f in reader.fieldnames]:
         raise AccountError("the roster needs a header row with at least an 'email' column")
@@ -134,7 +135,7 @@ class TokenInfo:
 
 
 def create_api_token(user: User, name: str = "", days: int = DEFAULT_TOKEN_DAYS) -> str:
-    """A new API token for `user`, valid `days` days; only its hash is kept, so it is shown only now."""
+    """A new API token for `user`, valid `days` days; only its hash is kept, so it is shown once."""
     if days < 1:
         raise AccountError("a token must be valid for at least one day")
     token, created = "grd_" + secrets.token_urlsafe(32), now()
@@ -152,7 +153,7 @@ def create_api_token(user: User, name: str = "", days: int = DEFAULT_TOKEN_DAYS)
 
 
 def user_for_token(token: str) -> User:
-    """The owner of a live API token (noting when it was used); TokenRejected saying why otherwise."""
+    """The owner of a live API token (noting when used); TokenRejected saying why otherwise."""
     record = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
     if record is None:
         raise TokenRejected(f"This API token is not valid. {NEW_TOKEN}")

@@ -1,1 +1,2 @@
-"""What TAs and instructors see and do: dashboard, charts, gradebook, free-response queue, manual scores."""
+"""What TAs and instructors see and do: dashboard, charts, gradebook, free-response queue,
+manual scores."""

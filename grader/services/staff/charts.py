@@ -1,4 +1,5 @@
-"""Dashboard pictures: a histogram of totals and a pass-rate bar per question, with the numbers behind them."""
+"""Dashboard pictures: a histogram of totals and a pass-rate bar per question,
+with the numbers behind them."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def histogram_alt(totals: list[float], points: float) -> str:
         return "Histogram of total scores: no graded submissions yet."
     return (
         f"Histogram of total scores after late penalty for {len(totals)} graded student"
-        f"{'s' if len(totals) != 1 else ''}, out of {points:g} points: median {statistics.median(totals):g}, "
+        f"{'s' if len(totals) != 1 else ''}, out of {points:g} points: "
+        f"median {statistics.median(totals):g}, "
         f"lowest {min(totals):g}, highest {max(totals):g}."
     )
 
@@ -119,5 +121,6 @@ def pass_rate_svg(rates: list[PassRate]) -> str:
 
 
 def data_url(svg: str) -> str:
-    """The picture as a `data:` URL, so the page that shows it carries it and needs no second request."""
+    """The picture as a `data:` URL, so the page that shows it carries it and needs no second
+    request."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")

@@ -1,4 +1,5 @@
-"""Each student's result on an assignment as staff see it: the submission that counts, one per student."""
+"""Each student's result on an assignment as staff see it: the submission that counts,
+one per student."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ class StudentResult:
 
     student: User
     view: SubmissionView | None
-    # True when `view` is the attempt the policy counts; False when it is merely the latest, ungraded one.
+    # True when `view` is the attempt the policy counts; False when it is merely the latest,
+    # ungraded one.
     counting: bool
 
     @property
@@ -40,7 +42,8 @@ class QuestionColumn:
 
 
 def student_results(assignment: Assignment) -> list[StudentResult]:
-    """Every enrolled student and everyone who submitted, by e-mail, each with the submission that counts."""
+    """Every enrolled student and everyone who submitted, by e-mail,
+    each with the submission that counts."""
     submitted = select(Submission.student_id).where(Submission.assignment_id == assignment.id)
     enrolled = select(Enrollment.user_id).where(
         Enrollment.course_id == assignment.course_id, Enrollment.role == Role.STUDENT
@@ -67,7 +70,7 @@ def _result_of(assignment: Assignment, student: User, attempts: StudentAttempts)
 
 
 def question_columns(results: list[StudentResult]) -> list[QuestionColumn]:
-    """The questions in the order runs report them; a rubric change may add some, so take the union."""
+    """Questions in the order runs report them; a rubric change may add some, so take the union."""
     columns: dict[str, QuestionColumn] = {}
     for result in results:
         for question in result.view.questions if result.view else []:

@@ -1,4 +1,5 @@
-"""A TA's view of one assignment: run counts, the students × questions grid, and the numbers for its charts."""
+"""A TA's view of one assignment: run counts, the students × questions grid,
+and the numbers for its charts."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class GridRow:
     cells: dict[str, GridCell] = field(default_factory=dict)
     total: float | None = None
     points: float | None = None
-    # The shown submission's latest run recorded tampering: staff look closer; the scores stand as they are.
+    # The shown submission's latest run recorded tampering: staff look closer;
+    # the scores stand as they are.
     tampered: bool = False
 
 
@@ -102,7 +104,7 @@ class Dashboard:
 def dashboard(
     actor: User, assignment_id: int, filters: Filters = Filters(), page: int | None = None
 ) -> Dashboard:
-    """The dashboard of an assignment for its staff; raises BadFilter for filters that name nothing."""
+    """An assignment's dashboard for its staff; raises BadFilter for filters that name nothing."""
     assignment = require_staff(actor, assignment_id)
     results = student_results(assignment)
     columns = question_columns(results)
@@ -204,7 +206,7 @@ def _matches(row: GridRow, filters: Filters) -> bool:
 
 
 def _sorted(rows: list[GridRow], filters: Filters) -> list[GridRow]:
-    """Rows in the chosen order; rows without a value for that column stay at the bottom either way."""
+    """Rows in the chosen order; rows without a value for that column stay last either way."""
     value = _sort_value(filters.sort)
     known = [row for row in rows if value(row) is not None]
     unknown = [row for row in rows if value(row) is None]

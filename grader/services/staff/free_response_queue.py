@@ -1,4 +1,5 @@
-"""The free-response grading queue: answers that still need a TA, question by question, first come first."""
+"""The free-response grading queue: answers that still need a TA, question by question,
+first come first."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class GradingQueue:
         return sum(1 for answer in self.answers if not answer.graded)
 
     def next_after(self, submission_id: int | None = None, key: str | None = None) -> Answer | None:
-        """The first answer still to grade after the given one, wrapping around, so skipped answers come back."""
+        """The first answer still to grade after the given one, wrapping around,
+        so skipped answers come back."""
         start = next(
             (
                 i + 1
@@ -72,7 +74,8 @@ class GradingQueue:
 def grading_queue(
     actor: User, assignment_id: int, question: str | None = None, page: int | None = None
 ) -> GradingQueue:
-    """Hand-graded answers on each student's counting submission, optionally of one question (staff only)."""
+    """Hand-graded answers on each student's counting submission, optionally of one question
+    (staff only)."""
     assignment = require_staff(actor, assignment_id)
     results = [result for result in student_results(assignment) if result.graded]
     order = {column.key: index for index, column in enumerate(question_columns(results))}

@@ -1,4 +1,5 @@
-"""The gradebook: one row per student from the submission that counts, a column per question, and the totals."""
+"""The gradebook: one row per student from the submission that counts, a column per question,
+and the totals."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[+-]\d+)?")
 
 
 def gradebook_csv(actor: User, assignment_id: int) -> str:
-    """CSV of each student's counting submission, a TA's score winning, late penalty applied (staff only)."""
+    """CSV of each student's counting submission, a TA's score winning, late penalty applied
+    (staff only)."""
     results = student_results(require_staff(actor, assignment_id))
     keys = [column.key for column in question_columns(results)]
     out = io.StringIO()
@@ -30,7 +32,7 @@ def gradebook_csv(actor: User, assignment_id: int) -> str:
 
 
 def _inert(cells: Iterable[object]) -> list[object]:
-    """The cells with any text a spreadsheet would run as a formula quoted by a leading apostrophe."""
+    """The cells with text a spreadsheet would run as a formula quoted by a leading apostrophe."""
     return [
         f"'{cell}"
         if isinstance(cell, str)

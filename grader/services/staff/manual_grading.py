@@ -1,4 +1,4 @@
-"""TAs' work on a submission: manual scores with an audit trail, and re-grades that never erase them."""
+"""TAs' work on a submission: manual scores with an audit trail, re-grades that never erase them."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _storable(text: str) -> bool:
 
 
 def request_regrade(actor: User, submission_id: int) -> int:
-    """A new grading run for the submission (committed; the caller enqueues it); manual scores stay."""
+    """A new run for the submission (committed; the caller enqueues it); manual scores stay."""
     submission = require_grader(actor, submission_id)
     run = _next_run(submission.id)
     db.session.commit()
@@ -75,7 +75,7 @@ def request_regrade(actor: User, submission_id: int) -> int:
 
 
 def request_regrade_all(actor: User, assignment_id: int) -> list[int]:
-    """A new run for every submission of the assignment whose latest run has finished (committed)."""
+    """A new run for each submission of the assignment whose latest run has finished (committed)."""
     require_staff(actor, assignment_id)
     submission_ids = db.session.scalars(
         select(Submission.id)

@@ -1,4 +1,5 @@
-"""What staff see beyond the student's view: the assignment, run timings, tamper flags, the audit history."""
+"""What staff see beyond the student's view: the assignment, run timings, tamper flags,
+the audit history."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class RunTimings:
-    """Where the latest run's time went, and who ran it: for staff chasing a slow or stuck submission."""
+    """Where the latest run's time went, and who ran it: for staff chasing a slow or stuck
+    submission."""
 
     number: int
     attempts: int
@@ -44,7 +46,8 @@ class StaffPanel:
     assignment_id: int
     history: list[HistoryEntry]
     timings: RunTimings
-    # What the latest run's notebook rebound or forged; scores never depend on it (clean-room scoring).
+    # What the latest run's notebook rebound or forged; scores never depend on it
+    # (clean-room scoring).
     tamper: list[str]
 
 

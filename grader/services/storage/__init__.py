@@ -1,1 +1,1 @@
-"""Content-addressed blobs (notebooks, rendered pages) and assignment packages stored as zip blobs."""
+"""Content-addressed blobs (notebooks, rendered pages) and assignment packages as zip blobs."""

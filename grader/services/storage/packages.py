@@ -1,4 +1,5 @@
-"""Assignment packages stored in the database as zip blobs, unpacked on demand by whichever worker needs them."""
+"""Assignment packages stored in the database as zip blobs,
+unpacked on demand by whichever worker needs them."""
 
 from __future__ import annotations
 

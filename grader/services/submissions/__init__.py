@@ -1,1 +1,2 @@
-"""A student's submissions: accepting an upload, the feedback on it, and where they stand per assignment."""
+"""A student's submissions: accepting an upload, the feedback on it,
+and where they stand per assignment."""

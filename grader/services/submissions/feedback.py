@@ -160,7 +160,8 @@ def submission_view(submission_id: int) -> SubmissionView:
 
 
 def submission_views(*criteria: ColumnElement[bool]) -> list[SubmissionView]:
-    """The views of every submission matching `criteria`, oldest first, in three statements however many."""
+    """The views of every submission matching `criteria`, oldest first,
+    in three statements however many."""
     runs = db.session.scalars(
         select(GradingRun)
         .where(latest_runs_of(*criteria))

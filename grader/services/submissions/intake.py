@@ -1,4 +1,4 @@
-"""Accepting a student's upload: validate, store the rows, and only then hand back what to enqueue."""
+"""Accepting a student's upload: validate, store the rows, only then hand back what to enqueue."""
 
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ class AcceptedUpload:
 
 
 def find_assignment(reference: str, user: User) -> Assignment:
-    """The assignment with this id or slug among those `user` may see; NotFound or NotebookRejected otherwise."""
+    """The assignment with this id or slug among those `user` may see;
+    NotFound or NotebookRejected otherwise."""
     reference = (reference or "").strip()
     if not reference:
         raise NotebookRejected("Choose the assignment this notebook is for (field 'assignment').")
     matches = visible_assignments(user, _named_by(reference))
     if not matches:
-        # Another course's assignment, an unreleased one and one that does not exist all get this same
-        # answer, so it tells nothing about what exists outside the caller's courses.
+        # Another course's assignment, an unreleased one and one that does not exist all get this
+        # same answer, so it tells nothing about what exists outside the caller's courses.
         raise NotFound(UNKNOWN_ASSIGNMENT)
     if len(matches) > 1:
         choices = ", ".join(
@@ -55,7 +56,8 @@ def _named_by(reference: str) -> ColumnElement[bool]:
         return false()  # no slug holds a NUL, and PostgreSQL refuses one even in a comparison
     if not (reference.isascii() and reference.isdigit()):
         return Assignment.slug == reference
-    # A number past the id column's range names nothing, and the database would reject it as an error.
+    # A number past the id column's range names nothing, and the database would reject it as an
+    # error.
     if len(reference) > MAX_ID_DIGITS or int(reference) > MAX_ID:
         return false()
     return Assignment.id == int(reference)
@@ -94,7 +96,7 @@ def accept_upload(
 
 
 def _check_may_submit(student: User, assignment: Assignment) -> None:
-    """Attempts left (enrolment and release were settled by `find_assignment`); staff may always submit."""
+    """Attempts left (`find_assignment` settled enrolment and release); staff may always submit."""
     if is_staff(student, assignment.course_id):
         return
     if assignment.max_attempts is not None:

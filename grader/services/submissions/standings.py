@@ -36,7 +36,8 @@ class Standing:
 
 @dataclass(frozen=True)
 class StudentAttempts:
-    """A student's uploads for one assignment, oldest first, and the graded ones scored after late penalties."""
+    """A student's uploads for one assignment, oldest first,
+    and the graded ones scored after late penalties."""
 
     views: list[SubmissionView]
     scored: list[ScoredAttempt]
@@ -80,7 +81,8 @@ def student_attempts(assignment: Assignment, student_id: int) -> StudentAttempts
 
 
 def class_attempts(assignment: Assignment) -> dict[int, StudentAttempts]:
-    """Every student's attempts at the assignment, by student id, in the same few statements for any class."""
+    """Every student's attempts at the assignment, by student id,
+    in the same few statements for any class."""
     views: dict[int, list[SubmissionView]] = defaultdict(list)
     for view in submission_views(Submission.assignment_id == assignment.id):
         views[view.student_id].append(view)

@@ -10,7 +10,8 @@ from wtforms.widgets import HiddenInput
 
 
 class PageForm(FlaskForm):
-    """A form of the grader's pages, which often hold several: so its hidden inputs carry no id to repeat."""
+    """A form of the grader's pages, which often hold several:
+    so its hidden inputs carry no id to repeat."""
 
     def hidden_tag(self) -> Markup:
         return Markup(
@@ -21,11 +22,12 @@ class PageForm(FlaskForm):
 
 
 class ActionForm(PageForm):
-    """A button that changes something (sign out, re-grade, validate): nothing but its CSRF token."""
+    """A button that changes something (sign out, re-grade, validate): just its CSRF token."""
 
 
 def problems(form: Form, names: dict[str, str] | None = None) -> list[str]:
-    """Every field's errors as 'Name: message' lines, in the form's order; `names` shortens long labels."""
+    """Every field's errors as 'Name: message' lines, in the form's order;
+    `names` shortens long labels."""
     names = names or {}
     return [
         f"{names.get(field.name, field.label.text)}: {error}"

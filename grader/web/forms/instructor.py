@@ -1,4 +1,4 @@
-"""Instructors' forms: a new assignment, its settings, the rubric editor and a rubric.yaml import."""
+"""Instructor forms: a new assignment, its settings, the rubric editor and a rubric.yaml import."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from grader.services.assignments.rubric_editor import KINDS, QuestionRow
 from grader.services.assignments.rules import as_utc
 from grader.web.forms import PageForm
 
-# Far more than any rubric needs; it only stops a forged form from making the server build rows for long.
+# Far more than any rubric needs; it only stops a forged form from making the server build rows for
+# long.
 MAX_ROWS = 500
 DATE_EXAMPLE = "2025-03-01T17:00"
 
@@ -219,7 +220,7 @@ class SettingsForm(PageForm):
 
 
 class QuestionForm(Form):
-    """One rubric question as text; the rubric's schema, not the form, says what is wrong with it."""
+    """One rubric question as text; the rubric's schema, not the form, says what is wrong in it."""
 
     key = StringField("Key")
     title = StringField("Title")

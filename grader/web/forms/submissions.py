@@ -10,7 +10,8 @@ from grader.web.forms import PageForm
 
 
 class UploadForm(PageForm):
-    # Any id is accepted here: the service answers for one outside the student's courses, in its own words.
+    # Any id is accepted here: the service answers for one outside the student's courses,
+    # in its own words.
     assignment = SelectField("Assignment", validate_choice=False)
     file = FileField("Notebook")
 
