@@ -110,7 +110,7 @@ def _outcome(evidence: Evidence, execution: ExecutionResult, check: Check[Any]) 
             f"`{missing[0]}`. Write your answer in a code cell in that section.",
         )
     timed_out = set(evidence.location.cell_indices) & set(execution.timed_out_cells)
-    if timed_out:
+    if timed_out and check.reads_execution:
         return Outcome(
             0.0,
             Status.TIMED_OUT,

@@ -138,6 +138,23 @@ def test_cell_that_runs_too_long_costs_only_its_question(mini_package, sandbox):
     assert scores(report) == {**FULL, "model": 0.0}
 
 
+def test_free_response_is_graded_from_its_markdown_when_a_code_cell_of_its_section_times_out(
+    mini_package, sandbox
+):
+    looping_experiment = v4.new_code_cell("import time\ntime.sleep(30)")
+    mini_package.rubric.runtime.cell_timeout = 3
+    try:
+        report = grade_answers(
+            sandbox, mini_package, extra_after={"Question 5": [looping_experiment]}
+        )
+    finally:
+        mini_package.rubric.runtime.cell_timeout = 20
+    explain = next(q for q in report.questions if q.key == "explain")
+    assert explain.status == "needs_manual_grading"
+    assert "linearly separable" in explain.details["answer"]
+    assert scores(report) == FULL
+
+
 def test_missing_section_is_not_found_not_a_crash(mini_package, sandbox):
     nb = notebook(SOLUTION_ANSWERS)
     nb.cells = [c for c in nb.cells if c.source != "### Question 3"]

@@ -123,6 +123,9 @@ class Check(Generic[ParamsT]):
     # Keys of `Outcome.details` that a student's feedback page may show; every other key is for
     # staff only.
     shown_details: ClassVar[tuple[str, ...]] = ()
+    # False for kinds that read only the notebook's text: a code cell of their section that ran out
+    # of time then does not stop them from being graded.
+    reads_execution: ClassVar[bool] = True
 
     def defines(self, params: ParamsT) -> list[str]:
         """Names the answer's code must define in its section (empty: no such requirement)."""

@@ -31,6 +31,8 @@ class FreeResponseCheck(Check[FreeResponseParams]):
     kind = "free_response"
     Params = FreeResponseParams
     shown_details = (WRITTEN_ANSWER,)
+    # The answer is the section's markdown, which is there whatever its code cells did.
+    reads_execution = False
 
     def automatic_share(self, params: FreeResponseParams) -> float:
         return params.completion_fraction
