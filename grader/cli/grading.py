@@ -15,12 +15,14 @@ from grader.engine.assignment import AssignmentError, AssignmentPackage, load_as
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
-from grader.engine.validation import check_package
+from grader.engine.validation import FailureCause, check_package
 from grader.sandbox import Sandbox, SandboxUnavailable, sandbox_from_mode
 from grader.services.errors import NotebookRejected
 from grader.services.notebooks import parse_notebook
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
+# How much of a failing cell's source and of its traceback validate-assignment prints.
+SOURCE_LINES, TRACEBACK_LINES = 3, 8
 
 
 def _package(path: str) -> AssignmentPackage:
@@ -82,6 +84,23 @@ def print_table(report: Report, title: str) -> None:
         click.echo(f"  Note: {report.stopped_reason}")
     if report.sandbox_warning:
         click.echo(f"  {report.sandbox_warning}")
+
+
+def print_cause(key: str, cause: FailureCause) -> None:
+    """Where the exception behind a failed solution question was raised, and its last frames."""
+    if cause.cell_index is None:
+        where = "checking the answer"
+    else:
+        place = "in its section" if cause.in_section else "before its section"
+        where = f"cell #{cause.cell_index + 1} ({place})"
+    click.echo(f"  {key}: {where} raised {cause.exception}", err=True)
+    source = cause.source.splitlines()
+    for line in source[:SOURCE_LINES]:
+        click.echo(f"      | {line}", err=True)
+    if len(source) > SOURCE_LINES:
+        click.echo(f"      | ... ({len(source) - SOURCE_LINES} more lines)", err=True)
+    for line in cause.traceback.strip().splitlines()[-TRACEBACK_LINES:]:
+        click.echo(f"      {line}", err=True)
 
 
 def register(cli: click.Group) -> None:
@@ -178,6 +197,10 @@ def register(cli: click.Group) -> None:
             click.echo("\nThe assignment is not ready:", err=True)
             for problem in outcome.problems:
                 click.echo(f"  - {problem}", err=True)
+            if outcome.causes:
+                click.echo("\nWhat the solution's failing questions raised:", err=True)
+            for key, cause in outcome.causes.items():
+                print_cause(key, cause)
             sys.exit(1)
         click.echo(
             "\nThe assignment is ready: "

@@ -27,7 +27,7 @@ from grader.engine.execute import (
     run_with_probes,
 )
 from grader.engine.kernel_pool import KernelPool, KernelProfile, WarmKernel
-from grader.engine.locator import headings, locate
+from grader.engine.locator import Location, headings, locate
 from grader.engine.package import AssignmentPackage
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
@@ -90,7 +90,10 @@ def grade_notebook(
             on_progress(code_cells, code_cells)
         return GradeResult(report=report, executed=executed, reused=True)
     rubric = package.rubric
-    boundaries = [heading.key for heading in headings(package.template)]
+    located, in_template = (
+        answer_locations(notebook, package),
+        answer_locations(package.template, package),
+    )
     evidence: dict[str, Evidence] = {}
     for question in rubric.questions:
         evidence[question.key] = Evidence(
@@ -98,8 +101,8 @@ def grade_notebook(
             params=typed_params(question),
             package=package,
             notebook=notebook,
-            location=locate(notebook, question.locator, boundaries),
-            template_location=locate(package.template, question.locator, boundaries),
+            location=located[question.key],
+            template_location=in_template[question.key],
         )
     probes = [
         probe
@@ -174,6 +177,15 @@ def grade_notebook(
         warm_kernel=warm_kernel is not None,
         from_cache=list(scoring.cached),
     )
+
+
+def answer_locations(
+    notebook: nbformat.NotebookNode, package: AssignmentPackage
+) -> dict[str, Location]:
+    """Where each question's answer lives in `notebook`, by key; the template's headings always end
+    a section."""
+    boundaries = [heading.key for heading in headings(package.template)]
+    return {q.key: locate(notebook, q.locator, boundaries) for q in package.rubric.questions}
 
 
 def _send_to_scoring(evidence: Evidence, scoring: ScoringKernel) -> None:

@@ -21,6 +21,7 @@ from grader.engine.rubric import Locator
 # match.
 MAX_TITLE_CHARS = 300
 _FENCES = ("```", "~~~")
+_KEEP_MARKERS = "keep the assignment's markers when you edit it"
 
 
 def normalize_title(text: str) -> str:
@@ -172,11 +173,13 @@ def locate(
     if locator.cell_id:
         for index, cell in enumerate(notebook.cells):
             if cell.get("id") == locator.cell_id:
-                return _from_marker(notebook, [index], locator.marker)
+                return Location(cell_indices=[index])  # the one cell: no part to cut out of it
     if not locator.section:  # a locator without a section has a cell id (see Locator)
         return Location(reason=f"no cell has the id {locator.cell_id!r}")
     indices, reason = _section_cells(notebook, locator.section, set(boundaries))
-    return _from_marker(notebook, indices, locator.marker, reason)
+    if reason:
+        return Location(reason=reason)
+    return _part(notebook, indices, locator)
 
 
 def _section_cells(
@@ -221,16 +224,34 @@ def _has_text_below_heading(cell: nbformat.NotebookNode) -> bool:
     return any(markdown_heading(line) is None for line in lines)
 
 
-def _from_marker(
-    notebook: nbformat.NotebookNode,
-    indices: list[int],
-    marker: str | None,
-    reason: str | None = None,
-) -> Location:
-    if reason:
-        return Location(reason=reason)
-    if marker:
-        first = next((i for i in indices if marker in notebook.cells[i].source), None)
-        if first is not None:
-            indices = [i for i in indices if i >= first]
-    return Location(cell_indices=indices)
+def _part(notebook: nbformat.NotebookNode, indices: list[int], locator: Locator) -> Location:
+    """The cells of the section from the one holding `marker` up to, not including, the next one
+    holding `until`: one part of a section that asks several things."""
+    marker, until, section = locator.marker, locator.until, locator.section
+    if not marker:
+        return Location(cell_indices=indices)
+    cells = notebook.cells
+    first = next((n for n, i in enumerate(indices) if marker in cells[i].source), None)
+    if first is None:
+        if until is None:  # a lone marker only trims the prompt: without it, the whole section
+            return Location(cell_indices=indices)
+        # The section's start would take in the parts before this one, and their errors.
+        return Location(
+            reason=f"the text {marker!r} that starts this part is not under '{section}'; "
+            f"{_KEEP_MARKERS}"
+        )
+    part = indices[first:]
+    if until is None:
+        return Location(cell_indices=part)
+    opening = cells[part[0]].source
+    if opening.find(until, opening.index(marker) + len(marker)) != -1:
+        return Location(cell_indices=part[:1])  # the student wrote both parts in one cell
+    end = next((n for n, i in enumerate(part[1:], start=1) if until in cells[i].source), None)
+    if end is None and any(until in cells[i].source for i in indices[:first]):
+        return Location(cell_indices=part)  # the student moved this part below the next one
+    if end is None:
+        return Location(
+            reason=f"the text {until!r} that ends this part is not under '{section}' after "
+            f"{marker!r}; {_KEEP_MARKERS}"
+        )
+    return Location(cell_indices=part[:end])

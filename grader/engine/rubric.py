@@ -26,7 +26,8 @@ class Strict(BaseModel):
 
 
 class Locator(Strict):
-    """Where a question's answer lives: a heading path, optionally a cell id and a marker."""
+    """Where a question's answer lives: a heading path, optionally a cell id, and the markers of
+    one part of the section."""
 
     section: str | None = Field(
         None, description="Heading path, e.g. 'Group Exercise B / Question 1'."
@@ -35,11 +36,28 @@ class Locator(Strict):
     marker: str | None = Field(
         None, description="The answer starts at the first cell with this text."
     )
+    until: str | None = Field(
+        None, description="The answer ends before the next cell with this text (needs marker)."
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> Locator:
         if not (self.section or self.cell_id):
             raise ValueError("give a section (heading path) or a cell_id")
+        return self
+
+    @model_validator(mode="after")
+    def _part_has_both_ends(self) -> Locator:
+        # A part is cut out of a section, from the cell holding `marker` to the one holding
+        # `until`: without both, `until` would silently end nothing.
+        if self.until is None:
+            return self
+        if not self.until.strip():
+            raise ValueError("until must hold text, e.g. '# Part B'")
+        if not (self.marker and self.section):
+            raise ValueError(
+                "until ends the part of a section that marker starts: give section and marker too"
+            )
         return self
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from grader.engine.grade import grade_notebook
+from grader.engine.checks import check_for
+from grader.engine.execute import CellError
+from grader.engine.grade import GradeResult, answer_locations, grade_notebook
 from grader.engine.package import AssignmentPackage
-from grader.engine.report import Report
+from grader.engine.report import QuestionReport, Report, Status
 from grader.sandbox import Sandbox
 
 NO_SOLUTION = (
@@ -21,14 +23,28 @@ NO_SOLUTION = (
 ValidationProgress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class FailureCause:
+    """The exception behind a question the solution failed, and the notebook cell that raised it
+    (`cell_index` None: the grader's reading of the answer raised it)."""
+
+    exception: str
+    traceback: str
+    cell_index: int | None = None
+    source: str = ""
+    # False when the cell is before the answer's section: an earlier error the answer depends on.
+    in_section: bool = True
+
+
 @dataclass
 class PackageCheck:
-    """Both reports (the solution's is None when there is none) and what stands in the way of
-    release."""
+    """Both reports (the solution's is None when there is none), what stands in the way of
+    release, and the exception behind each question the solution failed, by question key."""
 
     solution: Report | None
     template: Report
     problems: list[str] = field(default_factory=list)
+    causes: dict[str, FailureCause] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -44,15 +60,65 @@ def check_package(
     """Grade `solution` (if any) and the untouched template, and list the problems a person must
     fix."""
 
-    def grade(notebook: nbformat.NotebookNode, role: str) -> Report:
+    def grade(notebook: nbformat.NotebookNode, role: str) -> GradeResult:
         progress = (lambda done, total: on_progress(role, done, total)) if on_progress else None
-        return grade_notebook(notebook, package, sandbox, on_progress=progress).report
+        return grade_notebook(notebook, package, sandbox, on_progress=progress)
 
-    solution_report = grade(solution, "solution") if solution is not None else None
-    template_report = grade(package.template, "template")
+    solved = grade(solution, "solution") if solution is not None else None
+    template_report = grade(package.template, "template").report
+    solution_report = solved.report if solved else None
     return PackageCheck(
-        solution_report, template_report, _problems(solution_report, template_report)
+        solution_report,
+        template_report,
+        _problems(solution_report, template_report),
+        failure_causes(solved, package) if solved else {},
     )
+
+
+def failure_causes(solved: GradeResult, package: AssignmentPackage) -> dict[str, FailureCause]:
+    """For each question the solution did not get full marks on, the exception that most likely
+    cost it: the first raised in its section's cells; else, when the answer could not be checked at
+    all, the last raised before them (a name the answer needs was never defined); else the one the
+    grader's reading of the answer raised. A wrong answer is not blamed on an earlier cell."""
+    locations = answer_locations(solved.executed, package)
+    errors = [CellError(**error) for error in solved.report.cell_errors]
+    rubric = {question.key: question for question in package.rubric.questions}
+    causes = {}
+    for question in solved.report.questions:
+        if not _falls_short(question) or not check_for(rubric[question.key]).reads_execution:
+            continue  # a written answer's failure is about its text, whatever the cells raised
+        section = locations[question.key].cell_indices
+        unchecked = question.status == Status.ERROR
+        cause = _cell_cause(section, errors, unchecked) or _check_cause(question)
+        if cause is not None:
+            causes[question.key] = cause
+    return causes
+
+
+def _cell_cause(
+    section: list[int], errors: list[CellError], look_before: bool
+) -> FailureCause | None:
+    inside = [error for error in errors if error.cell_index in section]
+    start = min(section, default=-1) if look_before else -1
+    before = [error for error in errors if error.cell_index < start]
+    error = inside[0] if inside else (before[-1] if before else None)
+    if error is None:
+        return None
+    return FailureCause(
+        exception=f"{error.ename}: {error.evalue}",
+        traceback=error.traceback,
+        cell_index=error.cell_index,
+        source=error.source,
+        in_section=bool(inside),
+    )
+
+
+def _check_cause(question: QuestionReport) -> FailureCause | None:
+    if not question.traceback:
+        return None
+    # A Python traceback ends with the exception's own line ("NameError: name 'x' is ...").
+    lines = question.traceback.strip().splitlines()
+    return FailureCause(exception=lines[-1] if lines else "", traceback=question.traceback)
 
 
 def _problems(solution: Report | None, template: Report) -> list[str]:
@@ -63,7 +129,7 @@ def _problems(solution: Report | None, template: Report) -> list[str]:
         else [
             f"solution: {q.key} scored {q.score:g}/{q.max_score:g} ({q.status}): {q.message}"
             for q in solution.questions
-            if q.score < q.max_score
+            if _falls_short(q)
         ]
     )
     problems += [
@@ -72,3 +138,8 @@ def _problems(solution: Report | None, template: Report) -> list[str]:
         if q.score > 0
     ]
     return problems
+
+
+def _falls_short(question: QuestionReport) -> bool:
+    """A solution's question that does not get its full automatic points blocks the release."""
+    return question.score < question.max_score

@@ -26,7 +26,7 @@ def test_checks_declare_the_tables_and_columns_they_read():
     needs = {key: check_for(q).tables(typed_params(q)) for key, q in rubric.items()}
     assert needs["feature"] == [
         TableNeed("band", ("class", "feature1", "feature2")),
-        TableNeed("all_points", heldout=False),
+        TableNeed("all_points", ("feature1", "feature2"), heldout=False),
     ]
     assert needs["model"][0] == TableNeed("band", ("class", "feature1", "feature2"))
     assert needs["answer"] == needs["chart"] == needs["explain"] == []

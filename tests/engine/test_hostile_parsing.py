@@ -15,6 +15,7 @@ from nbformat import v4
 from grader.engine.answers import MAX_PARSED_CHARS, defined_names
 from grader.engine.assignment import load_assignment
 from grader.engine.locator import _without_tags, headings, html_headings, locate, markdown_heading
+from grader.engine.rubric import Locator
 
 LAB6 = Path(__file__).resolve().parents[2] / "fixtures" / "lab6"
 # The patterns the locator used before: the oracles for what a heading is, on input small enough for
@@ -92,6 +93,18 @@ def test_the_reported_notebook_is_analysed_in_under_two_seconds(lab6):
     found, seconds = timed_analysis(notebook, lab6)
     assert seconds < 2, f"static analysis took {seconds:.1f} s"
     assert "create_model" in found["b_q1_multilayer"][1]
+
+
+def test_a_part_without_its_end_marker_is_read_in_linear_time():
+    """Every cell after the part's start is a near miss of its end marker, and none holds it."""
+    near_misses = "# Part " * 20_000
+    notebook = v4.new_notebook(
+        cells=[v4.new_markdown_cell("### Question 1"), v4.new_code_cell("# Part A")]
+        + [v4.new_code_cell(near_misses) for _ in range(200)]
+    )
+    started = time.perf_counter()
+    location = locate(notebook, Locator(section="Question 1", marker="# Part A", until="# Part B"))
+    assert time.perf_counter() - started < 2 and not location.found
 
 
 def test_a_cell_too_large_to_parse_is_scanned_for_its_definitions():

@@ -159,3 +159,111 @@ def test_headings_inside_fenced_code_are_not_headings():
         1,
         2,
     ]
+
+
+PARTS = ["question 1", "question 2"]
+
+
+def two_parts(start_a="# Part A", start_b="# Part B"):
+    """One heading, two parts: each opens with its marker, and part B's cell raises."""
+    return lab(
+        md("### Question 1\nAnswer both parts."),
+        code(f"{start_a}\nanswer = 42"),
+        md("A note of the student's."),
+        code(f"{start_b}\nratio = 1 / 0"),
+        code("print(ratio)"),
+        md("### Question 2"),
+        code("# Part C\nlater = 1"),
+    )
+
+
+def part(marker, until=None):
+    return Locator(section="Question 1", marker=marker, until=until)
+
+
+def test_until_ends_a_part_before_the_cell_holding_the_next_marker():
+    nb = two_parts()
+    assert locate(nb, part("# Part A", "# Part B"), PARTS).cell_indices == [1, 2]
+    assert locate(nb, part("# Part B"), PARTS).cell_indices == [3, 4]  # to the section's end
+
+
+def test_markers_may_be_markdown_lines_above_the_code():
+    nb = lab(
+        md("### Question 1"),
+        md("**Part A**"),
+        code("answer = 42"),
+        md("**Part B**"),
+        code("ratio = 1 / 0"),
+        md("### Question 2"),
+    )
+    assert locate(nb, part("**Part A**", "**Part B**"), PARTS).cell_indices == [1, 2]
+    assert locate(nb, part("**Part B**"), PARTS).cell_indices == [3, 4]
+
+
+def test_markers_may_be_code_comments_matched_by_part_of_their_text():
+    nb = two_parts("# Part A: the answer", "# Part B: the ratio")
+    assert locate(nb, part("Part A:", "Part B:"), PARTS).cell_indices == [1, 2]
+
+
+def test_a_missing_end_marker_is_a_clear_not_found():
+    nb = two_parts(start_b="# my ratio")
+    location = locate(nb, part("# Part A", "# Part B"), PARTS)
+    assert not location.found
+    assert location.reason == (
+        "the text '# Part B' that ends this part is not under 'Question 1' after '# Part A'; "
+        "keep the assignment's markers when you edit it"
+    )
+
+
+def test_an_end_marker_in_the_next_section_does_not_count():
+    nb = two_parts()
+    location = locate(nb, part("# Part A", "# Part C"), PARTS)
+    assert not location.found and "'# Part C' that ends this part" in location.reason
+
+
+def test_a_missing_start_marker_is_not_found_only_when_the_part_has_an_end():
+    nb = two_parts(start_a="# my answer")
+    # Alone, a marker trims the prompt; a part with an end must not take in the parts before it.
+    assert locate(nb, part("# Part A"), PARTS).cell_indices == [0, 1, 2, 3, 4]
+    location = locate(nb, part("# Part A", "# Part B"), PARTS)
+    assert not location.found and "'# Part A' that starts this part" in location.reason
+
+
+def test_an_end_marker_above_the_start_is_not_the_end():
+    nb = two_parts(start_a="# Part A (after Part B's setup)", start_b="# Part B")
+    nb.cells.insert(1, code("# Part B setup, given"))
+    assert locate(nb, part("# Part A", "# Part B"), PARTS).cell_indices == [2, 3]
+
+
+def test_a_part_moved_below_the_next_one_runs_to_the_sections_end():
+    nb = two_parts()
+    nb.cells[1:4] = [nb.cells[3], nb.cells[1], nb.cells[2]]  # part B, then part A
+    assert locate(nb, part("# Part A", "# Part B"), PARTS).cell_indices == [2, 3, 4]
+    assert locate(nb, part("# Part B"), PARTS).cell_indices == [1, 2, 3, 4]
+
+
+def test_both_parts_written_in_one_cell_make_that_cell_the_part():
+    nb = two_parts()
+    nb.cells[1:4] = [code("# Part A\nanswer = 42\n# Part B\nratio = 1 / 0")]
+    assert locate(nb, part("# Part A", "# Part B"), PARTS).cell_indices == [1]
+    assert locate(nb, part("# Part B"), PARTS).cell_indices == [1, 2]
+
+
+def test_a_cell_id_that_is_found_is_the_answer_whatever_the_markers():
+    nb = two_parts()
+    nb.cells[3]["id"] = "part-b"
+    locator = Locator(section="Question 1", cell_id="part-b", marker="# Part A", until="# Part B")
+    assert locate(nb, locator, PARTS).cell_indices == [3]
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"section": "Question 1", "until": "# Part B"}, "give section and marker too"),
+        ({"cell_id": "c1", "marker": "# Part A", "until": "# Part B"}, "give section and marker"),
+        ({"section": "Question 1", "marker": "# Part A", "until": " "}, "until must hold text"),
+    ],
+)
+def test_until_without_a_part_to_end_is_refused_at_load_time(fields, message):
+    with pytest.raises(ValueError, match=message):
+        Locator(**fields)

@@ -95,6 +95,7 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
             "questions-4-kind": "value",
             "questions-4-section": "Exercise / Question 3",
             "questions-4-marker": "answer =",
+            "questions-4-until": "# Part B",
             "questions-4-params": "name: answer\nexpected: 42",
         }
     )
@@ -112,7 +113,11 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
         "key": "bonus",
         "title": "The bonus value",
         "points": 0.5,
-        "locator": {"section": "Exercise / Question 3", "marker": "answer ="},
+        "locator": {
+            "section": "Exercise / Question 3",
+            "marker": "answer =",
+            "until": "# Part B",
+        },
         "kind": "value",
         "params": {"name": "answer", "expected": 42},
     }
@@ -143,6 +148,11 @@ def test_edit_add_and_remove_questions_then_export(app, teacher, mini):
         (
             {"questions-0-section": ""},
             "question 'feature', field locator: give a section (heading path) or a cell_id",
+        ),
+        (
+            {"questions-0-until": "# Part B"},
+            "question 'feature', field locator: until ends the part of a section that marker "
+            "starts: give section and marker too",
         ),
         ({"questions-2-key": "feature"}, "rubric: question key 'feature' is used twice"),
         (

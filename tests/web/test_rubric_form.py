@@ -16,6 +16,8 @@ ROWS = [
         points="2",
         kind="feature_function",
         section="Exercise / Question 1",
+        marker="# Part A",
+        until="# Part B",
         params="function: mkfeature\ndataset: band\n",
     ),
     QuestionRow(

@@ -19,7 +19,7 @@ from grader.engine.rubric import Question, Rubric, RubricError, error_messages, 
 
 CHECKS: dict[str, Check[Any]] = {}
 
-_SUPPORT_MODULES = {"base", "accuracy"}
+_SUPPORT_MODULES = {"base", "accuracy", "compare", "chart"}
 CheckClass = TypeVar("CheckClass", bound=type[Check[Any]])
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import json
 import math
+import operator
 import sys
 from contextlib import contextmanager
 
@@ -24,6 +25,9 @@ PROBE_MIME = "application/vnd.grader.probe+json"
 _float, _len, _callable, _hasattr, _repr = float, len, callable, hasattr, repr
 _dumps, _loads, _isfinite = json.dumps, json.loads, math.isfinite
 MAX_VALUE_CHARS = 1_000_000
+# The scorer refuses longer labels (grader.engine.checks.feature_function.MAX_LABEL_CHARS).
+MAX_LABEL_CHARS = 100
+_index = operator.index
 _PRISTINE_BUILTINS = dict(vars(builtins))
 # What the notebook had rebound when the current probe started
 # (before builtins were restored for it).
@@ -88,22 +92,54 @@ def _number(value, function_name: str, row_number: int) -> float:
     return number
 
 
+def _label(value, function_name: str, row_number: int):
+    """A class label as plain data: text of at most MAX_LABEL_CHARS, or a whole number."""
+    kind = type(value)
+    if issubclass(kind, str):
+        # A plain copy: a str subclass's own __eq__ or __str__ goes no further than this kernel.
+        label = str.__str__(value)
+        if _len(label) > MAX_LABEL_CHARS:
+            raise ValueError(
+                f"`{function_name}` returned a label of {_len(label)} characters for row "
+                f"{row_number}; a class label has at most {MAX_LABEL_CHARS}"
+            )
+        return label
+    # True and 1.0 name no class: a label is text or a whole number.
+    if not issubclass(kind, (bool, float)):
+        try:
+            number = _index(value)
+        except TypeError:
+            pass
+        else:
+            if -(2**63) <= number < 2**63:
+                return number
+    raise TypeError(
+        f"`{function_name}` returned {_repr(value)[:60]} for row {row_number}; "
+        "it must return a class label: text such as 'red', or a whole number"
+    )
+
+
 @_probe
-def feature_values(function_name: str, tables: dict, columns: list) -> None:
-    """Apply the student's row function to each table (train, held-out features, grid),
-    on `columns` only."""
+def feature_values(
+    function_name: str, tables: dict, columns: list, returns: str, one_value: bool
+) -> None:
+    """Apply the student's function to each table (train, held-out features, grid), on `columns`
+    only: to each row, or (`one_value`) to each value of the one column; export its numbers, or
+    (`returns == "label"`) its class labels."""
     import pandas
 
     function = _answer(function_name, want_callable=True)
-    values = {}
+    exported = _label if returns == "label" else _number
+    results = {}
     for part, path in tables.items():
         frame = pandas.read_csv(path)
         frame = frame[[column for column in columns if column in frame.columns]]
-        values[part] = [
-            _number(function(row), function_name, number)
-            for number, (_, row) in enumerate(frame.iterrows(), start=1)
+        inputs = frame[columns[0]].tolist() if one_value else (row for _, row in frame.iterrows())
+        results[part] = [
+            exported(function(item), function_name, number)
+            for number, item in enumerate(inputs, start=1)
         ]
-    _emit({"values": values})
+    _emit({"labels" if returns == "label" else "values": results})
 
 
 @_probe
@@ -182,18 +218,58 @@ def _fixed_seeds(seed: int) -> None:
         sys.modules["tensorflow"].random.set_seed(seed)
 
 
+_eval = eval  # bound at import, like the names at the top
+
+
 @_probe
-def value_of(name: str) -> None:
-    """The named variable as JSON (numbers, text, lists, arrays, tables as lists of rows)."""
-    value = _answer(name)
-    if _hasattr(value, "to_dict") and _hasattr(value, "columns"):
+def value_of(name: str | None, expression: str | None = None, columns: list | None = None) -> None:
+    """The named variable, or the rubric's expression over the notebook's variables, as JSON
+    (numbers, text, lists, arrays, sets, tables as lists of rows); with `columns`, only those
+    columns of a table."""
+    label = f"`{name or expression}`"
+    value = _answer(name) if expression is None else _eval(expression, get_ipython().user_ns)
+    kind = type(value).__name__
+    if columns is not None:
+        value = _table_columns(value, columns, label)
+    elif _hasattr(value, "to_dict") and _hasattr(value, "columns"):
         value = value.to_dict(orient="records")
     elif _hasattr(value, "tolist"):
         value = value.tolist()
+    elif isinstance(value, (set, frozenset)):
+        value = list(value)
     encoded = _dumps(value, default=_repr)
     if _len(encoded) > MAX_VALUE_CHARS:
-        raise ValueError(f"`{name}` is too large to check ({_len(encoded)} characters as JSON)")
-    _emit({"value": _loads(encoded), "type": type(_answer(name)).__name__})
+        raise ValueError(f"{label} is too large to check ({_len(encoded)} characters as JSON)")
+    _emit({"value": _loads(encoded), "type": kind})
+
+
+def _table_columns(value, columns: list, label: str) -> dict:
+    """Only the asked columns of a table, by name, so a large frame stays under the cap. A
+    DataFrame's named index levels count as columns; a Series or a list is one column, which
+    answers a one-column ask whatever its name (a Series' name is rarely chosen)."""
+    import pandas
+
+    if not isinstance(value, (pandas.DataFrame, pandas.Series)):
+        tabular = isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(row, dict) for row in value)
+        )
+        value = pandas.DataFrame(value) if tabular else pandas.Series(value)
+    if isinstance(value, pandas.Series):
+        if _len(columns) == 1:
+            return {columns[0]: value.tolist()}
+        value = value.to_frame()
+    by_name = {str(column): column for column in value.columns}
+    levels = {str(level): n for n, level in enumerate(value.index.names) if level is not None}
+    table = {}
+    for column in columns:
+        if column in by_name:
+            table[column] = value[by_name[column]].tolist()
+        elif column in levels:
+            table[column] = value.index.get_level_values(levels[column]).tolist()
+        else:
+            known = ", ".join([*by_name, *levels])
+            raise LookupError(f"{label} has no column `{column}` (its columns: {known[:200]})")
+    return table
 
 
 @_probe

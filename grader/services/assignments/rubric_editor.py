@@ -26,7 +26,7 @@ from grader.services.storage.blobs import get_blob
 from grader.services.storage.packages import store_package
 
 KINDS = sorted(CHECKS)
-LOCATOR_FIELDS = ("section", "cell_id", "marker")
+LOCATOR_FIELDS = ("section", "cell_id", "marker", "until")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class QuestionRow:
     section: str = ""
     cell_id: str = ""
     marker: str = ""
+    until: str = ""
     params: str = ""
 
     @property

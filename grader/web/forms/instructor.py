@@ -230,6 +230,7 @@ class QuestionForm(Form):
     section = StringField("Section (heading path)")
     cell_id = StringField("Cell id")
     marker = StringField("Marker")
+    until = StringField("Until (marker of the next part)")
     params = TextAreaField("Params (YAML)")
     remove = BooleanField("Remove this question")
 
