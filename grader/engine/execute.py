@@ -2,6 +2,11 @@
 
 A probe runs right after a given notebook cell, so it sees the kernel's state at that point of the
 notebook (position-bound capture). Probes and the setup cell never appear in the executed notebook.
+
+A kernel that dies (exit(), a memory or fork bomb) costs only what it must: a new kernel, sandboxed
+and limited alike, re-runs the cells before the culprit, skips it and goes on, all within the same
+time limit; answers exported before the death are not exported again. A second death stops the
+notebook.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,9 @@ from grader.sandbox.policy import KernelLaunch
 ProgressCallback = Callable[[int, int], None]
 BEFORE_FIRST_CELL = -1
 RECOVERY_SECONDS = 10
+# A kernel that dies is replaced once; a notebook that kills the second one too (on purpose, say)
+# gets no third.
+KERNEL_STARTS = 2
 # A probe's result (predictions over a grid, say) may be larger than what a student's cell may
 # print.
 PROBE_OUTPUT_BYTES = 8 * 1024 * 1024
@@ -35,6 +44,8 @@ PROBE_OUTPUT_BYTES = 8 * 1024 * 1024
 NOTEBOOK_OUTPUT_CELLS = 32
 # nbclient interrupts a cell that runs past its timeout and hands back this synthetic error reply.
 _TIMEOUT_MARK = "GraderCellTimeout"
+# The `ename` of the error recorded on a cell that killed the kernel.
+KERNEL_DIED = "KernelDied"
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -51,6 +62,18 @@ class CellError:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+class _KernelDied(Exception):
+    """The kernel died while running `what`: notebook cell `cell`, or (cell None) the grader's
+    own code."""
+
+    def __init__(self, cell: int | None, what: str, cause: str) -> None:
+        # Completes "The Python kernel died ...".
+        self.when = f"while running {what} ({cause})"
+        super().__init__(self.when)
+        self.cell = cell
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -134,12 +157,43 @@ class _Run:
         self.probes_after: dict[int, list[Probe]] = {}
         for probe in options.probes:
             self.probes_after.setdefault(probe.after_cell, []).append(probe)
+        # Code cells that have run (a kernel replacing a dead one re-runs them to rebuild their
+        # state), and the cells that killed a kernel, with how (they are never run again).
+        self.ran: set[int] = set()
+        self.killed_by: dict[int, str] = {}
 
     def run(self) -> ExecutionResult:
+        for start in range(KERNEL_STARTS):
+            try:
+                with self._kernel(self.options.warm_kernel if start == 0 else None) as launch:
+                    self._run_cells(launch)
+                break
+            except _KernelDied as death:
+                if death.cell is not None:
+                    self.killed_by[death.cell] = death.when
+                if start + 1 == KERNEL_STARTS:
+                    self.result.stopped_reason = (
+                        f"The Python kernel died {death.when}, after it had already died once "
+                        "and been replaced; the cells after that point were not run."
+                    )
+                elif death.cell is not None:
+                    self._skip(death.cell, death.cause)
+        for probe in self.options.probes:
+            self.result.probes.setdefault(probe.name, ProbeResult(problem=self._not_reached(probe)))
+        return self.result
+
+    @contextmanager
+    def _kernel(self, warm: WarmKernel | None) -> Iterator[KernelLaunch]:
+        """The warm kernel handed in, else a new one with the same sandbox, limits and data.
+
+        A replacement is never a warm kernel: the pool's kernels each serve one submission, and the
+        dead one goes with its sandbox when grading ends.
+        """
+        if warm is not None:
+            self.client.km = warm.km
+            yield warm.launch
+            return
         options = self.options
-        if options.warm_kernel is not None:
-            self.client.km = options.warm_kernel.km
-            return self._run_cells(options.warm_kernel.launch)
         with (
             tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets,
             options.sandbox.kernel(
@@ -147,9 +201,10 @@ class _Run:
             ) as launch,
         ):
             self.client.km = sandboxed_kernel_manager(launch, Path(sockets))
-            return self._run_cells(launch)
+            yield launch
 
-    def _run_cells(self, launch: KernelLaunch) -> ExecutionResult:
+    def _run_cells(self, launch: KernelLaunch) -> None:
+        """Run the notebook in one kernel; raises _KernelDied if that kernel dies."""
         self.launch = launch
         notebook = self.result.notebook
         code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
@@ -162,46 +217,61 @@ class _Run:
             "env": launch.env,
         }
         with self.client.setup_kernel(**kernel_args):
-            if self.options.setup_source and self._hidden(self.options.setup_source, 60).problem:
+            if self.options.setup_source and not self._set_up(self.options.setup_source):
                 self.result.stopped_reason = "The grader could not prepare the notebook's kernel."
-            else:
-                self._run_probes(BEFORE_FIRST_CELL)
-                for done, index in enumerate(code_cells):
+                return
+            self._run_probes(BEFORE_FIRST_CELL)
+            for done, index in enumerate(code_cells):
+                if index in self.killed_by:
+                    continue
+                replay = index in self.ran
+                if not replay:
                     self._progress(done, len(code_cells))
-                    if not self._run_cell(index):
-                        break
-                    self._run_probes(index)
-                else:
-                    self._progress(len(code_cells), len(code_cells))
-        for probe in self.options.probes:
-            self.result.probes.setdefault(probe.name, ProbeResult(problem=self._not_reached(probe)))
-        return self.result
+                try:
+                    if not self._run_cell(index, replay):
+                        return
+                except DeadKernelError:
+                    raise _KernelDied(index, f"cell #{index + 1}", self._death_cause()) from None
+                self.ran.add(index)
+                self._run_probes(index)
+            self._progress(len(code_cells), len(code_cells))
 
-    def _run_cell(self, index: int) -> bool:
-        """Run one notebook cell; False when the rest of the notebook cannot run."""
+    def _set_up(self, source: str) -> bool:
+        try:
+            return self._hidden(source, 60).problem is None
+        except DeadKernelError:
+            raise _KernelDied(None, "the grader's setup", self._death_cause()) from None
+
+    def _run_cell(self, index: int, replay: bool) -> bool:
+        """Run one notebook cell; False when the rest of the notebook cannot run.
+
+        A replay only rebuilds the state of a kernel that replaces a dead one: the cell keeps the
+        outputs, errors and share of the output budget of its first run.
+        """
+        cell = self.result.notebook.cells[index]
+        first_run = (list(cell.outputs), cell.execution_count, self.client.notebook_left)
+        try:
+            return self._run_cell_once(index, cell, replay)
+        finally:
+            if replay:
+                cell.outputs, cell.execution_count, self.client.notebook_left = first_run
+
+    def _run_cell_once(self, index: int, cell: nbformat.NotebookNode, replay: bool) -> bool:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
+            limit = f"The notebook ran past its {self.options.notebook_timeout}-second limit"
             self.result.stopped_reason = (
-                f"The notebook ran past its {self.options.notebook_timeout}-second "
-                f"limit; cells from #{index + 1} on were not run."
+                f"{limit} while its earlier cells were re-run in a new kernel; the cells not yet "
+                "reached were not run."
+                if replay
+                else f"{limit}; cells from #{index + 1} on were not run."
             )
             return False
-        cell = self.result.notebook.cells[index]
         self.client.timeout = max(1, min(self.options.cell_timeout, int(remaining)))
         try:
             self._execute(cell, index)
         except CellTimeoutError:
             self.last_cell_timed_out = True
-        except DeadKernelError:
-            cause = (
-                "it used more than its memory limit"
-                if self.launch and self.launch.out_of_memory()
-                else "it may have run out of memory or called exit()"
-            )
-            self.result.stopped_reason = (
-                f"The Python kernel died while running cell #{index + 1} ({cause})"
-            )
-            return False
         except ValueError:
             # jupyter_client could not read the kernel's reply (bad or repeated signature, not
             # JSON): the notebook replaced something the kernel itself uses to talk to us.
@@ -213,12 +283,13 @@ class _Run:
             return False
         if self.last_cell_timed_out:
             seconds = self.client.timeout
-            self.result.timed_out_cells.append(index)
-            self.result.cell_errors.append(
-                CellError(
-                    index, "TimeoutError", f"cell ran longer than {seconds} s", "", cell.source
+            if not replay:
+                self.result.timed_out_cells.append(index)
+                self.result.cell_errors.append(
+                    CellError(
+                        index, "TimeoutError", f"cell ran longer than {seconds} s", "", cell.source
+                    )
                 )
-            )
             if not self._responsive():
                 self.result.stopped_reason = (
                     f"Cell #{index + 1} ran longer than {seconds} seconds and could "
@@ -226,8 +297,28 @@ class _Run:
                 )
                 return False
             return True
-        self.result.cell_errors.extend(_errors_in(index, cell))
+        if not replay:
+            self.result.cell_errors.extend(_errors_in(index, cell))
         return True
+
+    def _death_cause(self) -> str:
+        if self.launch and self.launch.out_of_memory():
+            return "it used more than its memory limit"
+        return "it may have run out of memory or called exit()"
+
+    def _skip(self, index: int, cause: str) -> None:
+        """Record, on the cell and among the errors, that it killed the kernel and was skipped."""
+        cell = self.result.notebook.cells[index]
+        message = (
+            f"The Python kernel died while running this cell ({cause}). The grader started a new "
+            "kernel, re-ran the cells before this one, skipped this one and went on."
+        )
+        cell.outputs.append(
+            nbformat.v4.new_output(  # type: ignore[no-untyped-call]  # unannotated constructor
+                "error", ename=KERNEL_DIED, evalue=message, traceback=[message]
+            )
+        )
+        self.result.cell_errors.append(CellError(index, KERNEL_DIED, message, "", cell.source))
 
     def _execute(self, cell: nbformat.NotebookNode, index: int, store_history: bool = True) -> None:
         self.last_cell_timed_out = False
@@ -246,13 +337,27 @@ class _Run:
         return self._hidden("pass", RECOVERY_SECONDS, check_responsive=False).problem is None
 
     def _run_probes(self, after_cell: int) -> None:
+        """Run the probes at this position that have no result yet (from a kernel since lost)."""
         for probe in self.probes_after.get(after_cell, []):
-            result = self.result.probes[probe.name] = self._hidden(probe.source, probe.timeout)
+            if probe.name in self.result.probes:
+                continue
+            death = None
+            try:
+                result = self._hidden(probe.source, probe.timeout)
+            except DeadKernelError:
+                death = _KernelDied(None, "the grader's check of an answer", self._death_cause())
+                result = ProbeResult(problem=f"the kernel died while checking it ({death.cause})")
+            self.result.probes[probe.name] = result
             if self.options.on_probe:
                 self.options.on_probe(probe.name, result)
+            if death is not None:
+                raise death
 
     def _hidden(self, source: str, timeout: int, check_responsive: bool = True) -> ProbeResult:
-        """Run code that is not part of the notebook: no history, no execution count, no trace."""
+        """Run code that is not part of the notebook: no history, no execution count, no trace.
+
+        Raises DeadKernelError if the kernel dies.
+        """
         cell = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]  # unannotated constructor
         cells = self.result.notebook.cells
         cells.append(cell)  # nbclient writes the cell back by index; give it a slot of its own
@@ -261,11 +366,6 @@ class _Run:
             self._execute(cell, len(cells) - 1, store_history=False)
         except CellTimeoutError:
             self.last_cell_timed_out = True
-        except DeadKernelError:
-            self.result.stopped_reason = (
-                "The Python kernel died while the grader checked an answer."
-            )
-            return ProbeResult(problem="the kernel died while checking this answer")
         except ValueError:  # an unreadable reply, as in _run_cell
             self.result.stopped_reason = (
                 "The kernel stopped answering the grader properly while it checked an answer."
@@ -284,6 +384,8 @@ class _Run:
     def _not_reached(self, probe: Probe) -> str:
         if probe.after_cell in self.result.timed_out_cells:
             return "its cell ran out of time"
+        if probe.after_cell in self.killed_by:
+            return f"the kernel died {self.killed_by[probe.after_cell]}"
         return self.result.stopped_reason or "the notebook stopped before reaching this answer"
 
     def _progress(self, done: int, total: int) -> None:

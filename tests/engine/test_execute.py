@@ -8,7 +8,13 @@ import time
 import pytest
 from nbformat import v4
 
-from grader.engine.execute import BEFORE_FIRST_CELL, ExecutionOptions, Probe, run_with_probes
+from grader.engine.execute import (
+    BEFORE_FIRST_CELL,
+    KERNEL_DIED,
+    ExecutionOptions,
+    Probe,
+    run_with_probes,
+)
 
 # Slow: runs kernels in the bubblewrap sandbox, which needs root.
 pytestmark = pytest.mark.slow
@@ -87,14 +93,109 @@ def test_whole_notebook_deadline_applies_across_cells(sandbox):
     assert 1 <= len(executed) < 6
 
 
-def test_kernel_that_exits_is_reported_not_raised(sandbox):
+def test_cell_that_kills_the_kernel_is_skipped_and_the_rest_runs_in_a_new_kernel(sandbox):
+    exported = []
+    probes = [
+        Probe("before", after_cell=1, source="print(x)", timeout=10),
+        Probe("at-the-killer", after_cell=2, source="print(x)", timeout=10),
+        Probe("after", after_cell=3, source="print(x)", timeout=10),
+    ]
     result = execute_notebook(
         sandbox,
-        notebook("import os; os._exit(1)", "print('after')"),
+        notebook("x = 6 * 7\nprint('first run')", "import os; os._exit(0)", "print(x)"),
+        cell_timeout=30,
+        notebook_timeout=60,
+        probes=probes,
+        on_probe=lambda name, _result: exported.append(name),
+    )
+    assert result.stopped_reason is None
+    # The replayed cell rebuilt `x` but shows its first run's output and count, once.
+    assert result.notebook.cells[1].outputs[0]["text"] == "first run\n"
+    assert len(result.notebook.cells[1].outputs) == 1
+    assert result.notebook.cells[1].execution_count == 1
+    assert result.notebook.cells[3].outputs[0]["text"] == "42\n"
+    [error] = result.cell_errors
+    assert (error.cell_index, error.ename) == (2, KERNEL_DIED)
+    assert "skipped this one" in error.evalue and "os._exit" in error.source
+    assert result.notebook.cells[2].outputs[-1]["evalue"] == error.evalue
+    assert exported == ["before", "after"], "each answer is exported once"
+    assert result.probes["after"].outputs[0]["text"] == "42\n"
+    assert "kernel died while running cell #3" in result.probes["at-the-killer"].problem
+
+
+def test_a_second_death_stops_the_notebook(sandbox):
+    result = execute_notebook(
+        sandbox,
+        notebook("import os; os._exit(1)", "x = 1", "import os; os._exit(1)", "print('never')"),
         cell_timeout=30,
         notebook_timeout=60,
     )
-    assert "kernel died" in result.stopped_reason
+    assert result.stopped_reason.startswith("The Python kernel died while running cell #4")
+    assert "already died once" in result.stopped_reason
+    assert result.notebook.cells[4].outputs == []
+    assert [e.ename for e in result.cell_errors] == [KERNEL_DIED]
+
+
+def test_a_cell_that_dies_only_when_replayed_counts_as_the_second_death(sandbox):
+    # Read our source, then make the replay itself kill the new kernel: it gets no third one.
+    # (Files cannot tell a replay apart: each kernel starts in a fresh folder.)
+    replay_time = time.time() + 15
+    dies_when_replayed = f"import os, time\nif time.time() > {replay_time}:\n    os._exit(0)"
+    wait = f"import time\ntime.sleep(max(0, {replay_time} - time.time()) + 0.5)"
+    result = execute_notebook(
+        sandbox,
+        notebook(dies_when_replayed, wait, "import os; os._exit(0)", "print('never')"),
+        cell_timeout=30,
+        notebook_timeout=60,
+    )
+    assert result.stopped_reason.startswith("The Python kernel died while running cell #2")
+    assert result.notebook.cells[4].outputs == []
+
+
+def test_fork_loop_that_kills_the_kernel_costs_only_its_cell(sandbox):
+    fork_loop = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n"
+        "    except OSError:\n        os._exit(0)"
+    )
+    result = execute_notebook(
+        sandbox,
+        notebook("x = 6 * 7", fork_loop, "print(x)"),
+        cell_timeout=30,
+        notebook_timeout=90,
+    )
+    assert result.stopped_reason is None
+    assert result.notebook.cells[3].outputs[0]["text"] == "42\n"
+
+
+def test_replayed_time_counts_against_the_notebook_limit(sandbox):
+    started = time.monotonic()
+    result = execute_notebook(
+        sandbox,
+        notebook("import time; time.sleep(4)", "import os; os._exit(0)", "print('late')"),
+        cell_timeout=30,
+        notebook_timeout=6,
+    )
+    assert time.monotonic() - started < 20
+    assert "limit" in result.stopped_reason
+    assert result.notebook.cells[3].outputs == []
+
+
+def test_a_probe_that_kills_the_kernel_costs_only_its_answer(sandbox):
+    probes = [
+        Probe("killer", after_cell=1, source="import os; os._exit(0)", timeout=10),
+        Probe("same-place", after_cell=1, source="print(x)", timeout=10),
+    ]
+    result = execute_notebook(
+        sandbox,
+        notebook("x = 1", "print(x + 1)"),
+        cell_timeout=30,
+        notebook_timeout=60,
+        probes=probes,
+    )
+    assert result.stopped_reason is None and not result.cell_errors
+    assert "kernel died while checking it" in result.probes["killer"].problem
+    assert result.probes["same-place"].outputs[0]["text"] == "1\n"
+    assert result.notebook.cells[2].outputs[0]["text"] == "2\n"
 
 
 def test_probes_see_the_state_at_their_position_and_leave_no_trace(sandbox):
@@ -120,10 +221,10 @@ def test_probes_see_the_state_at_their_position_and_leave_no_trace(sandbox):
 
 
 def test_probe_after_a_cell_never_reached_says_why(sandbox):
-    probes = [Probe("after-exit", after_cell=2, source="print(1)", timeout=10)]
+    probes = [Probe("after-exit", after_cell=3, source="print(1)", timeout=10)]
     result = execute_notebook(
         sandbox,
-        notebook("import os; os._exit(1)", "x = 1"),
+        notebook("import os; os._exit(1)", "import os; os._exit(1)", "x = 1"),
         cell_timeout=30,
         notebook_timeout=60,
         probes=probes,

@@ -10,6 +10,7 @@ from nbformat import v4
 
 from engine.conftest import grade_answers, scores, statuses
 from engine.mini_package import SOLUTION_ANSWERS, TEMPLATE_ANSWERS, notebook
+from grader.engine.execute import KERNEL_DIED
 from grader.engine.grade import grade_notebook
 
 # Slow: grades notebooks in the bubblewrap sandbox, which needs root.
@@ -225,8 +226,44 @@ def test_outputs_uploaded_with_the_notebook_count_for_nothing(mini_package, sand
     nb = notebook(SOLUTION_ANSWERS)
     chart_cell = next(c for c in nb.cells if c.source == SOLUTION_ANSWERS["Question 4"])
     chart_cell.outputs = [v4.new_output("stream", name="stdout", text="320\n")]
-    nb.cells.insert(2, v4.new_code_cell("import os; os._exit(1)"))  # nothing after this runs
+    # Two cells that kill the kernel: nothing after the second one runs.
+    nb.cells[2:2] = [v4.new_code_cell("import os; os._exit(1)") for _ in range(2)]
     report = grade_notebook(nb, mini_package, sandbox).report
     assert statuses(report)["chart"] == "failed"
-    assert report.stopped_reason.startswith("The Python kernel died while running cell #3")
+    assert report.stopped_reason.startswith("The Python kernel died while running cell #4")
     assert report.total == 1.0  # only the free-response answer, which needs no kernel
+
+
+EXIT = "import os\nos._exit(0)"
+
+
+def test_a_kernel_killed_in_one_question_costs_only_that_question(mini_package, sandbox):
+    # `size` is set before the killing cell and needed after it: the new kernel re-runs that cell.
+    before = {"Question 2": [v4.new_code_cell("size = len(df)")]}
+    report = grade_answers(
+        sandbox,
+        mini_package,
+        answers(Question_3=f"answer = 6 * 7\n{EXIT}", Question_4="print(size)"),
+        extra_after=before,
+    )
+    assert scores(report) == {**FULL, "answer": 0.0}
+    assert statuses(report)["answer"] == "error"
+    answer = report.questions[2]
+    assert re.match(
+        r"We could not check this answer: the kernel died while running cell #\d+", answer.message
+    )
+    assert report.stopped_reason is None
+    [error] = report.cell_errors
+    assert error["ename"] == KERNEL_DIED and "os._exit" in error["source"]
+    assert "started a new kernel" in error["evalue"]
+
+
+def test_a_second_kernel_death_stops_the_notebook(mini_package, sandbox):
+    report = grade_answers(
+        sandbox,
+        mini_package,
+        answers(Question_3=f"answer = 6 * 7\n{EXIT}", Question_4=EXIT),
+    )
+    assert scores(report) == {**FULL, "answer": 0.0, "chart": 0.0}
+    assert statuses(report)["chart"] == "failed"
+    assert "already died once" in report.stopped_reason

@@ -100,3 +100,14 @@ def test_lab6_kernels_preload_tensorflow_and_legacy_keras_not_keras_3():
     preload = kernel_profile(lab6.rubric.runtime, lab6.template).preload
     assert {"tensorflow", "tf_keras", "pandas", "sklearn", "altair"} <= set(preload)
     assert "keras" not in preload
+
+
+def test_a_warm_kernel_that_dies_is_replaced_by_a_cold_one_not_reused(pool, mini_package, sandbox):
+    killed = notebook({**SOLUTION_ANSWERS, "Question 3": "answer = 42\nimport os\nos._exit(0)"})
+    report = grade_notebook(killed, mini_package, sandbox, kernels=pool).report
+    assert pool.served_warm == 1
+    assert scores(report)["chart"] == 1 and scores(report)["answer"] == 0
+    # The next submission gets a kernel the pool started for it, alive and untouched.
+    second = grade_notebook(notebook(SOLUTION_ANSWERS), mini_package, sandbox, kernels=pool).report
+    assert pool.served_warm == 2
+    assert scores(second)["answer"] == 1
