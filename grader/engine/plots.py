@@ -1,4 +1,5 @@
-"""Pictures for the report: a classifier's decision regions, with the public points it learned from.
+"""Pictures for the report: a classifier's decision regions, with the public points it learned from,
+or a regressor's predictions against the actual values of those points.
 
 Only public data is drawn. Held-out points (and so held-out labels) never appear in a picture: a
 student could read them back off it.
@@ -52,6 +53,24 @@ def decision_regions_png(
         .properties(width=280, height=280, title=title)
         .resolve_scale(color="shared")
     )
+    return vl_convert.vegalite_to_png(chart.to_json(), scale=1)
+
+
+def predicted_vs_actual_png(
+    predicted: Sequence[float], actual: Sequence[float], title: str
+) -> bytes:
+    """The public training rows as points, actual value across, predicted value up; on the diagonal
+    a prediction is exact."""
+    points = pd.DataFrame({"actual": list(actual), "predicted": list(predicted)})
+    low = float(min(points.min()))
+    high = float(max(points.max()))
+    diagonal = pd.DataFrame({"actual": [low, high], "predicted": [low, high]})
+    scale = alt.Scale(domain=[low, high], zero=False, nice=False)
+    axis_x = alt.X("actual", scale=scale, title="actual value (training rows)")
+    axis_y = alt.Y("predicted", scale=scale, title="model predicts")
+    dots = alt.Chart(points).mark_point(filled=True, size=30).encode(x=axis_x, y=axis_y)
+    line = alt.Chart(diagonal).mark_line(color="#888888").encode(x=axis_x, y=axis_y)
+    chart = (line + dots).properties(width=280, height=280, title=title)
     return vl_convert.vegalite_to_png(chart.to_json(), scale=1)
 
 

@@ -12,7 +12,13 @@ from pydantic import Field, StringConstraints, model_validator
 from sklearn.linear_model import LogisticRegression
 
 from grader.engine.checks import register
-from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
+from grader.engine.checks.accuracy import (
+    CLASSIFICATION_METRICS,
+    DETAIL_KEYS,
+    MetricTarget,
+    class_metric,
+    status_for,
+)
 from grader.engine.checks.base import (
     Artifact,
     Check,
@@ -41,7 +47,7 @@ class OneColumn(Params):
     column: str
 
 
-class FeatureParams(AccuracyTarget):
+class FeatureParams(MetricTarget):
     function: str = "mkfeature"
     # `number`: the function's values become a column of a reference model; `label`: the function
     # is the classifier, and its labels are compared with the held-out ones.
@@ -60,6 +66,11 @@ class FeatureParams(AccuracyTarget):
 
     @model_validator(mode="after")
     def _handed_columns_are_declared_features(self) -> FeatureParams:
+        if self.metric not in CLASSIFICATION_METRICS:
+            raise ValueError(
+                f"metric {self.metric} is for regression models (kind: model); a feature function "
+                f"is scored with {', '.join(CLASSIFICATION_METRICS)}"
+            )
         if self.columns is not None and isinstance(self.applies_to, OneColumn):
             raise ValueError(
                 "give columns only with applies_to: row (a one-value function gets its column)"
@@ -101,7 +112,7 @@ class FeatureFunctionCheck(Check[FeatureParams]):
     kind = "feature_function"
     Params = FeatureParams
     Artifact = FeatureArtifact
-    shown_details = ("heldout_accuracy",)
+    shown_details = DETAIL_KEYS
 
     def defines(self, params: FeatureParams) -> list[str]:
         return [params.function]
@@ -167,10 +178,13 @@ class FeatureFunctionCheck(Check[FeatureParams]):
                 predicted["grid"] = predict(grid, values["grid"])
             title = f"Linear model with your `{params.function}`"
             said = f"A linear model using your `{params.function}` as an extra column: "
-        held_out_accuracy = accuracy(
-            predicted["heldout"], [str(label) for label in heldout[params.label]]
+        value = class_metric(
+            params.metric,
+            predicted["heldout"],
+            [str(label) for label in heldout[params.label]],
+            params.positive_class,
         )
-        fraction = params.fraction_for(held_out_accuracy)
+        fraction = params.fraction_for(value)
         plot = None
         if grid is not None and "grid" in predicted:
             plot = decision_regions_png(
@@ -185,9 +199,9 @@ class FeatureFunctionCheck(Check[FeatureParams]):
         return Outcome(
             fraction=fraction,
             status=status_for(fraction),
-            message=said + params.explain(held_out_accuracy),
+            message=said + params.explain(value),
             plot_png=plot,
-            details={"heldout_accuracy": round(held_out_accuracy, 4)},
+            details={params.detail_key: round(value, 4)},
         )
 
 

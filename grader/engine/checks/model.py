@@ -15,7 +15,13 @@ import pandas as pd
 from pydantic import model_validator
 
 from grader.engine.checks import register
-from grader.engine.checks.accuracy import AccuracyTarget, accuracy, status_for
+from grader.engine.checks.accuracy import (
+    DETAIL_KEYS,
+    MetricTarget,
+    class_metric,
+    regression_metric,
+    status_for,
+)
 from grader.engine.checks.base import (
     Artifact,
     Check,
@@ -26,14 +32,14 @@ from grader.engine.checks.base import (
     TableNeed,
     kernel_call,
 )
-from grader.engine.plots import decision_regions_png, training_points
+from grader.engine.plots import decision_regions_png, predicted_vs_actual_png, training_points
 from grader.engine.report import Status
 
 Prediction = bool | int | float | str | None
 SPLIT_COLUMN = "split"
 
 
-class ModelParams(AccuracyTarget):
+class ModelParams(MetricTarget):
     factory: str | None = None
     estimator: str | None = None
     dataset: TableName
@@ -60,6 +66,15 @@ class ModelParams(AccuracyTarget):
             raise ValueError(
                 "refit: false scores a model the student fitted; name its variable with estimator"
             )
+        if self.regression:
+            # A regressor predicts numbers: no classes to name, no decision regions to draw.
+            for name in ("positive_class", "grid"):
+                if name in self.model_fields_set and getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} does not apply to metric {self.metric} (a regression metric); "
+                        "leave it out"
+                    )
+            self.positive_class, self.grid = None, None
         return self
 
 
@@ -76,8 +91,8 @@ class ModelCheck(Check[ModelParams]):
     Params = ModelParams
     Artifact = ModelArtifact
     uses_scoring_kernel = True
-    # The accuracy figure is the one thing a student may learn that depends on held-out labels.
-    shown_details = ("heldout_accuracy", "features")
+    # The metric's figure is the one thing a student may learn that depends on held-out labels.
+    shown_details = (*DETAIL_KEYS, "features")
 
     def defines(self, params: ModelParams) -> list[str]:
         return [name for name in (params.factory, params.estimator, params.features_from) if name]
@@ -111,11 +126,18 @@ class ModelCheck(Check[ModelParams]):
         train = training_points(public)
         heldout = evidence.package.heldout_table(params.dataset)
         predict = {"heldout": _columns(heldout, features)}
-        if params.grid:
+        if params.regression:
+            # For the predicted-vs-actual picture, which shows public rows only.
+            predict["train"] = _columns(train, features)
+        elif params.grid:
             grid = evidence.package.public_table(params.grid)
             if set(features) <= set(grid.columns):
                 predict["grid"] = _columns(grid, features)
+        # Only a regression job says so: a classification job stays as it was, and so do its cached
+        # answers.
+        task = {"task": "regression"} if params.regression else {}
         return {
+            **task,
             "model": model,
             "refit": params.refit,
             "fit": params.fit,
@@ -137,25 +159,21 @@ class ModelCheck(Check[ModelParams]):
             )
         predictions = scored.get("predictions") or {}
         heldout = evidence.package.heldout_table(params.dataset)
-        predicted = [self._label(p, params) for p in predictions.get("heldout", [])]
-        held_out_accuracy = accuracy(predicted, [str(label) for label in heldout[params.label]])
-        fraction = params.fraction_for(held_out_accuracy)
-        features = chosen_features(evidence)
-        plot = None
-        if params.grid and "grid" in predictions and len(features) >= 2:
-            plot = decision_regions_png(
-                evidence.package.public_table(params.grid),
-                [self._label(p, params) for p in predictions["grid"]],
-                training_points(evidence.package.public_table(params.dataset)),
-                title=f"Your `{params.factory or params.estimator}`",
-                x=features[0],
-                y=features[1],
-                label=params.label,
+        actual = [_plain(label) for label in heldout[params.label]]
+        if params.regression:
+            value = regression_metric(params.metric, predictions.get("heldout", []), actual)
+        else:
+            predicted = [self._label(p, params) for p in predictions.get("heldout", [])]
+            value = class_metric(
+                params.metric, predicted, [str(a) for a in actual], params.positive_class
             )
+        fraction = params.fraction_for(value)
+        features = chosen_features(evidence)
+        plot = self._picture(evidence, features, predictions)
         how = "Scored as you fitted it" if not params.refit else "Retrained on the train split"
         fit = ", ".join(f"{k}={v}" for k, v in params.fit.items()) if params.refit else ""
-        message = f"{how}{f' ({fit})' if fit else ''}. " + params.explain(held_out_accuracy)
-        details: dict[str, Any] = {"heldout_accuracy": round(held_out_accuracy, 4)}
+        message = f"{how}{f' ({fit})' if fit else ''}. " + params.explain(value)
+        details: dict[str, Any] = {params.detail_key: round(value, 4)}
         if params.features_from:
             details["features"] = features
         return Outcome(
@@ -164,6 +182,31 @@ class ModelCheck(Check[ModelParams]):
             message=message,
             plot_png=plot,
             details=details,
+        )
+
+    def _picture(
+        self, evidence: Evidence, features: list[str], predictions: dict[str, Any]
+    ) -> bytes | None:
+        """Decision regions over the grid for a classifier; predicted against actual values on the
+        public train rows for a regressor. Held-out rows are never drawn."""
+        params: ModelParams = evidence.params
+        title = f"Your `{params.factory or params.estimator}`"
+        train = training_points(evidence.package.public_table(params.dataset))
+        if params.regression:
+            predicted = predictions.get("train")
+            if not isinstance(predicted, list) or len(predicted) != len(train):
+                return None
+            return predicted_vs_actual_png(predicted, train[params.label].tolist(), title)
+        if not (params.grid and "grid" in predictions and len(features) >= 2):
+            return None
+        return decision_regions_png(
+            evidence.package.public_table(params.grid),
+            [self._label(p, params) for p in predictions["grid"]],
+            train,
+            title=title,
+            x=features[0],
+            y=features[1],
+            label=params.label,
         )
 
     @staticmethod
@@ -215,6 +258,10 @@ def training_labels(labels: pd.Series, params: ModelParams) -> list[Any]:
     if params.positive_class:
         return [str(c) == params.positive_class for c in labels]
     return [c.item() if hasattr(c, "item") else c for c in labels]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _columns(table: pd.DataFrame, features: list[str]) -> dict[str, list[Any]]:

@@ -35,6 +35,7 @@ _ANSWER_ERRORS = (
     ArithmeticError,
     MemoryError,
 )
+_ONE_OUTPUT = "a regression model needs one output unit; yours has {units}"
 
 
 def serve(jobs: IO[str], answers: IO[str]) -> None:
@@ -64,7 +65,10 @@ def run_job(job: dict, legacy: bool) -> dict[str, list]:
     description = job["model"]
     train = pandas.DataFrame(job["train"])
     labels = job["labels"]
-    if description.get("framework") == "keras":
+    regression = job.get("task") == "regression"
+    if description.get("framework") == "keras" and regression:
+        model = _keras_regressor(description, job, legacy, train, labels)
+    elif description.get("framework") == "keras":
         model = _keras_model(description, job, legacy, train, labels)
     elif description.get("framework") == "sklearn":
         model = _sklearn_model(description, job, train, labels)
@@ -81,13 +85,56 @@ def _keras_model(description: dict, job: dict, legacy: bool, train, labels):
 
     if not job["refit"]:
         return _FittedKeras(build_keras(description, legacy), description.get("classes"))
+    _training_seed(description)
+    classifier = KerasClassifier(build_fn=lambda: build_keras(description, legacy), **job["fit"])
+    classifier.fit(train, labels)
+    return classifier
+
+
+def _keras_regressor(description: dict, job: dict, legacy: bool, train, labels):
+    """A Keras model with one output unit, trained on the numbers themselves; it predicts that
+    unit's raw value, never a class."""
+    import numpy
+    from grader_kernel.keras_classifier import BaseWrapper
+
+    def build():
+        model = build_keras(description, legacy)
+        try:
+            units = model.outputs[0].shape[-1]
+        except (AttributeError, IndexError, TypeError, ValueError):
+            units = 1  # not built yet: its predictions are checked instead
+        if units != 1:
+            raise RebuildRefused(_ONE_OUTPUT.format(units=units))
+        return model
+
+    if not job["refit"]:
+        return _RawKeras(build())
+    _training_seed(description)
+    wrapper = BaseWrapper(build_fn=build, **job["fit"])
+    wrapper.fit(train.to_numpy(dtype="float32"), numpy.asarray(labels, dtype="float32"))
+    return _RawKeras(wrapper.model)
+
+
+class _RawKeras:
+    """A Keras regressor: the value of its one output unit for each row."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, frame):
+        import numpy
+
+        outputs = numpy.asarray(self.model.predict(frame.to_numpy(dtype="float32"), verbose=0))
+        if outputs.ndim > 1 and outputs.shape[-1] != 1:
+            raise RebuildRefused(_ONE_OUTPUT.format(units=outputs.shape[-1]))
+        return outputs.reshape(-1)
+
+
+def _training_seed(description: dict) -> None:
     seed = description.get("training_seed")
     if type(seed) is int and 0 <= seed < 2**31:
         # The seed the student's factory set (Lab 6: "makes it the same for everyone in class").
         __import__("tensorflow").random.set_seed(seed)
-    classifier = KerasClassifier(build_fn=lambda: build_keras(description, legacy), **job["fit"])
-    classifier.fit(train, labels)
-    return classifier
 
 
 def _sklearn_model(description: dict, job: dict, train, labels):
