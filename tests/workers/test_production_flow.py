@@ -145,10 +145,10 @@ def test_worker_survives_hostile_notebooks_and_keeps_grading(production_env, tmp
         ]
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
     assert [status["status"] for status in finished] == ["graded"] * 4
-    assert (
-        "kernel died" in finished[1]["error_message"]
-        and "memory limit" in finished[1]["error_message"]
-    )
+    # The memory bomb's kernel died once: the grader replaced it and went on, and the cell that
+    # killed it says why.
+    died = [error for error in finished[1]["cell_errors"] if error["ename"] == "KernelDied"]
+    assert len(died) == 1 and "memory limit" in died[0]["evalue"]
 
 
 def test_workers_on_separate_machines_share_only_postgres_and_redis(production_env, tmp_path):
