@@ -11,6 +11,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"GRADER_{name}", default)
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no setting: 0, false, no and off (any case) say no."""
+    return _env(name, "1" if default else "0").strip().lower() not in ("0", "false", "no", "off")
+
+
 def default_instance_dir() -> Path:
     return Path(_env("INSTANCE_DIR", str(Path.cwd() / "instance"))).resolve()
 
@@ -56,6 +61,15 @@ class Settings:
     sandbox_mode: str = "bubblewrap"
     # Kernels each worker process keeps started ahead of time (0: start one per notebook).
     warm_kernels: int = 1
+    # Warm them when the worker starts, for the open assignment due soonest, rather than after the
+    # first notebook (which then starts cold).
+    warm_on_start: bool = True
+    # A submission identical (code and answers) to one already graded against the same package
+    # takes that grading's result instead of running again.
+    reuse_identical: bool = True
+    # The CPU weight of grading kernels, in cgroup v2 units (1-10000; web processes and every other
+    # process have 100): on a busy machine uploads and pages still answer at once.
+    kernel_cpu_weight: int = 20
     # A notebook whose grading was cut short this many times (it kills workers) is marked failed.
     max_grading_attempts: int = 3
     # The sweeper re-sends runs queued this long without a worker taking them (their message may be
@@ -97,13 +111,15 @@ class Settings:
             max_upload_bytes=int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             sandbox_mode=_env("SANDBOX", "bubblewrap"),
             warm_kernels=int(_env("WARM_KERNELS", "1")),
+            warm_on_start=_flag("WARM_ON_START", True),
+            reuse_identical=_flag("REUSE_IDENTICAL", True),
+            kernel_cpu_weight=int(_env("KERNEL_CPU_WEIGHT", "20")),
             max_grading_attempts=int(_env("MAX_GRADING_ATTEMPTS", "3")),
             requeue_after_seconds=int(_env("REQUEUE_AFTER_SECONDS", "600")),
             stale_after_seconds=int(_env("STALE_AFTER_SECONDS", "90")),
             sweep_interval_seconds=int(_env("SWEEP_INTERVAL_SECONDS", "30")),
             grading_margin_seconds=int(_env("GRADING_MARGIN_SECONDS", "600")),
-            secure_cookies=_env("SECURE_COOKIES", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+            secure_cookies=_flag("SECURE_COOKIES", True),
             session_hours=int(_env("SESSION_HOURS", "12")),
             login_limit_per_address=_env("LOGIN_LIMIT_PER_ADDRESS", "30/minute"),
             login_limit_per_account=_env("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
@@ -126,6 +142,11 @@ class Settings:
         """Retrained models' answers and reusable gradings, kept per machine: a cache only, nothing
         is lost without it."""
         return self.instance_dir / "result-cache"
+
+    @property
+    def environments_dir(self) -> Path:
+        """Assignments' own packages (`runtime.packages`), built per machine when first needed."""
+        return self.instance_dir / "environments"
 
     @property
     def rate_limit_storage(self) -> str:

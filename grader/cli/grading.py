@@ -12,6 +12,7 @@ import click
 import nbformat
 
 from grader.engine.assignment import AssignmentError, AssignmentPackage, load_assignment
+from grader.engine.environments import EnvironmentBuildError
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.report import Report
 from grader.engine.result_cache import ResultCache
@@ -46,6 +47,10 @@ def _sandbox(mode: str) -> Sandbox:
         raise click.ClickException(f"Cannot isolate notebooks here: {exc}") from None
 
 
+def _unusable_packages(exc: EnvironmentBuildError) -> click.ClickException:
+    return click.ClickException(f"The assignment's packages cannot be used: {exc}")
+
+
 def _grade(
     path: Path, package: AssignmentPackage, sandbox: Sandbox, quiet: bool, cache: ResultCache | None
 ) -> GradeResult:
@@ -53,7 +58,10 @@ def _grade(
         if not quiet:
             click.echo(f"\r{path.name}: cell {done} of {total}", nl=done == total, err=True)
 
-    return grade_notebook(_notebook(path), package, sandbox, on_progress=progress, cache=cache)
+    try:
+        return grade_notebook(_notebook(path), package, sandbox, on_progress=progress, cache=cache)
+    except EnvironmentBuildError as exc:
+        raise _unusable_packages(exc) from None
 
 
 def default_cache_dir() -> Path:
@@ -190,7 +198,16 @@ def register(cli: click.Group) -> None:
         def progress(role: str, done: int, total: int) -> None:
             click.echo(f"\r{role}: cell {done} of {total}", nl=done == total, err=True)
 
-        outcome = check_package(package, sandbox, _notebook(solution), on_progress=progress)
+        try:
+            outcome = check_package(
+                package,
+                sandbox,
+                _notebook(solution),
+                on_progress=progress,
+                on_build_step=lambda message: click.echo(f"{message} ...", err=True),
+            )
+        except EnvironmentBuildError as exc:
+            raise _unusable_packages(exc) from None
         print_table(outcome.solution, f"solution ({solution.name})")
         print_table(outcome.template, "untouched template")
         if outcome.problems:

@@ -114,6 +114,8 @@ class ExecutionOptions:
     setup_source: str | None = None
     probes: list[Probe] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
+    # Folders of the assignment's own packages, first on the kernel's import path.
+    library_dirs: tuple[Path, ...] = ()
     on_progress: ProgressCallback | None = None
     # Called with each probe's result as soon as it is in, while the notebook goes on (answers are
     # scored beside the run rather than after it).
@@ -197,7 +199,11 @@ class _Run:
         with (
             tempfile.TemporaryDirectory(prefix="grader-kernel-") as sockets,
             options.sandbox.kernel(
-                options.limits, Path(options.working_dir), Path(sockets), options.kernel_env
+                options.limits,
+                Path(options.working_dir),
+                Path(sockets),
+                options.kernel_env,
+                options.library_dirs,
             ) as launch,
         ):
             self.client.km = sandboxed_kernel_manager(launch, Path(sockets))

@@ -18,6 +18,7 @@ from grader.engine import reuse
 from grader.engine.answers import imported_modules
 from grader.engine.checks import check_for, typed_params
 from grader.engine.checks.base import Evidence, ProbeContext, kernel_call
+from grader.engine.environments import BuildProgress, EnvironmentStore
 from grader.engine.execute import (
     BEFORE_FIRST_CELL,
     ExecutionOptions,
@@ -73,13 +74,15 @@ def grade_notebook(
     on_progress: ProgressCallback | None = None,
     kernels: KernelPool | None = None,
     cache: ResultCache | None = None,
+    environments: EnvironmentStore | None = None,
 ) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
     With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits).
     Models are retrained in a separate scoring kernel while the notebook goes on. `cache` keeps the
     retrained models' answers, and whole gradings: an unchanged notebook graded before against the
-    same package is not run again.
+    same package is not run again. The assignment's own packages (`runtime.packages`) are built
+    into `environments` the first time this machine needs them.
     """
     key = reuse.grading_key(notebook, package, sandbox.label) if cache else None
     stored = reuse.load(cache, key) if cache and key else None
@@ -90,6 +93,7 @@ def grade_notebook(
             on_progress(code_cells, code_cells)
         return GradeResult(report=report, executed=executed, reused=True)
     rubric = package.rubric
+    library_dirs = assignment_library_dirs(package, environments)
     located, in_template = (
         answer_locations(notebook, package),
         answer_locations(package.template, package),
@@ -130,7 +134,8 @@ def grade_notebook(
                 evidence[name].probe = result
                 _send_to_scoring(evidence[name], scoring)
 
-        with _kernel_home(kernels, rubric.runtime, package.template) as (scratch, warm_kernel):
+        profile = kernel_profile(rubric.runtime, package.template, library_dirs)
+        with _kernel_home(kernels, profile) as (scratch, warm_kernel):
             prepare_scratch(scratch, package)
             execution = run_with_probes(
                 notebook,
@@ -143,6 +148,7 @@ def grade_notebook(
                     setup_source=setup_source(package),
                     probes=probes,
                     kernel_env=kernel_environment(),
+                    library_dirs=library_dirs,
                     on_progress=on_progress,
                     on_probe=on_probe,
                     warm_kernel=warm_kernel,
@@ -177,6 +183,18 @@ def grade_notebook(
         warm_kernel=warm_kernel is not None,
         from_cache=list(scoring.cached),
     )
+
+
+def assignment_library_dirs(
+    package: AssignmentPackage,
+    environments: EnvironmentStore | None = None,
+    on_step: BuildProgress | None = None,
+) -> tuple[Path, ...]:
+    """The folders of the assignment's own packages, built first if this machine lacks them
+    (raises EnvironmentBuildError when they cannot be)."""
+    store = environments or EnvironmentStore()
+    environment = store.prepare(package.rubric.runtime.packages, on_step)
+    return (environment.site,) if environment else ()
 
 
 def answer_locations(
@@ -252,11 +270,11 @@ def _capture_point(evidence: Evidence) -> int:
 
 @contextmanager
 def _kernel_home(
-    kernels: KernelPool | None, runtime: RuntimeOptions, template: nbformat.NotebookNode
+    kernels: KernelPool | None, profile: KernelProfile
 ) -> Iterator[tuple[Path, WarmKernel | None]]:
     """The kernel's working folder, and the warm kernel already running in it if the pool had
     one."""
-    warm = kernels.take(kernel_profile(runtime, template)) if kernels else None
+    warm = kernels.take(profile) if kernels else None
     if warm is None:
         with tempfile.TemporaryDirectory(prefix="grader-scratch-") as scratch:
             yield Path(scratch), None
@@ -265,9 +283,13 @@ def _kernel_home(
             yield warm.working_dir, warm
 
 
-def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> KernelProfile:
+def kernel_profile(
+    runtime: RuntimeOptions,
+    template: nbformat.NotebookNode,
+    library_dirs: tuple[Path, ...] = (),
+) -> KernelProfile:
     """What a kernel for this assignment is started with, before the submission is known: its
-    runtime, and the packages its template notebook imports."""
+    runtime, its own packages' folders, and the packages its template notebook imports."""
     modules = dict.fromkeys(
         module
         for cell in template.cells
@@ -283,6 +305,7 @@ def kernel_profile(runtime: RuntimeOptions, template: nbformat.NotebookNode) -> 
         legacy_keras=runtime.legacy_keras,
         environment=tuple(sorted(kernel_environment().items())),
         preload=tuple(modules),
+        library_dirs=library_dirs,
     )
 
 

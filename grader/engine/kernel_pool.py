@@ -46,6 +46,8 @@ class KernelProfile:
     # Modules imported ahead of time: what the assignment's notebook imports (TensorFlow for Lab 6,
     # pandas alone for a light lab, whose kernels then start in a second).
     preload: tuple[str, ...] = ()
+    # The assignment's own packages (`runtime.packages`), first on the kernel's import path.
+    library_dirs: tuple[Path, ...] = ()
 
     @property
     def env(self) -> dict[str, str]:
@@ -89,7 +91,9 @@ class WarmKernel:
                 self._resources.enter_context(tempfile.TemporaryDirectory(prefix="grader-kernel-"))
             )
             self.launch = self._resources.enter_context(
-                sandbox.kernel(profile.limits, self.working_dir, sockets, profile.env)
+                sandbox.kernel(
+                    profile.limits, self.working_dir, sockets, profile.env, profile.library_dirs
+                )
             )
             # Warming happens while another notebook is graded; it must not slow that one down.
             self.launch.set_background(True)

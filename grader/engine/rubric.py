@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from grader.sandbox import SandboxLimits
 
 KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_RUNTIME_PACKAGES = 40
 
 
 class RubricError(ValueError):
@@ -70,6 +79,28 @@ class RuntimeOptions(Strict):
     legacy_keras: bool = True
     seed: int = 0
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    packages: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_RUNTIME_PACKAGES,
+        description="pip requirements the notebook needs beyond the grader's own packages, e.g. "
+        "'pandas<3' or 'vega_datasets==0.9.0'.",
+    )
+
+    @field_validator("packages")
+    @classmethod
+    def _index_requirements(cls, packages: list[str]) -> list[str]:
+        for text in packages:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement as exc:
+                raise ValueError(
+                    f"{text!r} is not a pip requirement (write e.g. 'pandas<3'): {exc}"
+                ) from None
+            if requirement.url:
+                # The worker installs from the package index only, never from an address a rubric
+                # names.
+                raise ValueError(f"{text!r}: name a package on the index and a version, not a URL")
+        return packages
 
 
 class Question(Strict):

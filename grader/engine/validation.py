@@ -9,8 +9,14 @@ from dataclasses import dataclass, field
 import nbformat
 
 from grader.engine.checks import check_for
+from grader.engine.environments import BuildProgress, EnvironmentStore
 from grader.engine.execute import CellError
-from grader.engine.grade import GradeResult, answer_locations, grade_notebook
+from grader.engine.grade import (
+    GradeResult,
+    answer_locations,
+    assignment_library_dirs,
+    grade_notebook,
+)
 from grader.engine.package import AssignmentPackage
 from grader.engine.report import QuestionReport, Report, Status
 from grader.sandbox import Sandbox
@@ -56,13 +62,18 @@ def check_package(
     sandbox: Sandbox,
     solution: nbformat.NotebookNode | None,
     on_progress: ValidationProgress | None = None,
+    environments: EnvironmentStore | None = None,
+    on_build_step: BuildProgress | None = None,
 ) -> PackageCheck:
-    """Grade `solution` (if any) and the untouched template, and list the problems a person must
-    fix."""
+    """Build the assignment's own packages (raises EnvironmentBuildError when they cannot be), grade
+    `solution` (if any) and the untouched template, and list the problems a person must fix."""
+    assignment_library_dirs(package, environments, on_build_step)
 
     def grade(notebook: nbformat.NotebookNode, role: str) -> GradeResult:
         progress = (lambda done, total: on_progress(role, done, total)) if on_progress else None
-        return grade_notebook(notebook, package, sandbox, on_progress=progress)
+        return grade_notebook(
+            notebook, package, sandbox, on_progress=progress, environments=environments
+        )
 
     solved = grade(solution, "solution") if solution is not None else None
     template_report = grade(package.template, "template").report

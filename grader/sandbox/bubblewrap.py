@@ -52,9 +52,10 @@ def bwrap_command(
     env: dict[str, str],
     cgroup_procs: list[str],
     seccomp_file: Path,
+    library_dirs: tuple[Path, ...] = (),
 ) -> list[str]:
     """Wrap `kernel_cmd` so it runs sandboxed; `readonly_entries`' contents appear read-only in the
-    home."""
+    home, and `library_dirs` (an assignment's own packages) read-only at their own paths."""
     args = [
         "bwrap",
         "--unshare-pid",
@@ -81,7 +82,7 @@ def bwrap_command(
     args += ["--proc", "/proc", "--dev", "/dev"]
     for directory in ("/tmp", "/dev/shm"):
         args += ["--perms", "1777", "--size", scratch_bytes, "--tmpfs", directory]
-    for directory in python_dirs():
+    for directory in [*python_dirs(), *map(str, library_dirs)]:
         args += _readonly_bind(directory)
     args += ["--perms", "1777", "--size", scratch_bytes, "--tmpfs", HOME]
     for entry in sorted(readonly_entries.iterdir()):

@@ -76,6 +76,7 @@ class KernelLaunch:
     env: dict[str, str]
     # None only in the explicit unsafe local mode.
     confinement: Confinement | None = None
+    library_dirs: tuple[Path, ...] = ()
 
     @property
     def cgroup(self) -> KernelCgroup | None:
@@ -97,6 +98,7 @@ class KernelLaunch:
             env=self.env,
             cgroup_procs=self.confinement.cgroup.procs_files,
             seccomp_file=self.confinement.seccomp_file,
+            library_dirs=self.library_dirs,
         )
 
     def out_of_memory(self) -> bool:
@@ -120,13 +122,22 @@ class Sandbox:
 
     @contextmanager
     def kernel(
-        self, limits: SandboxLimits, readonly_entries: Path, shared_dir: Path, env: dict[str, str]
+        self,
+        limits: SandboxLimits,
+        readonly_entries: Path,
+        shared_dir: Path,
+        env: dict[str, str],
+        library_dirs: tuple[Path, ...] = (),
     ) -> Iterator[KernelLaunch]:
         """Resources for one kernel (its cgroup and seccomp program), released however the kernel
-        ends."""
+        ends. `library_dirs` come first on the kernel's import path, read-only."""
         env = {**env, **thread_environment(limits)}
+        if library_dirs:
+            env["PYTHONPATH"] = os.pathsep.join(map(str, library_dirs))
         if not self.enforced:
-            yield KernelLaunch(self, limits, readonly_entries, shared_dir, env)
+            yield KernelLaunch(
+                self, limits, readonly_entries, shared_dir, env, library_dirs=library_dirs
+            )
             return
         try:
             cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes, limits.threads)
@@ -137,7 +148,9 @@ class Sandbox:
                 program.write(_seccomp_program())
                 program.flush()
                 confinement = Confinement(cgroup, Path(program.name))
-                yield KernelLaunch(self, limits, readonly_entries, shared_dir, env, confinement)
+                yield KernelLaunch(
+                    self, limits, readonly_entries, shared_dir, env, confinement, library_dirs
+                )
         finally:
             cgroup.remove()
 

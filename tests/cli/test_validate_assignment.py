@@ -3,11 +3,14 @@ exception behind it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import nbformat
 import pytest
-from engine.mini_package import SOLUTION_ANSWERS, build, notebook
+import yaml
+from engine.local_index import local_index  # noqa: F401
+from engine.mini_package import RUBRIC, SOLUTION_ANSWERS, build, notebook
 from processes import grader_command
 
 # Slow: grades the solution and the template in the sandbox.
@@ -43,3 +46,23 @@ def test_a_failing_solution_question_shows_the_cell_and_exception_behind_it(tmp_
     assert lines[-1].strip() == "ValueError: invalid literal for int() with base 10: 'forty-two'"
     assert "chart:" not in report and "feature:" not in report
     assert "solution: chart scored 0/1 (failed)" in result.stderr
+
+
+def test_packages_that_cannot_be_built_stop_validation_with_pips_reason(tmp_path, local_index):
+    package = build(tmp_path / "package")
+    rubric = {**RUBRIC, "runtime": {**RUBRIC["runtime"], "packages": ["course_helpers>=2"]}}
+    (package / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    result = subprocess.run(
+        grader_command("validate-assignment", str(package), "--sandbox", "off"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Resolving the assignment's packages: course_helpers>=2 ..." in result.stderr
+    assert "Error: The assignment's packages cannot be used: runtime.packages could not be " in (
+        result.stderr
+    )
+    assert "No matching distribution found for course_helpers>=2" in result.stderr
+    assert "cell 1 of" not in result.stderr  # nothing was graded

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from processes import grader_command
 
@@ -67,6 +68,14 @@ def test_scenario_fails_exactly_what_it_breaks(lab4, sandbox, scenario):
         **{key: score for key, (score, _) in changed.items()},
     }, {q.key: q.message for q in report.questions}
     assert {key: got[key] for key in changed} == changed
+
+
+def test_the_lab_runs_on_its_pinned_pandas_not_the_graders(lab4, sandbox):
+    # rubric.yaml pins pandas>=2.2,<3; the grader itself runs pandas 3. The first cell prints it.
+    executed = grade_notebook(lab4.template, lab4, sandbox).executed
+    imports = next(cell for cell in executed.cells if cell.get("id") == "imports")
+    assert imports.outputs[0]["text"].startswith("pandas 2."), imports.outputs
+    assert pd.__version__.startswith("3.")
 
 
 def test_the_scenarios_on_disk_are_the_ones_tested():

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 from conftest import queued_messages, signed_in
+from engine.local_index import local_index  # noqa: F401
 from engine.mini_package import RUBRIC, build
 
 from grader.engine.validation import NO_SOLUTION
@@ -368,6 +369,34 @@ def test_a_package_without_a_solution_is_not_ready(app, teacher, package_dir):
     (package_dir / "solution.ipynb").unlink()
     problems = validate(app, teacher, create_mini(teacher, package_dir)).problems
     assert problems == [NO_SOLUTION]
+
+
+def test_packages_that_cannot_be_built_are_the_validations_problem(
+    app, teacher, package_dir, local_index
+):
+    # Nothing is graded (no sandbox needed): the build comes first and its failure is the answer.
+    rubric = {**RUBRIC, "runtime": {**RUBRIC["runtime"], "packages": ["course_helpers>=2"]}}
+    (package_dir / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    validation = validate(app, teacher, create_mini(teacher, package_dir))
+    [problem] = validation.problems
+    assert problem.startswith("runtime.packages could not be resolved:")
+    assert "No matching distribution found for course_helpers>=2" in problem
+    assert not validation.outcome
+    settings_page = teacher.get(f"/assignments/{validation.assignment_id}/settings")
+    page = BeautifulSoup(settings_page.get_data(as_text=True), "html.parser")
+    assert "No matching distribution found" in page.select_one("#validation-problems").text
+
+
+def test_a_url_in_runtime_packages_is_refused_at_upload(app, teacher, package_dir):
+    rubric = {**RUBRIC, "runtime": {**RUBRIC["runtime"], "packages": ["x @ https://e.test/x.whl"]}}
+    (package_dir / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    before = stored(app)
+    response = create(teacher, package=("mini.zip", zip_folder(package_dir)))
+    assert response.status_code == 400
+    assert "name a package on the index and a version, not a URL" in response.get_data(
+        as_text=True
+    ).replace("&#39;", "'")
+    assert stored(app) == before
 
 
 def import_yaml(client, assignment_id: int, content: bytes):

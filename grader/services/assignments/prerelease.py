@@ -12,6 +12,7 @@ import nbformat
 from sqlalchemy import select, update
 
 from grader.config import Settings
+from grader.engine.environments import EnvironmentBuildError, EnvironmentStore
 from grader.engine.report import Report
 from grader.engine.validation import check_package
 from grader.extensions import db
@@ -54,7 +55,19 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
                 if package.solution_path.is_file()
                 else None
             )
-            outcome = check_package(package, sandbox_from_mode(settings.sandbox_mode), solution)
+            outcome = check_package(
+                package,
+                sandbox_from_mode(settings.sandbox_mode),
+                solution,
+                environments=EnvironmentStore(settings.environments_dir),
+            )
+    except EnvironmentBuildError as exc:
+        # Nothing was graded: the package's own packages are what the instructor must fix.
+        db.session.rollback()
+        validation = db.session.get(PackageValidation, validation_id)
+        validation.problems = [str(exc)]
+        _finish(validation, RunStatus.GRADED)
+        return validation.status
     except Exception:
         # Recorded for the instructor, who can press Validate again;
         # a retry would most likely fail the same way.

@@ -15,6 +15,7 @@ from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from grader.config import Settings
+from grader.engine.environments import EnvironmentStore
 from grader.engine.grade import GradeResult, grade_notebook
 from grader.engine.kernel_pool import KernelPool
 from grader.engine.result_cache import ResultCache
@@ -98,6 +99,7 @@ def grade_run(
                 on_progress=lambda done, total: _record_progress(run_id, done, total),
                 kernels=kernels,
                 cache=ResultCache(settings.result_cache_dir),
+                environments=EnvironmentStore(settings.environments_dir),
             )
     except OperationalError:
         db.session.rollback()
