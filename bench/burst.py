@@ -33,9 +33,7 @@ GRADER_WARM_KERNELS=0 (exported; the workers inherit it) to compare.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -43,34 +41,25 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-import psycopg
 import redis
 import requests
-from burst_setup import (
-    ANSWERS,
-    FULL_MARKS,
-    SLUG,
-    build_package,
-    free_port,
-    fresh_database,
-    grader,
-    gunicorn,
-    lab_notebook,
-    prepare,
-    process,
-    wait_for,
-    web_up,
-    workers_ready,
+from burst_setup import ANSWERS, FULL_MARKS, SLUG, STUDENT, build_package, lab_notebook, run_grader
+from stack import (
+    REDIS_URL,
+    connect,
+    log_trouble,
+    percentile,
+    print_table,
+    say,
+    service_stack,
+    wait_for_runs,
 )
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -128,9 +117,7 @@ def send_burst(base_url: str, token: str, uploads: int, clients: int) -> Burst:
 
 def database_counts(database_url: str) -> dict:
     """What the database says about the round: rows, statuses, attempts, scores and timings."""
-    with psycopg.connect(
-        database_url.replace("postgresql+psycopg://", "postgresql://")
-    ) as connection:
+    with connect(database_url) as connection:
 
         def one(sql: str):
             return connection.execute(sql).fetchone()[0]
@@ -165,26 +152,6 @@ def database_counts(database_url: str) -> dict:
         }
 
 
-def wait_for_grading(database_url: str, accepted: int, timeout: float, alive) -> dict:
-    """Poll the database until every stored run is finished or `timeout` passes; return the last
-    counts."""
-    deadline = time.monotonic() + timeout
-    said = time.monotonic()
-    while True:
-        alive()
-        counts = database_counts(database_url)
-        if (
-            counts["runs"] >= accepted
-            and counts["finished"] == counts["runs"]
-            or time.monotonic() > deadline
-        ):
-            return counts
-        if time.monotonic() - said > 15:
-            said = time.monotonic()
-            say(f"  {counts['finished']}/{counts['runs']} finished")
-        time.sleep(1.0)
-
-
 def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
     """Read every accepted submission back through the API; list any not graded with full marks."""
     problems = []
@@ -206,59 +173,29 @@ def check_reports(base_url: str, token: str, accepted: list[dict]) -> list[str]:
     return problems
 
 
-def log_trouble(logs: Path) -> list[str]:
-    """Lines in the round's logs that report errors, with the file they come from."""
-    return [
-        f"{log.name}: {line.strip()}"
-        for log in sorted(logs.glob("*.log"))
-        for line in log.read_text(errors="replace").splitlines()
-        if any(word in line for word in ("ERROR", "CRITICAL", "Traceback", "WORKER TIMEOUT"))
-    ]
-
-
 def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: Path) -> dict:
     """One round with `workers` worker processes; returns its figures and the problems found."""
-    with fresh_database() as database_url, contextlib.ExitStack() as stack:
-        queue = f"burst-{uuid.uuid4().hex}"
-        env = {
-            "GRADER_DATABASE_URL": database_url,
-            "GRADER_BROKER_URL": REDIS_URL,
-            "GRADER_QUEUE": queue,
-            "GRADER_INSTANCE_DIR": str(logs / "instance"),
-            "GRADER_SECRET_KEY": secrets.token_urlsafe(48),
-            # One token stands for the whole class here, so the per-person upload limit must not
-            # bite.
-            "GRADER_UPLOAD_LIMIT": "1000000/hour",
-        }
-        stack.callback(redis.Redis.from_url(REDIS_URL).delete, queue)
-        token = prepare(env, package_root)
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        web = stack.enter_context(process(gunicorn(port), env, logs / "web.log"))
-        worker_logs = [logs / f"worker-{n}.log" for n in range(1, workers + 1)]
-        started = [stack.enter_context(process(grader("worker"), env, log)) for log in worker_logs]
-        wait_for(lambda: web_up(base_url, web, logs / "web.log"), 120, "gunicorn to answer")
-        wait_for(
-            lambda: workers_ready(started, worker_logs), 300, "the workers to say they are ready"
-        )
+    # One token stands for the whole class here, so the per-person upload limit must not bite.
+    with service_stack(
+        workers, logs, package_root, {"GRADER_UPLOAD_LIMIT": "1000000/hour"}
+    ) as stack:
+        token = run_grader(stack.env, "tokens", "create", STUDENT).strip().splitlines()[-1]
         say(
             f"  {workers} worker(s) ready; sending {args.uploads} uploads "
             f"from {args.clients} clients"
         )
-        burst = send_burst(base_url, token, args.uploads, args.clients)
+        burst = send_burst(stack.base_url, token, args.uploads, args.clients)
         began_at = datetime.now(UTC).timestamp() - (time.perf_counter() - burst.started)
         say(
             f"  {len(burst.accepted)} accepted in {burst.last_accepted - burst.started:.1f}s; "
             "waiting for grading"
         )
-        counts = wait_for_grading(
-            database_url,
-            len(burst.accepted),
-            args.grading_timeout,
-            lambda: workers_ready(started, worker_logs),
+        wait_for_runs(
+            stack.database_url, len(burst.accepted), args.grading_timeout, stack.check_alive
         )
-        problems = list(burst.refused) + check_reports(base_url, token, burst.accepted)
-        queue_left = redis.Redis.from_url(REDIS_URL).llen(queue)
+        counts = database_counts(stack.database_url)
+        problems = list(burst.refused) + check_reports(stack.base_url, token, burst.accepted)
+        queue_left = redis.Redis.from_url(REDIS_URL).llen(stack.queue)
     expected = {
         "submissions": args.uploads,
         "runs": args.uploads,
@@ -289,7 +226,7 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
         "accepted": len(burst.accepted),
         "graded": counts["graded"],
         "p50": statistics.median(latencies),
-        "p99": percentile_99(latencies),
+        "p99": percentile(latencies, 0.99),
         "uploads_per_s": len(burst.accepted) / max(burst.last_accepted - burst.started, 1e-9),
         "graded_per_min": counts["graded"] / drained * 60,
         "drained_s": drained,
@@ -302,19 +239,7 @@ def run_round(workers: int, args: argparse.Namespace, logs: Path, package_root: 
     }
 
 
-def percentile_99(values: list[float]) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[98]
-        if len(values) > 1
-        else values[0]
-    )
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def print_table(rounds: list[dict], args: argparse.Namespace) -> None:
+def print_rounds(rounds: list[dict], args: argparse.Namespace) -> None:
     base = next(
         (r["graded_per_min"] for r in rounds if r["workers"] == 1), rounds[0]["graded_per_min"]
     )
@@ -356,9 +281,7 @@ def print_table(rounds: list[dict], args: argparse.Namespace) -> None:
         )
         for r in rounds
     ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+    print_table(header, rows)
 
 
 def report(rounds: list[dict]) -> bool:
@@ -431,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(run_round(workers, args, logs, package_root))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print_table(rounds, args)
+    print_rounds(rounds, args)
     return 0 if report(rounds) else 1
 
 

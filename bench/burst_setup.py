@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -26,6 +27,7 @@ from grader.extensions import db
 from grader.models import Course
 from grader.services.assignments.catalog import upsert_assignment
 from grader.services.demo import DEMO_COURSE
+from grader.services.people.accounts import create_api_token, find_user, import_roster
 from grader.web import create_web_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,8 +125,9 @@ def run_grader(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def add_burst_lab(env: dict[str, str], package_root: Path) -> None:
-    """Register the burst lab in the demo course, via the same service the instructor pages use."""
+@contextlib.contextmanager
+def app_context(env: dict[str, str]) -> Iterator[None]:
+    """The round's web app, in this process, for setting up what the CLI has no command for."""
     settings = Settings(
         instance_dir=Path(env["GRADER_INSTANCE_DIR"]),
         database_url=env["GRADER_DATABASE_URL"],
@@ -132,18 +135,32 @@ def add_burst_lab(env: dict[str, str], package_root: Path) -> None:
         queue_name=env["GRADER_QUEUE"],
     )
     with create_web_app(settings).app_context():
-        course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
-        upsert_assignment(course.id, SLUG, RUBRIC["title"], package_root)
+        yield
         db.session.commit()
         db.engine.dispose()
 
 
-def prepare(env: dict[str, str], package_root: Path) -> str:
-    """Migrate, load the demo course, add the burst lab to it; return a student's API token."""
+def add_burst_lab(env: dict[str, str], package_root: Path, due_at: datetime | None = None) -> None:
+    """Register the burst lab in the demo course, via the same service the instructor pages use."""
+    with app_context(env):
+        course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
+        upsert_assignment(course.id, SLUG, RUBRIC["title"], package_root).due_at = due_at
+
+
+def enroll_students(env: dict[str, str], count: int) -> list[str]:
+    """`count` new students of the demo course (as a roster import makes them); their API tokens."""
+    emails = [f"student-{n:04d}@example.edu" for n in range(1, count + 1)]
+    with app_context(env):
+        course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
+        import_roster(course, "email\n" + "\n".join(emails))
+        return [create_api_token(find_user(email)) for email in emails]
+
+
+def prepare(env: dict[str, str], package_root: Path, due_at: datetime | None = None) -> None:
+    """Migrate, load the demo course, add the burst lab to it (due at `due_at`)."""
     run_grader(env, "db", "upgrade")
     run_grader(env, "demo", "--force")  # a throwaway database
-    add_burst_lab(env, package_root)
-    return run_grader(env, "tokens", "create", STUDENT).strip().splitlines()[-1]
+    add_burst_lab(env, package_root, due_at)
 
 
 @contextlib.contextmanager

@@ -96,6 +96,8 @@ class Settings:
     # Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to believe (0: none, so a
     # client cannot pick its own address for the per-address throttle).
     proxy_hops: int = 0
+    # Where a worker's main process serves its processes' metrics to Prometheus (0: nowhere).
+    worker_metrics_port: int = 9808
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,6 +128,7 @@ class Settings:
             upload_limit=_env("UPLOAD_LIMIT", "20/hour"),
             ratelimit_storage_url=_env("RATELIMIT_STORAGE_URL", ""),
             proxy_hops=int(_env("PROXY_HOPS", "0")),
+            worker_metrics_port=int(_env("WORKER_METRICS_PORT", "9808")),
         )
 
     def require_production_secret(self) -> None:

@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grader.extensions import db
@@ -151,6 +161,10 @@ class Blob(db.Model):
 
 class Submission(db.Model):
     __tablename__ = "submissions"
+    # Finds an identical graded notebook of the same assignment at upload.
+    __table_args__ = (
+        Index("ix_submissions_assignment_fingerprint", "assignment_id", "notebook_fingerprint"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(
         ForeignKey("assignments.id", ondelete="CASCADE"), index=True
@@ -159,6 +173,9 @@ class Submission(db.Model):
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     original_filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    # What the grader would run in it (cells' types and sources) and the grader's version, hashed
+    # (grader.engine.reuse); None for uploads older than the column.
+    notebook_fingerprint: Mapped[str | None] = mapped_column(String(64))
     assignment: Mapped[Assignment] = relationship()
     student: Mapped[User] = relationship()
     runs: Mapped[list[GradingRun]] = relationship(
@@ -205,7 +222,20 @@ class GradingRun(db.Model):
     # What the notebook rebound or forged (e.g. "numpy.mean"): evidence for staff only, never used
     # to score.
     tamper: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The assignment package it was graded against; None until graded.
+    package_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    # Its result may stand for an identical notebook's: it ran to the end and nothing in it
+    # depended on time (grader.engine.reuse.reusable). None for runs older than the column.
+    reusable: Mapped[bool | None]
+    # The earlier run of an identical notebook whose result this run took instead of running.
+    reused_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grading_runs.id", ondelete="SET NULL")
+    )
+    # Questions whose retrained model was the clean-room cache's: the same model was trained
+    # before, so it was not trained again.
+    models_from_cache: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     submission: Mapped[Submission] = relationship(back_populates="runs")
+    reused_from: Mapped[GradingRun | None] = relationship(remote_side=[id])
     question_results: Mapped[list[QuestionResult]] = relationship(
         back_populates="run", order_by="QuestionResult.id"
     )

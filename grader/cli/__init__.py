@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
+from grader import metrics
 from grader.cli import accounts, grading
 from grader.cli.embedded import STOP_SIGNALS, embedded_settings, start_worker, stop_worker
 from grader.config import InsecureSecretKey
@@ -132,6 +133,10 @@ def serve(host: str, port: int, no_worker: bool) -> None:
         settings = embedded_settings()
     except InsecureSecretKey as exc:
         raise click.ClickException(str(exc)) from None
+    # The worker below inherits the folder: this web's /metrics shows its gradings too, so the
+    # worker serves none of its own.
+    metrics.use_folder("embedded", settings.instance_dir, owner_pid=os.getpid())
+    os.environ.setdefault("GRADER_WORKER_METRICS_PORT", "0")
     app = create_web_app(settings)
     with app.app_context():
         upgrade()

@@ -65,6 +65,9 @@ class GradeResult:
     from_cache: list[str] = field(default_factory=list)
     # The whole grading was that of an identical notebook graded before: nothing ran.
     reused: bool = False
+    # It may stand for an identical notebook's grading: it ran to the end and nothing in it
+    # depended on time (reuse.reusable).
+    reusable: bool = False
 
 
 def grade_notebook(
@@ -75,23 +78,26 @@ def grade_notebook(
     kernels: KernelPool | None = None,
     cache: ResultCache | None = None,
     environments: EnvironmentStore | None = None,
+    reuse_gradings: bool = True,
 ) -> GradeResult:
     """Execute `notebook` in `sandbox` with the package's runtime and score every rubric question.
 
     With `kernels`, the notebook runs in a kernel the pool started ahead of time (when one fits).
     Models are retrained in a separate scoring kernel while the notebook goes on. `cache` keeps the
     retrained models' answers, and whole gradings: an unchanged notebook graded before against the
-    same package is not run again. The assignment's own packages (`runtime.packages`) are built
+    same package is not run again (unless not `reuse_gradings`: the service records identical
+    gradings in its database instead, and a re-grade it asks for must run). The assignment's own
+    packages (`runtime.packages`) are built
     into `environments` the first time this machine needs them.
     """
-    key = reuse.grading_key(notebook, package, sandbox.label) if cache else None
+    key = reuse.grading_key(notebook, package, sandbox.label) if cache and reuse_gradings else None
     stored = reuse.load(cache, key) if cache and key else None
     if stored is not None:
         report, executed = stored
         if on_progress:
             code_cells = sum(cell.cell_type == "code" for cell in executed.cells)
             on_progress(code_cells, code_cells)
-        return GradeResult(report=report, executed=executed, reused=True)
+        return GradeResult(report=report, executed=executed, reused=True, reusable=True)
     rubric = package.rubric
     library_dirs = assignment_library_dirs(package, environments)
     located, in_template = (
@@ -173,7 +179,8 @@ def grade_notebook(
         sandbox_warning=sandbox.label,
         tamper=tamper_notes(list(evidence.values()), execution.probes.get(TAMPER_PROBE)),
     )
-    if cache and key and reuse.reusable(report, execution.timed_out_cells) and not scoring.failed:
+    reusable = reuse.reusable(report, execution.timed_out_cells) and not scoring.failed
+    if cache and key and reusable:
         reuse.store(cache, key, report, execution.notebook)
     return GradeResult(
         report=report,
@@ -182,6 +189,7 @@ def grade_notebook(
         scoring_seconds=time.perf_counter() - notebook_done,
         warm_kernel=warm_kernel is not None,
         from_cache=list(scoring.cached),
+        reusable=reusable,
     )
 
 

@@ -173,7 +173,8 @@ class KernelPool:
     """Keeps `size` kernels of the last-used profile started; `take` hands one out and starts its
     successor.
 
-    The first notebook of an assignment starts cold and teaches the pool the profile; from then on,
+    A worker warms it for the open assignment due soonest when it starts (`warm_if_empty`); else
+    the first notebook of an assignment starts cold and teaches the pool the profile. From then on,
     during a deadline rush of that assignment, every notebook finds a kernel waiting.
     """
 
@@ -184,6 +185,8 @@ class KernelPool:
         self.served_warm = 0
         self._pending: list[_Pending] = []
         self._lock = threading.Lock()
+        # Set by `close`: a warming asked for afterwards (from another thread) starts nothing.
+        self._closed = False
         # One starter thread: kernels start one after another, never competing with each other for
         # the CPU.
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-kernel")
@@ -192,13 +195,35 @@ class KernelPool:
         """Start kernels for `profile` until `size` are ready or starting; drop kernels of other
         profiles."""
         with self._lock:
-            stale = [entry for entry in self._pending if entry.kernel.profile != profile]
-            self._pending = [entry for entry in self._pending if entry.kernel.profile == profile]
-            while len(self._pending) < self.size:
-                kernel = WarmKernel(self.sandbox, profile, self.skeleton)
-                self._pending.append(_Pending(kernel, self._starter.submit(kernel.start)))
+            stale = self._fill(profile)
         for entry in stale:
             self._discard(entry)
+
+    @property
+    def empty(self) -> bool:
+        """No kernel is ready or starting (nothing was warmed yet, or the pool is closed)."""
+        with self._lock:
+            return not self._pending
+
+    def warm_if_empty(self, profile: KernelProfile) -> bool:
+        """Warm `profile` only if the pool holds no kernel, so a guess never replaces the profile
+        of the notebooks being graded; True if it did."""
+        with self._lock:
+            if self._pending or self._closed:
+                return False
+            self._fill(profile)
+        return True
+
+    def _fill(self, profile: KernelProfile) -> list[_Pending]:
+        """Start kernels for `profile` (the lock held) and return the other profiles' kernels."""
+        if self._closed:
+            return []
+        stale = [entry for entry in self._pending if entry.kernel.profile != profile]
+        self._pending = [entry for entry in self._pending if entry.kernel.profile == profile]
+        while len(self._pending) < self.size:
+            kernel = WarmKernel(self.sandbox, profile, self.skeleton)
+            self._pending.append(_Pending(kernel, self._starter.submit(kernel.start)))
+        return stale
 
     def take(self, profile: KernelProfile) -> WarmKernel | None:
         """A started kernel for `profile` (waiting for one that is still starting), or None to start
@@ -210,8 +235,8 @@ class KernelPool:
         self.warm(profile)
         if entry is None:
             return None
-        # Still starting: it is needed now, so it gets a full CPU share; waiting for it is then
-        # never slower than starting a kernel from nothing.
+        # Still starting: it is needed now, so it gets a grading kernel's CPU weight; waiting for it
+        # is then never slower than starting a kernel from nothing.
         entry.kernel.launch.set_background(False)
         try:
             entry.ready.result(timeout=START_TIMEOUT)
@@ -233,9 +258,10 @@ class KernelPool:
     def close(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
+            self._closed = True
         for entry in pending:
-            # A kernel still warming up holds up the worker's shutdown: let it finish at a full CPU
-            # share.
+            # A kernel still warming up holds up the worker's shutdown: let it finish at a grading
+            # kernel's CPU weight.
             entry.kernel.launch.set_background(False)
             self._discard(entry)
         self._starter.shutdown(wait=True)

@@ -7,6 +7,10 @@ package, the grader's own engine, runtime and sandbox code with the training lib
 and whether the sandbox was on. Grading is deterministic (fixed seeds, no clock in any score), so
 the stored report is the report a new run would give. Only gradings that ran to the end without a
 timeout are stored: a result that depended on how busy the machine was must be produced afresh.
+
+`notebook_fingerprint` is the notebook's share of that key, kept with each submission in the
+database, so that an identical upload is answered on any machine, even before it is queued
+(grader.services.grading.identical).
 """
 
 from __future__ import annotations
@@ -34,11 +38,26 @@ def grading_key(
             {"code": code_fingerprint(), "engine": engine_fingerprint(), "sandbox": sandbox_label}
         ).encode()
     )
-    for cell in notebook.cells:
-        digest.update(json.dumps([cell.cell_type, cell.source]).encode())
+    digest.update(cells_digest(notebook).encode())
     for path in sorted(p for p in package.root.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(package.root)).encode() + b"\0" + path.read_bytes())
     return "grading-" + digest.hexdigest()
+
+
+def notebook_fingerprint(notebook: nbformat.NotebookNode) -> str:
+    """The hash of what the grader would run in `notebook`, by this version of the grader: equal
+    fingerprints are graded alike, against the same package."""
+    return hashlib.sha256((engine_fingerprint() + cells_digest(notebook)).encode()).hexdigest()
+
+
+def cells_digest(notebook: nbformat.NotebookNode) -> str:
+    """The hash of the notebook's cells, each its type and source."""
+    # Outputs and metadata are left out: outputs are cleared before running, and editors rewrite
+    # metadata (Colab, cell ids) without changing what runs.
+    digest = hashlib.sha256()
+    for cell in notebook.cells:
+        digest.update(json.dumps([cell.cell_type, cell.source]).encode())
+    return digest.hexdigest()
 
 
 def reusable(report: Report, timed_out_cells: list[int]) -> bool:

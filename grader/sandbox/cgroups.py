@@ -16,6 +16,11 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
+# CPU weights are in cgroup v2 units; every process outside a grading kernel has the default.
+DEFAULT_CPU_WEIGHT = 100
+MIN_CPU_WEIGHT, MAX_CPU_WEIGHT = 1, 10_000
+# cgroup v1 counts the same default as 1024 shares, and accepts no fewer than 2.
+DEFAULT_CPU_SHARES, MIN_CPU_SHARES = 1024, 2
 
 
 class CgroupsUnavailable(RuntimeError):
@@ -53,14 +58,30 @@ def _write_controlled(group: Path, name: str, value: str) -> None:
     (group / name).write_text(value)
 
 
+def cpu_shares(weight: int) -> int:
+    """A cgroup v2 CPU weight in cgroup v1's `cpu.shares` units."""
+    return max(MIN_CPU_SHARES, weight * DEFAULT_CPU_SHARES // DEFAULT_CPU_WEIGHT)
+
+
 class KernelCgroup:
     """A fresh cgroup (v1 memory + pids + cpu, or v2) that the sandboxed kernel joins before it
-    starts."""
+    starts.
 
-    def __init__(self, memory_bytes: int, max_processes: int, cpus: int):
+    `cpu_weight` (cgroup v2 units) is the kernel's share of a busy CPU against every other process,
+    which has 100: below that, grading yields to the web processes answering uploads and pages.
+    """
+
+    def __init__(
+        self,
+        memory_bytes: int,
+        max_processes: int,
+        cpus: int,
+        cpu_weight: int = DEFAULT_CPU_WEIGHT,
+    ):
         self.name = f"grader-{uuid.uuid4().hex[:12]}"
         self.dirs: list[Path] = []
         self.unified = (CGROUP_ROOT / "cgroup.controllers").exists()
+        self.cpu_weight = cpu_weight
         try:
             if self.unified:
                 group = self._make(_own_path("memory"))
@@ -68,6 +89,7 @@ class KernelCgroup:
                 (group / "memory.swap.max").write_text("0")
                 (group / "pids.max").write_text(str(max_processes))
                 _write_controlled(group, "cpu.max", f"{cpus * CPU_PERIOD_US} {CPU_PERIOD_US}")
+                _write_controlled(group, "cpu.weight", str(cpu_weight))
             else:
                 memory = self._make(_own_path("memory"))
                 (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
@@ -78,6 +100,7 @@ class KernelCgroup:
                 cpu = self._make(_own_path("cpu"))
                 (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
                 (cpu / "cpu.cfs_quota_us").write_text(str(cpus * CPU_PERIOD_US))
+                (cpu / "cpu.shares").write_text(str(cpu_shares(cpu_weight)))
         except OSError as exc:
             self.remove()
             raise CgroupsUnavailable(f"cannot create a cgroup here: {exc}") from exc
@@ -123,11 +146,15 @@ class KernelCgroup:
         return False
 
     def set_background(self, background: bool) -> None:
-        """A kernel warming up ahead of time yields the CPU to the kernels that are grading."""
+        """A kernel warming up ahead of time yields the CPU to the kernels that are grading; back in
+        the foreground it has the group's own weight again."""
         for group in self.dirs:
-            for name, low, normal in (("cpu.shares", "2", "1024"), ("cpu.weight", "1", "100")):
+            for name, lowest, own in (
+                ("cpu.shares", MIN_CPU_SHARES, cpu_shares(self.cpu_weight)),
+                ("cpu.weight", MIN_CPU_WEIGHT, self.cpu_weight),
+            ):
                 if (group / name).exists():
-                    (group / name).write_text(low if background else normal)
+                    (group / name).write_text(str(lowest if background else own))
 
     def kill_all(self) -> None:
         """SIGKILL everything in the group, however it detached itself (setsid, double fork)."""

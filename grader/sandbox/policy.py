@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox.bubblewrap import SANDBOX_UID, bwrap_command
-from grader.sandbox.cgroups import CgroupsUnavailable, KernelCgroup
+from grader.sandbox.cgroups import (
+    DEFAULT_CPU_WEIGHT,
+    MAX_CPU_WEIGHT,
+    MIN_CPU_WEIGHT,
+    CgroupsUnavailable,
+    KernelCgroup,
+)
 from grader.sandbox.limits import SandboxLimits
 from grader.sandbox.seccomp import SeccompUnavailable, filter_program
 
@@ -105,16 +111,22 @@ class KernelLaunch:
         return self.cgroup is not None and self.cgroup.oom_killed()
 
     def set_background(self, background: bool) -> None:
-        """Lower (or restore) the kernel's CPU share; unconfined, it keeps its normal share."""
+        """Lower the kernel's CPU share to the lowest, or restore the sandbox's weight; unconfined,
+        it keeps the share of any other process."""
         if self.cgroup is not None:
             self.cgroup.set_background(background)
 
 
 @dataclass
 class Sandbox:
-    """`enforced=False` is the explicit unsafe local mode; every report then says so."""
+    """`enforced=False` is the explicit unsafe local mode; every report then says so.
+
+    `cpu_weight` is each kernel's CPU weight in cgroup v2 units (every other process has 100); a
+    worker sets it lower, so that the web processes on the same machine answer at once.
+    """
 
     enforced: bool = True
+    cpu_weight: int = DEFAULT_CPU_WEIGHT
 
     @property
     def label(self) -> str | None:
@@ -140,7 +152,9 @@ class Sandbox:
             )
             return
         try:
-            cgroup = KernelCgroup(limits.memory_mb * 1024 * 1024, limits.processes, limits.threads)
+            cgroup = KernelCgroup(
+                limits.memory_mb * 1024 * 1024, limits.processes, limits.threads, self.cpu_weight
+            )
         except CgroupsUnavailable as exc:
             raise SandboxUnavailable(str(exc)) from exc
         try:
@@ -155,11 +169,16 @@ class Sandbox:
             cgroup.remove()
 
 
-def sandbox_from_mode(mode: str) -> Sandbox:
-    """`bubblewrap` (the default) or `off`; refuses to build a bubblewrap sandbox the machine cannot
-    run."""
+def sandbox_from_mode(mode: str, cpu_weight: int = DEFAULT_CPU_WEIGHT) -> Sandbox:
+    """`bubblewrap` (the default) or `off`, its kernels at `cpu_weight`; refuses to build a
+    bubblewrap sandbox the machine cannot run."""
+    if not MIN_CPU_WEIGHT <= cpu_weight <= MAX_CPU_WEIGHT:
+        raise SandboxUnavailable(
+            f"a kernel CPU weight of {cpu_weight} is outside cgroup's range "
+            f"{MIN_CPU_WEIGHT}-{MAX_CPU_WEIGHT} (other processes have {DEFAULT_CPU_WEIGHT})"
+        )
     if mode == "off":
-        return Sandbox(enforced=False)
+        return Sandbox(enforced=False, cpu_weight=cpu_weight)
     if mode != "bubblewrap":
         raise SandboxUnavailable(f"unknown sandbox mode {mode!r}; use 'bubblewrap' or 'off'")
     missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
@@ -177,4 +196,4 @@ def sandbox_from_mode(mode: str) -> Sandbox:
             "the bubblewrap sandbox needs root to drop notebooks to an unprivileged "
             "user; run the worker as root in its container, or set GRADER_SANDBOX=off"
         )
-    return Sandbox(enforced=True)
+    return Sandbox(enforced=True, cpu_weight=cpu_weight)

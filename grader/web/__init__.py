@@ -16,6 +16,7 @@ from grader.web import (
     forms,
     health,
     instructor,
+    metrics,
     pages,
     security_headers,
     staff,
@@ -40,6 +41,7 @@ def create_web_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(instructor.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     # The API authenticates each request with a bearer token, not a cookie, so CSRF does not apply.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

@@ -46,7 +46,7 @@ def create_submission():
     body = {
         "submission_id": accepted.submission_id,
         "run_id": accepted.run_id,
-        "status": "queued",
+        "status": "graded" if accepted.reused else "queued",
         "url": url_for("pages.submission", submission_id=accepted.submission_id, _external=True),
         "status_url": url_for(
             "api.submission_status", submission_id=accepted.submission_id, _external=True
@@ -82,6 +82,8 @@ def submission_status(submission_id: int):
     staff = review.staff_panel(user, submission_id)
     # Tamper flags are evidence for staff: a student's answer has no such key at all.
     staff_only = {"tamper": staff.tamper} if staff else {}
+    # Staff see whose result was reused; a student only their own earlier submission, if it was.
+    reused_from = staff.reused_from if staff else view.reused
     return jsonify(
         id=view.id,
         assignment=view.assignment_title,
@@ -99,6 +101,8 @@ def submission_status(submission_id: int):
         late_penalty_percent=view.lateness.penalty_percent,
         total_after_penalty=view.total_after_penalty,
         questions=[question.to_dict() for question in view.questions],
+        reused_from=reused_from.to_dict() if reused_from else None,
+        models_reused=view.models_reused,
         **staff_only,
         **view.run.to_dict(),
     )

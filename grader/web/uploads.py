@@ -14,7 +14,8 @@ from grader.web.throttles import uploads_per_person
 
 @uploads_per_person
 def accept(assignment_ref: str | None, upload: FileStorage | None) -> AcceptedUpload:
-    """Validate and store the notebook, then enqueue its grading; service errors pass through."""
+    """Validate and store the notebook, then enqueue its grading unless an identical notebook's
+    result was taken; service errors pass through."""
     settings = current_app.config["GRADER"]
     if upload is None:
         raise NotebookRejected("No file was sent. Attach the notebook as the form field 'file'.")
@@ -26,6 +27,8 @@ def accept(assignment_ref: str | None, upload: FileStorage | None) -> AcceptedUp
         filename=upload.filename,
         data=data,
         max_bytes=settings.max_upload_bytes,
+        reuse_identical=settings.reuse_identical,
     )
-    enqueue_grading(accepted.run_id)
+    if not accepted.reused:
+        enqueue_grading(accepted.run_id)
     return accepted

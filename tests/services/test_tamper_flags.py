@@ -130,10 +130,10 @@ def no_trace(text: str) -> bool:
 
 
 def without_ids(body: dict) -> dict:
-    """An API answer without what differs between the two uploads: ids, times and the tampering
-    cell's progress."""
+    """An API answer without what differs between the two uploads: ids, times, the tampering
+    cell's progress, and which one's model was trained first (the other's came from the cache)."""
     return {
         key: value
         for key, value in body.items()
-        if key not in {"id", "submission_id", "run_id", "created_at", "progress"}
+        if key not in {"id", "submission_id", "run_id", "created_at", "progress", "models_reused"}
     }

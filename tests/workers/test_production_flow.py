@@ -63,9 +63,12 @@ def test_upload_is_graded_by_a_real_worker_through_redis_and_postgres(production
         f"127.0.0.1:{port}",
         "grader.wsgi:app",
     ]
+    # Not warmed on start (tests/workers/test_warm_on_start.py covers that): the pool learns the
+    # profile from the first notebook.
+    cold_start = {**production_env, "GRADER_WARM_ON_START": "0"}
     with (
         running(web, production_env, tmp_path / "web.log") as web_process,
-        running(grader_command("worker"), production_env, tmp_path / "worker.log"),
+        running(grader_command("worker"), cold_start, tmp_path / "worker.log"),
     ):
         wait_for_http(base_url + "/", web_process, tmp_path / "web.log")
         token = production_env["TOKEN"]

@@ -57,7 +57,7 @@ def run_validation(validation_id: int, settings: Settings) -> RunStatus | None:
             )
             outcome = check_package(
                 package,
-                sandbox_from_mode(settings.sandbox_mode),
+                sandbox_from_mode(settings.sandbox_mode, settings.kernel_cpu_weight),
                 solution,
                 environments=EnvironmentStore(settings.environments_dir),
             )

@@ -98,3 +98,11 @@ def counting_attempt(assignment: Assignment, attempts: list[ScoredAttempt]) -> S
     if assignment.score_policy == ScorePolicy.LAST:
         return by_time[-1]
     return max(reversed(by_time), key=lambda attempt: attempt.score)
+
+
+def is_open(assignment: Assignment, at: datetime | None = None) -> bool:
+    """Released, and an upload now still earns something: on time, or late under a penalty below
+    100%."""
+    moment = at or now()
+    late_days = days_late(assignment, moment)
+    return is_released(assignment, moment) and penalty_percent(assignment, late_days) < 100

@@ -14,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from grader import metrics
 from grader.config import Settings
 from grader.engine.environments import EnvironmentStore
 from grader.engine.grade import GradeResult, grade_notebook
@@ -25,6 +26,7 @@ from grader.models import Assignment, GradingRun, QuestionResult, RunStatus, Sub
 from grader.rendering import notebook_to_html
 from grader.sandbox import sandbox_from_mode
 from grader.services.assignments.rubric_editor import export_rubric
+from grader.services.grading.identical import copy_result, identical_graded_run
 from grader.services.storage.blobs import get_blob, put_blob
 from grader.services.storage.packages import open_package
 
@@ -86,6 +88,16 @@ def grade_run(
     if assignment.package_sha256 is None:
         _finish(run, RunStatus.FAILED, error_message=NO_RUBRIC)
         return run.status
+    # An identical upload may have been graded while this one waited in the queue.
+    if settings.reuse_identical and reuse_identical_grading(run):
+        log.info(
+            "run %s took the result of identical run %s",
+            run_id,
+            run.reused_from_id,
+            extra={"run_id": run_id},
+        )
+        return run.status
+    run.package_sha256 = assignment.package_sha256
     try:
         notebook = nbformat.reads(get_blob(run.submission.sha256).decode("utf-8-sig"), as_version=4)
         with (
@@ -95,11 +107,14 @@ def grade_run(
             result = grade_notebook(
                 notebook,
                 package,
-                sandbox_from_mode(settings.sandbox_mode),
+                sandbox_from_mode(settings.sandbox_mode, settings.kernel_cpu_weight),
                 on_progress=lambda done, total: _record_progress(run_id, done, total),
                 kernels=kernels,
                 cache=ResultCache(settings.result_cache_dir),
                 environments=EnvironmentStore(settings.environments_dir),
+                # Identical uploads take an earlier run's result from the database (see
+                # reuse_identical_grading); a run that reaches this point must be graded afresh.
+                reuse_gradings=False,
             )
     except OperationalError:
         db.session.rollback()
@@ -123,6 +138,17 @@ def grade_run(
         raise
     _record_result(run, result)
     return run.status
+
+
+def reuse_identical_grading(run: GradingRun) -> bool:
+    """Finish `run` with the result of an identical notebook graded before, if there is one
+    (grader.services.grading.identical); whether it did. Nothing is run."""
+    source = identical_graded_run(run)
+    if source is None:
+        return False
+    copy_result(source, run)
+    _finish(run, RunStatus.GRADED)
+    return True
 
 
 def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
@@ -248,6 +274,7 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
     run.tamper = list(report.tamper)
     run.execution_seconds, run.scoring_seconds = result.execution_seconds, result.scoring_seconds
     run.warm_kernel = result.warm_kernel
+    run.reusable, run.models_from_cache = result.reusable, list(result.from_cache)
     # A redelivered task may find rows from an attempt that died half-way: replace them,
     # never duplicate.
     db.session.execute(delete(QuestionResult).where(QuestionResult.run_id == run.id))
@@ -273,6 +300,7 @@ def _record_result(run: GradingRun, result: GradeResult) -> None:
             )
         )
     _finish(run, RunStatus.GRADED, error_message=report.stopped_reason)
+    metrics.grading_recorded(result)
 
 
 def _finish(run: GradingRun, status: RunStatus, error_message: str | None = None) -> None:
@@ -280,3 +308,4 @@ def _finish(run: GradingRun, status: RunStatus, error_message: str | None = None
     run.error_message = error_message
     run.finished_at = datetime.now(UTC)
     db.session.commit()
+    metrics.run_finished(run)

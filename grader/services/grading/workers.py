@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 
 from grader.extensions import db
 from grader.models import GradingRun, RunStatus, WorkerHeartbeat
+from grader.services.assignments.rules import as_utc
 
 # A worker writes its heartbeat this often; one silent for three beats is counted as gone.
 WORKER_HEARTBEAT_SECONDS = 10
@@ -40,4 +41,13 @@ def queue_depth() -> int:
     """Runs waiting for a worker in every assignment (the database knows, whatever the broker)."""
     return db.session.scalar(
         select(func.count(GradingRun.id)).where(GradingRun.status == RunStatus.QUEUED)
+    )
+
+
+def oldest_queued_at() -> datetime | None:
+    """When the run waiting longest for a worker was queued; None when none waits."""
+    return as_utc(
+        db.session.scalar(
+            select(func.min(GradingRun.queued_at)).where(GradingRun.status == RunStatus.QUEUED)
+        )
     )

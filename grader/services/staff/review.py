@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,6 +43,27 @@ class RunTimings:
 
 
 @dataclass(frozen=True)
+class ReusedSource:
+    """The graded run whose result the latest run took, its notebook being identical: for staff, a
+    copy signal when it is another student's."""
+
+    submission_id: int
+    run_id: int
+    run_number: int
+    student_email: str
+    same_student: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "submission_id": self.submission_id,
+            "run_id": self.run_id,
+            "run_number": self.run_number,
+            "student_email": self.student_email,
+            "same_student": self.same_student,
+        }
+
+
+@dataclass(frozen=True)
 class StaffPanel:
     assignment_id: int
     history: list[HistoryEntry]
@@ -49,6 +71,7 @@ class StaffPanel:
     # What the latest run's notebook rebound or forged; scores never depend on it
     # (clean-room scoring).
     tamper: list[str]
+    reused_from: ReusedSource | None = None
 
 
 def staff_panel(actor: User, submission_id: int) -> StaffPanel | None:
@@ -78,6 +101,20 @@ def staff_panel(actor: User, submission_id: int) -> StaffPanel | None:
         ],
         timings=run_timings(run),
         tamper=list(run.tamper),
+        reused_from=_reused_source(run),
+    )
+
+
+def _reused_source(run: GradingRun) -> ReusedSource | None:
+    source = run.reused_from
+    if source is None:
+        return None
+    return ReusedSource(
+        submission_id=source.submission_id,
+        run_id=source.id,
+        run_number=source.number,
+        student_email=source.submission.student.email,
+        same_student=source.submission.student_id == run.submission.student_id,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy.dialects import postgresql, sqlite
+
 from grader.extensions import db
 from grader.models import Blob
 
@@ -16,8 +18,14 @@ def put_blob(data: bytes) -> str:
     """Store `data` once under its sha256 (inside the caller's transaction) and return the hash."""
     digest = sha256_of(data)
     if db.session.get(Blob, digest) is None:
-        db.session.add(Blob(sha256=digest, size=len(data), content=data))
-        db.session.flush()
+        # Two processes may store the same bytes at once (a double-clicked upload): the second
+        # insert waits for the first and then does nothing, rather than failing on the key.
+        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+        db.session.execute(
+            dialect.insert(Blob)
+            .values(sha256=digest, size=len(data), content=data)
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
     return digest
 
 

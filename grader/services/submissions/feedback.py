@@ -84,6 +84,18 @@ class QuestionView:
 
 
 @dataclass(frozen=True)
+class ReusedResult:
+    """The latest run took the result of an identical notebook graded before: nothing ran."""
+
+    # The student's own earlier submission it was identical to; None when it was another student's,
+    # who is never named to a student (staff see who in grader.services.staff.review).
+    own_submission_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"submission_id": self.own_submission_id}
+
+
+@dataclass(frozen=True)
 class SubmissionView:
     id: int
     student_id: int
@@ -100,6 +112,10 @@ class SubmissionView:
     manual_pending: float | None = None
     sandbox_warning: str | None = None
     lateness: Lateness = Lateness(days=0, penalty_percent=0.0)
+    reused: ReusedResult | None = None
+    # The questions (titles) whose model was the same as one trained before: its score was reused,
+    # nothing was trained again.
+    models_reused: list[str] = field(default_factory=list)
 
     @property
     def final_total(self) -> float:
@@ -169,6 +185,7 @@ def submission_views(*criteria: ColumnElement[bool]) -> list[SubmissionView]:
             joinedload(GradingRun.submission).joinedload(Submission.assignment),
             joinedload(GradingRun.submission).joinedload(Submission.student),
             selectinload(GradingRun.question_results),
+            joinedload(GradingRun.reused_from).joinedload(GradingRun.submission),
         )
         .order_by(GradingRun.submission_id)
     ).all()
@@ -196,6 +213,9 @@ def latest_runs_of(*criteria: ColumnElement[bool]) -> ColumnElement[bool]:
 
 def _view_of(run: GradingRun, manual: dict[tuple[int, str], ManualScore]) -> SubmissionView:
     submission = run.submission
+    titles = {
+        result.question_key: (result.details or {}).get("title") for result in run.question_results
+    }
     return SubmissionView(
         id=submission.id,
         student_id=submission.student_id,
@@ -215,7 +235,17 @@ def _view_of(run: GradingRun, manual: dict[tuple[int, str], ManualScore]) -> Sub
         manual_pending=run.manual_pending,
         sandbox_warning=run.sandbox_warning,
         lateness=lateness(submission.assignment, submission.created_at),
+        reused=_reused_result(run),
+        models_reused=[titles.get(key) or key for key in run.models_from_cache],
     )
+
+
+def _reused_result(run: GradingRun) -> ReusedResult | None:
+    source = run.reused_from
+    if source is None:
+        return None
+    own = source.submission.student_id == run.submission.student_id
+    return ReusedResult(own_submission_id=source.submission_id if own else None)
 
 
 def _question_view(result: QuestionResult, manual: ManualScore | None) -> QuestionView:

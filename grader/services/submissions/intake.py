@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, func, select
 
+from grader.engine.reuse import notebook_fingerprint
 from grader.extensions import db
 from grader.models import Assignment, GradingRun, Submission, User
 from grader.services.errors import AttemptsUsed, NotebookRejected, NotFound
+from grader.services.grading.runs import reuse_identical_grading
 from grader.services.notebooks import parse_notebook
 from grader.services.permissions import is_staff, visible_assignments
 from grader.services.storage.blobs import put_blob
@@ -27,6 +29,8 @@ UNKNOWN_ASSIGNMENT = (
 class AcceptedUpload:
     submission_id: int
     run_id: int
+    # Graded already, with the result of an identical notebook: there is nothing to enqueue.
+    reused: bool = False
 
 
 def find_assignment(reference: str, user: User) -> Assignment:
@@ -64,9 +68,19 @@ def _named_by(reference: str) -> ColumnElement[bool]:
 
 
 def accept_upload(
-    *, assignment_ref: str, student: User, filename: str | None, data: bytes, max_bytes: int
+    *,
+    assignment_ref: str,
+    student: User,
+    filename: str | None,
+    data: bytes,
+    max_bytes: int,
+    reuse_identical: bool,
 ) -> AcceptedUpload:
-    """Validate and store an upload and its first grading run; commit before returning."""
+    """Validate and store an upload and its first grading run; commit before returning.
+
+    With `reuse_identical`, a notebook identical to one graded before is graded at once with that
+    result, and the student sees feedback without waiting in the queue.
+    """
     filename = (filename or "").strip()
     if not filename.lower().endswith(".ipynb"):
         raise NotebookRejected(
@@ -78,21 +92,25 @@ def accept_upload(
         )
     assignment = find_assignment(assignment_ref, student)
     _check_may_submit(student, assignment)
-    parse_notebook(data, max_bytes)
+    notebook = parse_notebook(data, max_bytes)
     try:
         submission = Submission(
             assignment=assignment,
             student=student,
             original_filename=filename[-MAX_FILENAME_LENGTH:],
             sha256=put_blob(data),
+            notebook_fingerprint=notebook_fingerprint(notebook),
         )
         run = GradingRun(submission=submission, number=1)
         db.session.add_all([submission, run])
+        db.session.flush()
+        # Commits the upload with its result when it takes one.
+        reused = reuse_identical and reuse_identical_grading(run)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return AcceptedUpload(submission_id=submission.id, run_id=run.id)
+    return AcceptedUpload(submission_id=submission.id, run_id=run.id, reused=reused)
 
 
 def _check_may_submit(student: User, assignment: Assignment) -> None:
