@@ -7,6 +7,7 @@ from grader import metrics
 from grader.config import Settings
 from grader.logs import configure_logging
 from grader.web import create_web_app
+from grader.web.readiness import warm_up
 
 configure_logging()
 settings = Settings.from_env()
@@ -17,3 +18,5 @@ settings.require_production_secret()
 metrics.use_folder("web", settings.instance_dir, owner_pid=os.getppid())
 atexit.register(metrics.process_exited)
 app = create_web_app(settings)
+# Each gunicorn process builds its own app: it is ready for uploads before it takes the first.
+warm_up(app)

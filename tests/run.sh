@@ -48,5 +48,6 @@ bash scripts/lint.sh || lint=$?
 fast=0
 .venv/bin/pytest --numprocesses auto -m "not slow" || fast=$?
 slow=0
-.venv/bin/pytest -m slow || slow=$?
+# The slowest tests are listed at the end, to show where the run's time goes.
+.venv/bin/pytest -m slow --durations=20 || slow=$?
 exit $((lint || fast || slow))

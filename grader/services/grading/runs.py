@@ -159,14 +159,17 @@ def time_limits(run_id: int, settings: Settings) -> dict[str, int]:
     )
     if assignment is None or assignment.package_sha256 is None:
         return {}
-    key = (assignment.package_sha256, settings.grading_margin_seconds)
+    budget = assignment_budget(assignment, settings)
+    return {"soft_time_limit": budget, "time_limit": budget + HARD_LIMIT_GRACE_SECONDS}
+
+
+def assignment_budget(assignment: Assignment, settings: Settings) -> int:
+    """`time_budget` of the assignment's current package, read from its rubric once per process."""
+    key = (assignment.package_sha256 or "", settings.grading_margin_seconds)
     if key not in _budgets:
         rubric = parse_rubric(yaml.safe_load(export_rubric(assignment)))
         _budgets[key] = time_budget(rubric, settings.grading_margin_seconds)
-    return {
-        "soft_time_limit": _budgets[key],
-        "time_limit": _budgets[key] + HARD_LIMIT_GRACE_SECONDS,
-    }
+    return _budgets[key]
 
 
 def time_budget(rubric: Rubric, margin_seconds: int) -> int:
