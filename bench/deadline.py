@@ -73,7 +73,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import random
 import shutil
 import signal
 import sys
@@ -85,10 +84,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nbformat
 import redis
 import requests
-from burst_setup import ANSWERS, SLUG, build_package, enroll_students, lab_notebook
+from arrivals import VARIANTS, Upload, plan_uploads, share_in_last, steepness_for
+from burst_setup import SLUG, build_package, enroll_students
+from capacity import servers_needed
 from stack import (
     REDIS_URL,
     TreeCpu,
@@ -109,32 +109,9 @@ BASELINE = {
     "GRADER_KERNEL_CPU_WEIGHT": "100",
 }
 CONFIGS = {"baseline": BASELINE, "tuned": {}}
-SUM_LINE = ANSWERS["Question 1"]
-# A student's versions climb this ladder, worst first: (name, answers, score out of 3).
-VARIANTS = [
-    ("crashes", {**ANSWERS, "Question 1": SUM_LINE.replace('row["n"]', 'row["N"]')}, 0),
-    ("off by one", {**ANSWERS, "Question 1": SUM_LINE + " + 1"}, 1),
-    ("not printed", {**ANSWERS, "Question 2": "# printing it is next"}, 2),
-    ("correct", ANSWERS, 3),
-]
-VERSION_COUNTS, VERSION_WEIGHTS = (1, 2, 3), (50, 35, 15)
-# Of the identical re-uploads: back to the first version, and a group partner's notebook.
-EARLIER_VERSION_SHARE = PARTNER_SHARE = 0.1
 REAL_WINDOW_SECONDS = 6 * 3600
 PEAK_SECONDS = 600
-WAIT_TOLERANCE = 0.05
 COURSE_SIZES = (100, 250, 500, 1000, 2000)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One planned upload: when (seconds into the window), by whom, what, and why it is sent."""
-
-    at: float
-    student: int
-    body: bytes
-    variant: int
-    kind: str  # "new version", "again", "earlier version" or "partner's"
 
 
 @dataclass
@@ -147,73 +124,6 @@ class Sent:
     latency_ms: float = 0.0
     submission_id: int | None = None
     error: str = ""
-
-
-def share_in_last(steepness: float, fraction: float) -> float:
-    """Share of uploads in the last `fraction` of the window when the rate grows as
-    exp(steepness * t / window)."""
-    return -math.expm1(-steepness * fraction) / -math.expm1(-steepness)
-
-
-def steepness_for(last_hour_share: float) -> float:
-    """The curve's steepness that puts `last_hour_share` of the uploads in the last sixth."""
-    low, high = 1e-6, 200.0
-    for _ in range(100):
-        middle = (low + high) / 2
-        low, high = (
-            (middle, high) if share_in_last(middle, 1 / 6) < last_hour_share else (low, middle)
-        )
-    return (low + high) / 2
-
-
-def arrival_time(steepness: float, window: float, uniform: float) -> float:
-    """A moment in the window drawn from the curve (its inverse CDF applied to `uniform`)."""
-    return window / steepness * math.log1p(uniform * math.expm1(steepness))
-
-
-def plan_uploads(args: argparse.Namespace) -> list[Upload]:
-    """The replay, in order of time: every student's versions and the identical re-uploads."""
-    rng = random.Random(args.seed)
-    steepness = steepness_for(args.last_hour_share)
-    # Per student, the variants of their versions in order, each a notebook of their own.
-    versions = [
-        sorted(rng.sample(range(len(VARIANTS)), rng.choices(VERSION_COUNTS, VERSION_WEIGHTS)[0]))
-        for _ in range(args.students)
-    ]
-    sequences = [
-        [(variant, student, "new version") for variant in own]
-        for student, own in enumerate(versions)
-    ]
-    distinct = sum(map(len, versions))
-    repeats = round(distinct * args.identical_share / (1 - args.identical_share))
-    partners = round(repeats * PARTNER_SHARE) if args.students > 1 else 0
-    revisers = [student for student, own in enumerate(versions) if len(own) > 1]
-    earlier = min(round(repeats * EARLIER_VERSION_SHARE), len(revisers))
-    for student in rng.sample(revisers, earlier):
-        sequences[student].append((versions[student][0], student, "earlier version"))
-    for student in rng.sample(range(args.students), partners):
-        partner = rng.choice([other for other in range(args.students) if other != student])
-        sequences[student].append((versions[partner][-1], partner, "partner's"))
-    for _ in range(repeats - earlier - partners):
-        sequence = sequences[rng.randrange(args.students)]
-        position = rng.randrange(len(sequence))
-        sequence.insert(position + 1, (*sequence[position][:2], "again"))
-    # Written once each: cells get random ids, and a repeat must be the very same file.
-    bodies = {
-        (variant, author): nbformat.writes(
-            lab_notebook(VARIANTS[variant][1], f"Submitted by student {author + 1}.")
-        ).encode()
-        for sequence in sequences
-        for variant, author, _ in sequence
-    }
-    uploads = []
-    for student, sequence in enumerate(sequences):
-        moments = sorted(
-            arrival_time(steepness, args.window_seconds, rng.random()) for _ in sequence
-        )
-        for at, (variant, author, kind) in zip(moments, sequence):
-            uploads.append(Upload(at, student, bodies[variant, author], variant, kind))
-    return sorted(uploads, key=lambda upload: upload.at)
 
 
 def replay(base_url: str, tokens: list[str], plan: list[Upload], clients: int) -> list[Sent]:
@@ -394,31 +304,6 @@ def figures_of(
         ),
         "late_send": max((r.sent_at - r.planned_at for r in sent), default=0.0),
     }
-
-
-def erlang_c(servers: int, load: float) -> float:
-    """The chance that an arrival waits in an M/M/C queue with `servers` and `load` (= lambda/mu,
-    below `servers`)."""
-    term = total = 1.0
-    for k in range(1, servers):
-        term *= load / k
-        total += term
-    waiting = term * load / servers * servers / (servers - load)
-    return waiting / (total + waiting)
-
-
-def servers_needed(arrivals_per_s: float, service_seconds: float, wait_budget: float) -> int:
-    """The fewest servers (cores, or worker processes) for which at most WAIT_TOLERANCE of the
-    submissions wait longer than `wait_budget` seconds."""
-    load = arrivals_per_s * service_seconds
-    servers = max(1, math.floor(load) + 1)
-    while (
-        erlang_c(servers, load)
-        * math.exp(-(servers / service_seconds - arrivals_per_s) * wait_budget)
-        > WAIT_TOLERANCE
-    ):
-        servers += 1
-    return servers
 
 
 def print_rounds(rounds: list[dict], args: argparse.Namespace, plan: list[Upload]) -> None:

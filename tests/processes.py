@@ -57,6 +57,28 @@ def fresh_postgres_database() -> Iterator[str]:
 
 
 @contextmanager
+def demo_service_environment(instance_dir: Path) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database, migrated and holding the demo course, and a queue of its own;
+    yield the GRADER_* settings that name them."""
+    with fresh_postgres_database() as database_url:
+        env = {
+            "GRADER_DATABASE_URL": database_url,
+            "GRADER_BROKER_URL": REDIS_URL,
+            "GRADER_QUEUE": f"test-{uuid.uuid4().hex}",
+            "GRADER_INSTANCE_DIR": str(instance_dir),
+        }
+        for step in (("db", "upgrade"), ("demo", "--force")):
+            subprocess.run(
+                grader_command(*step),
+                env={**os.environ, **env},
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        yield env
+
+
+@contextmanager
 def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     """Run `command` for the duration of the block, output in `log_path`; stop it afterwards."""
     with open(log_path, "wb") as log:

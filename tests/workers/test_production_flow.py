@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import nbformat
@@ -16,8 +13,8 @@ from conftest import notebook_bytes
 from processes import (
     REDIS_URL,
     api_token,
+    demo_service_environment,
     free_port,
-    fresh_postgres_database,
     grader_command,
     running,
     upload,
@@ -32,21 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def production_env(tmp_path):
-    with fresh_postgres_database() as database_url:
-        env = {
-            "GRADER_DATABASE_URL": database_url,
-            "GRADER_BROKER_URL": REDIS_URL,
-            "GRADER_QUEUE": f"test-{uuid.uuid4().hex}",
-            "GRADER_INSTANCE_DIR": str(tmp_path / "instance"),
-        }
-        for step in (("db", "upgrade"), ("demo", "--force")):
-            subprocess.run(
-                grader_command(*step),
-                env={**os.environ, **env},
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+    with demo_service_environment(tmp_path / "instance") as env:
         yield {**env, "TOKEN": api_token(env)}
 
 

@@ -4,11 +4,8 @@ of the night is warm too; with GRADER_WARM_ON_START=0 (the baseline) it starts c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +14,8 @@ from conftest import add_mini_assignment, notebook_bytes
 from processes import (
     REDIS_URL,
     api_token,
+    demo_service_environment,
     free_port,
-    fresh_postgres_database,
     grader_command,
     running,
     upload,
@@ -47,22 +44,8 @@ WARMING_MINI = "warming 1 kernel(s) for mini (Mini lab), the open assignment due
 def service(tmp_path):
     """The demo course on PostgreSQL plus the mini lab, due tomorrow (lab 6 has no due date), and a
     web server answering uploads."""
-    with fresh_postgres_database() as database_url:
-        env = {
-            "GRADER_DATABASE_URL": database_url,
-            "GRADER_BROKER_URL": REDIS_URL,
-            "GRADER_QUEUE": f"test-{uuid.uuid4().hex}",
-            "GRADER_INSTANCE_DIR": str(tmp_path / "instance"),
-        }
-        for step in (("db", "upgrade"), ("demo", "--force")):
-            subprocess.run(
-                grader_command(*step),
-                env={**os.environ, **env},
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        add_due_mini_assignment(database_url, tmp_path)
+    with demo_service_environment(tmp_path / "instance") as env:
+        add_due_mini_assignment(env["GRADER_DATABASE_URL"], tmp_path)
         port = free_port()
         web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "grader.wsgi:app"]
         with running(web, env, tmp_path / "web.log") as web_process:
