@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from grader import lti_models  # noqa: F401  (its tables belong to the metadata migrations compare)
 from grader.config import Settings
 from grader.extensions import db, migrate
 from grader.task_queue import celery_init_app

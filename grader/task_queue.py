@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from grader.config import Settings
 from grader.services.grading.runs import time_limits
+from grader.services.lti.passback import SENDS_TO_DELIVER
 
 GRADE_TASK = "grader.grade_submission"
 VALIDATE_TASK = "grader.validate_package"
 SWEEP_TASK = "grader.sweep_runs"
+LTI_SCORE_TASK = "grader.send_lti_score"
 # Longer than any grading can take (a notebook may run 4 hours, plus its checks): Redis hands an
 # unacknowledged task to another worker only after this long. A dead worker's runs come back much
 # sooner through the sweeper, which watches their heartbeats.
@@ -109,6 +113,27 @@ def enqueue_grading(run_id: int) -> bool:
 def enqueue_validation(validation_id: int) -> None:
     """Send the package-validation task by name (the row is committed first)."""
     _send(VALIDATE_TASK, validation_id)
+
+
+def enqueue_score_send(send_id: int) -> bool:
+    """Send the task that gives a pending score to its LMS line item; whether it was sent now (if
+    not, the sweeper sends it later: the send is pending in the database)."""
+    try:
+        _send(LTI_SCORE_TASK, send_id)
+    except Exception:  # kombu raises a variety of connection errors, depending on the transport
+        log.warning("could not send LTI score %s now; the sweeper will", send_id, exc_info=True)
+        return False
+    return True
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_committed_scores(session: Session) -> None:
+    # Scores made pending in the transaction just committed (grader.services.lti.passback): only
+    # now may a worker read them.
+    send_ids = session.info.pop(SENDS_TO_DELIVER, None)
+    if send_ids and has_app_context():
+        for send_id in sorted(send_ids):
+            enqueue_score_send(send_id)
 
 
 def _send(task_name: str, row_id: int, **options) -> None:

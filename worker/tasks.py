@@ -5,9 +5,18 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from grader.services.assignments.prerelease import run_validation
+from grader.services.errors import LtiServiceFailed
 from grader.services.grading.runs import grade_run
 from grader.services.grading.sweeper import requeue_stuck_runs
-from grader.task_queue import GRADE_TASK, SWEEP_TASK, VALIDATE_TASK, enqueue_grading
+from grader.services.lti import passback
+from grader.task_queue import (
+    GRADE_TASK,
+    LTI_SCORE_TASK,
+    SWEEP_TASK,
+    VALIDATE_TASK,
+    enqueue_grading,
+    enqueue_score_send,
+)
 from worker import kernels
 from worker.identity import worker_name
 
@@ -37,11 +46,34 @@ def grade_submission(self, run_id: int) -> str | None:
 
 @shared_task(name=SWEEP_TASK, **DATABASE_RETRY)
 def sweep_runs() -> list[int]:
-    """Send again the runs whose message seems lost or whose worker died."""
+    """Send again the runs whose message seems lost or whose worker died, and LMS scores still
+    pending long after they were sent."""
     run_ids = requeue_stuck_runs(current_app.config["GRADER"])
     for run_id in run_ids:
         enqueue_grading(run_id)
+    for send_id in passback.sends_to_resend():
+        enqueue_score_send(send_id)
     return run_ids
+
+
+# An LMS that refuses or is away is asked again after 10 s, 20 s, 40 s ... up to 30 minutes apart,
+# about 6 hours in all; then the send is failed, for staff to resend.
+SCORE_RETRIES = 16
+SCORE_RETRY_MAX_SECONDS = 1800
+
+
+@shared_task(name=LTI_SCORE_TASK, bind=True, **{**DATABASE_RETRY, "max_retries": SCORE_RETRIES})
+def send_lti_score(self, send_id: int) -> str | None:
+    """Give pending LMS score `send_id` to its line item (Assignment and Grade Services)."""
+    try:
+        state = passback.deliver(send_id)
+    except LtiServiceFailed as exc:
+        if self.request.retries >= SCORE_RETRIES:
+            passback.give_up(send_id)
+            return "failed"
+        delay = min(SCORE_RETRY_MAX_SECONDS, 10 * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=delay) from None
+    return state.value if state else None
 
 
 @shared_task(name=VALIDATE_TASK)

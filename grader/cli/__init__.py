@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from grader import metrics
-from grader.cli import accounts, grading
+from grader.cli import accounts, grading, lti
 from grader.cli.embedded import STOP_SIGNALS, embedded_settings, start_worker, stop_worker
 from grader.config import InsecureSecretKey
 from grader.logs import configure_logging
@@ -44,6 +44,7 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 grading.register(main)
 accounts.register(main)
+lti.register(main)
 
 
 def worker_command(concurrency: int, queue: str, beat: bool = False) -> list[str]:

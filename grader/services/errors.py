@@ -54,3 +54,12 @@ class NotebookTooLarge(NotebookRejected):
 
 class AttemptsUsed(Forbidden):
     """A student who has used every attempt an assignment allows."""
+
+
+class LtiRefused(Invalid):
+    """An LTI login or launch we do not believe (bad signature, wrong audience, replayed, expired,
+    unknown platform or deployment), or one that asks for something this grader does not have."""
+
+
+class LtiServiceFailed(DomainError):
+    """An LMS service (token, grades, class list) refused a request or did not answer."""

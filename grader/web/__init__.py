@@ -16,6 +16,9 @@ from grader.web import (
     forms,
     health,
     instructor,
+    lms_pages,
+    lti,
+    lti_session,
     metrics,
     pages,
     security_headers,
@@ -36,12 +39,18 @@ def create_web_app(settings: Settings | None = None) -> Flask:
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
     auth.register(app)
+    lti_session.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(instructor.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(lms_pages.bp)
+    # The LMS posts logins and launches cross-site; their signature and single-use state protect
+    # them, and the deep-linking pick carries its own signed token (grader.web.lti).
+    csrf.exempt(lti.bp)
+    app.register_blueprint(lti.bp)
     # The API authenticates each request with a bearer token, not a cookie, so CSRF does not apply.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

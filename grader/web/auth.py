@@ -48,7 +48,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
-            _start_session(user)
+            start_session(user)
             target = request.args.get("next", "")
             # Only local paths: an open redirect would let a phishing link bounce through our login.
             return redirect(
@@ -99,7 +99,8 @@ def password():
     return render_template("account_password.html", form=form), status
 
 
-def _start_session(user: User) -> None:
+def start_session(user: User) -> None:
+    """Sign `user` in with a fresh session (a password sign-in or an LMS launch)."""
     session.clear()
     login_user(user)
     session.permanent = True

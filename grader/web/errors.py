@@ -7,7 +7,13 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from grader.extensions import db
-from grader.services.errors import DomainError, Forbidden, NotebookTooLarge, NotFound
+from grader.services.errors import (
+    DomainError,
+    Forbidden,
+    LtiServiceFailed,
+    NotebookTooLarge,
+    NotFound,
+)
 from grader.services.notebooks import human_size
 
 FRIENDLY = {
@@ -30,6 +36,8 @@ def status_of(error: DomainError) -> int:
         return 403
     if isinstance(error, NotebookTooLarge):
         return 413
+    if isinstance(error, LtiServiceFailed):
+        return 502  # the LMS, not the asker, is at fault
     return 400
 
 

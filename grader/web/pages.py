@@ -42,7 +42,10 @@ NOTEBOOK_HEADERS = {"Content-Security-Policy": NOTEBOOK_CSP, "X-Frame-Options": 
 @bp.get("/")
 @login_required
 def index():
-    return _upload_page(UploadForm())
+    form = UploadForm()
+    # An LMS link opens this page with its assignment chosen.
+    form.assignment.data = request.args.get("assignment")
+    return _upload_page(form)
 
 
 @bp.post("/submissions")

@@ -29,6 +29,14 @@ TABLES = {
     "score_changes",
     "package_validations",
     "worker_heartbeats",
+    "lti_platforms",
+    "lti_deployments",
+    "lti_keys",
+    "lti_identities",
+    "lti_contexts",
+    "lti_resource_links",
+    "lti_login_states",
+    "lti_grade_sends",
 }
 
 

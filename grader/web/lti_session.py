@@ -1,0 +1,31 @@
+"""Sessions that began with an LMS launch live inside the LMS's iframe: their cookie must travel
+cross-site (SameSite=None; Secure) and their pages may be framed by that LMS, and only by it.
+
+Every other session keeps SameSite=Lax and pages no one may frame.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface
+
+# The origin of the LMS page that launched this session (from its signed launch), or absent.
+FRAME_ORIGIN = "lti_frame_origin"
+
+
+def framing_origin() -> str | None:
+    """The LMS origin allowed to frame this session's pages, if it began with a launch."""
+    return session.get(FRAME_ORIGIN)
+
+
+class LtiAwareSessionInterface(SecureCookieSessionInterface):
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        # SameSite=None without Secure is refused by browsers: over plain http (a laptop trial)
+        # the cookie stays Lax, and the LMS must open the grader in a new window.
+        if app.config["SESSION_COOKIE_SECURE"] and session.get(FRAME_ORIGIN):
+            return "None"
+        return super().get_cookie_samesite(app)
+
+
+def register(app: Flask) -> None:
+    app.session_interface = LtiAwareSessionInterface()
