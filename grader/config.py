@@ -90,6 +90,8 @@ class Settings:
     login_limit_per_address: str = "30/minute"
     login_limit_per_account: str = "5/minute"
     upload_limit: str = "20/hour"
+    # LMS logins (each writes a pending login to the database) from one client address.
+    lti_login_limit_per_address: str = "120/minute"
     # Where the throttles count; empty: the Redis broker when there is one, else this process's
     # memory.
     ratelimit_storage_url: str = ""
@@ -126,6 +128,7 @@ class Settings:
             login_limit_per_address=_env("LOGIN_LIMIT_PER_ADDRESS", "30/minute"),
             login_limit_per_account=_env("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
             upload_limit=_env("UPLOAD_LIMIT", "20/hour"),
+            lti_login_limit_per_address=_env("LTI_LOGIN_LIMIT_PER_ADDRESS", "120/minute"),
             ratelimit_storage_url=_env("RATELIMIT_STORAGE_URL", ""),
             proxy_hops=int(_env("PROXY_HOPS", "0")),
             worker_metrics_port=int(_env("WORKER_METRICS_PORT", "9808")),

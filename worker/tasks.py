@@ -56,8 +56,8 @@ def sweep_runs() -> list[int]:
     return run_ids
 
 
-# An LMS that refuses or is away is asked again after 10 s, 20 s, 40 s ... up to 30 minutes apart,
-# about 6 hours in all; then the send is failed, for staff to resend.
+# An LMS that refuses or is away is asked again after 5 s, 10 s, 20 s ... up to 30 minutes apart,
+# about four hours in all; then the send is failed, for staff to resend.
 SCORE_RETRIES = 16
 SCORE_RETRY_MAX_SECONDS = 1800
 
@@ -71,7 +71,7 @@ def send_lti_score(self, send_id: int) -> str | None:
         if self.request.retries >= SCORE_RETRIES:
             passback.give_up(send_id)
             return "failed"
-        delay = min(SCORE_RETRY_MAX_SECONDS, 10 * 2**self.request.retries)
+        delay = min(SCORE_RETRY_MAX_SECONDS, 5 * 2**self.request.retries)
         raise self.retry(exc=exc, countdown=delay) from None
     return state.value if state else None
 

@@ -33,6 +33,7 @@ from grader.services.lti.provisioning import provision
 from grader.web.auth import start_session
 from grader.web.lti_session import FRAME_ORIGIN
 from grader.web.security_headers import app_csp
+from grader.web.throttles import lti_logins_per_address
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ PICK_MAX_AGE_SECONDS = 3600
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@lti_logins_per_address
 def login():
     params = request.values.to_dict()
     target = start_login(params, url_for("lti.launch", _external=True))

@@ -1,5 +1,6 @@
 """Sessions that began with an LMS launch live inside the LMS's iframe: their cookie must travel
-cross-site (SameSite=None; Secure) and their pages may be framed by that LMS, and only by it.
+cross-site (SameSite=None; Secure; Partitioned) and their pages may be framed by that LMS, and
+only by it.
 
 Every other session keeps SameSite=Lax and pages no one may frame.
 """
@@ -22,9 +23,16 @@ class LtiAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_samesite(self, app: Flask) -> str | None:
         # SameSite=None without Secure is refused by browsers: over plain http (a laptop trial)
         # the cookie stays Lax, and the LMS must open the grader in a new window.
-        if app.config["SESSION_COOKIE_SECURE"] and session.get(FRAME_ORIGIN):
-            return "None"
-        return super().get_cookie_samesite(app)
+        return "None" if _framed(app) else super().get_cookie_samesite(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        # Browsers that block third-party cookies still keep a partitioned one (CHIPS): it is sent
+        # only inside this LMS's pages, which is exactly where this session lives.
+        return _framed(app) or super().get_cookie_partitioned(app)
+
+
+def _framed(app: Flask) -> bool:
+    return bool(app.config["SESSION_COOKIE_SECURE"] and session.get(FRAME_ORIGIN))
 
 
 def register(app: Flask) -> None:

@@ -20,6 +20,7 @@ def register(app: Flask, settings: Settings) -> None:
         settings.login_limit_per_address,
         settings.login_limit_per_account,
         settings.upload_limit,
+        settings.lti_login_limit_per_address,
     ):
         parse_many(value)
     storage = settings.rate_limit_storage
@@ -77,6 +78,13 @@ login_per_account = limiter.limit(
     methods=["POST"],
     deduct_when=lambda response: response.status_code == 401,
     error_message=lambda: f"Too many wrong passwords for this account. Try again in {_retry_in()}.",
+)
+
+# Each LMS login writes a pending login row; a flood of them from one address is cut off. The
+# default leaves room for a class opening a link together behind one NAT address.
+lti_logins_per_address = limiter.limit(
+    _setting("lti_login_limit_per_address"),
+    error_message=lambda: f"Too many LMS logins from your network. Try again in {_retry_in()}.",
 )
 
 # One budget per person for the form and the API together.

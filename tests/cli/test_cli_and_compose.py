@@ -13,7 +13,20 @@ from processes import REPO, grader_command
 # Slow: starts the command line in new processes, and docker-compose.
 pytestmark = pytest.mark.slow
 
-COMMANDS = [[], ["serve"], ["worker"], ["beat"], ["demo"], ["db"], ["db", "upgrade"]]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["worker"],
+    ["beat"],
+    ["demo"],
+    ["db"],
+    ["db", "upgrade"],
+    ["lti"],
+    *(
+        ["lti", name]
+        for name in ("register", "platforms", "rotate-key", "link-course", "sync-roster")
+    ),
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "grader")

@@ -760,6 +760,21 @@ def _app(platform: LtiTestPlatform) -> Flask:
             f"<h1>Placed {len(placed)} item(s)</h1><ul>{titles}</ul>", mimetype="text/html"
         )
 
+    @app.get("/frame")
+    def frame() -> Response:
+        # A course page of the LMS: the tool in an iframe, started by a login initiation with
+        # this request's parameters (from login_request), as an LMS opens a tool placed in it.
+        source = html.escape(f"{p.login_url}?{request.query_string.decode()}")
+        return Response(
+            f'<h1>LMS course page</h1><iframe id="tool" title="Tool" src="{source}" '
+            'width="1000" height="700"></iframe>',
+            mimetype="text/html",
+        )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:  # browsers ask; an LMS has one
+        return Response(status=204)
+
     @app.get("/return")
     def launch_return() -> Response:
         return Response("<h1>Back in the course</h1>", mimetype="text/html")

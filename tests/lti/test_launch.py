@@ -4,8 +4,10 @@ and every bad token refused with a clear page, logged, with nothing created."""
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 
 import pytest
+from conftest import make_app
 from sqlalchemy import select
 
 from grader.extensions import db
@@ -82,7 +84,7 @@ def test_launched_sessions_work_inside_the_lms_frame_and_others_do_not(app, lms,
     link = place(app, lms)
     student = launch(app, lms, "ann-1", link=link.id)
     cookie = student.response.headers["Set-Cookie"]
-    assert "SameSite=None" in cookie and "Secure" in cookie
+    assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
     page = student.client.get("/")
     csp = page.headers["Content-Security-Policy"]
     assert f"frame-ancestors 'self' {lms.issuer}" in csp and "X-Frame-Options" not in page.headers
@@ -187,3 +189,11 @@ def test_an_altered_picker_token_is_refused(app, lms):
         "/lti/deep_link", data={"token": token[:-2] + "xx", "assignment_id": "1"}
     )
     assert altered.status_code == 400 and "expired or was altered" in text(altered)
+
+
+def test_a_flood_of_lms_logins_is_cut_off(settings, tmp_path):
+    app = make_app(replace(settings, lti_login_limit_per_address="2/minute"))
+    client = app.test_client()
+    answers = [client.post("/lti/login", data={"iss": "x"}).status_code for _ in range(3)]
+    assert answers == [400, 400, 429]
+    assert "Too many LMS logins" in text(client.post("/lti/login", data={"iss": "x"}))

@@ -68,7 +68,7 @@ CONNECTOR_LIFETIME_SECONDS = 300
 RESEND_AFTER = timedelta(minutes=10)
 
 log = logging.getLogger(__name__)
-_connectors: dict[tuple[int, str], tuple[ServiceConnector, float]] = {}
+_connectors: dict[tuple, tuple[ServiceConnector, float]] = {}
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,14 @@ class PassbackRow:
 def _notice_score_changes(session: Session, _context, _instances) -> None:
     changes: dict[int, set[int] | None] = session.info.setdefault(CHANGES, {})
     for row in [*session.new, *session.dirty]:
-        graded = isinstance(row, GradingRun) and row.status == RunStatus.GRADED
-        if graded or isinstance(row, ManualScore):
+        submission = None
+        if isinstance(row, GradingRun) and row.status == RunStatus.GRADED:
+            submission = row.submission
+        elif isinstance(row, ManualScore) and row.submission_id is not None:
             submission = session.get(Submission, row.submission_id)
-            if submission is not None:
-                _note(changes, submission.assignment_id, submission.student_id)
-        elif (
+        if submission is not None:
+            _note(changes, submission.assignment_id, submission.student_id)
+        if (
             isinstance(row, Assignment)
             and session.is_modified(row)
             and any(db.inspect(row).attrs[name].history.has_changes() for name in SCORING_FIELDS)
@@ -106,6 +108,8 @@ def _note(changes: dict[int, set[int] | None], assignment_id: int, student_id: i
 
 @event.listens_for(Session, "before_commit")
 def _stage_noticed_changes(session: Session) -> None:
+    # The commit flushes only after this hook: flush first, so its changes are noticed too.
+    session.flush()
     changes = session.info.pop(CHANGES, None)
     if not changes:
         return
@@ -245,10 +249,9 @@ def deliver(send_id: int) -> PassbackState | None:
         "lineitem": link.lineitem_url,
     }
     try:
-        AssignmentsGradesService(_connector(platform), service_data).put_grade(grade)
+        _put_grade(platform, service_data, grade)
     except (LtiException, requests.RequestException) as exc:
         problem = _describe(exc)
-        _connectors.pop((platform.id, platform.client_id), None)  # maybe an expired token
         send.attempts += 1
         send.last_error = problem[:2000]
         db.session.commit()
@@ -340,8 +343,21 @@ def passback_rows(actor: User, assignment_id: int) -> list[PassbackRow]:
     return sorted(rows, key=lambda row: (row.student.email, row.link_title))
 
 
-def _connector(platform: LtiPlatform) -> ServiceConnector:
-    key = (platform.id, platform.client_id)
+def _put_grade(platform: LtiPlatform, service_data: dict, grade: Grade) -> None:
+    key = (platform.id, platform.client_id, platform.auth_token_url)
+    try:
+        AssignmentsGradesService(_connector(key, platform), service_data).put_grade(grade)
+    except LtiServiceException as exc:
+        _connectors.pop(key, None)
+        if exc.response.status_code != 401:
+            raise
+        # The cached access token expired or was revoked: once more, with a new one.
+        AssignmentsGradesService(_connector(key, platform), service_data).put_grade(grade)
+
+
+def _connector(key: tuple, platform: LtiPlatform) -> ServiceConnector:
+    """A connector to the platform, reused for a few minutes so a class's scores share access
+    tokens."""
     cached = _connectors.get(key)
     if cached and cached[1] > time.monotonic():
         return cached[0]

@@ -3,6 +3,7 @@ LMS link opens."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from grader.services.lti.launches import Launch
 from grader.services.lti.people import course_role, user_for_subject
 from grader.services.people.accounts import enroll
 
+log = logging.getLogger(__name__)
 # What a deep-linked LMS link carries to say which assignment it opens (its custom parameters).
 ASSIGNMENT_PARAMETER = "assignment_id"
 
@@ -64,6 +66,13 @@ def _context_for(launch: Launch) -> LtiContext:
             platform_id=launch.platform_id, context_id=launch.context_id, course=course
         )
         db.session.add(context)
+        log.info(
+            "LMS course %r (%s) launched for the first time: it opens the new course %s "
+            "(`grader lti link-course` maps an LMS course to an existing one instead)",
+            launch.context_id,
+            title,
+            course.code,
+        )
     context.deployment_id = launch.deployment_id
     context.title = (launch.context_title or context.title)[:255]
     # The service addresses come with each launch and may change (a course copied, a new term).
