@@ -9,13 +9,19 @@ prometheus_client, and only on first use: by then the entry point has chosen the
 
 from grader.metrics.folder import multiprocess_folder, process_exited, use_folder
 from grader.metrics.queue import QueueState
-from grader.metrics.recording import grading_recorded, run_finished, sandbox_refused
+from grader.metrics.recording import (
+    grading_recorded,
+    lti_score_sent,
+    run_finished,
+    sandbox_refused,
+)
 from grader.metrics.scraping import latest, serve
 
 __all__ = [
     "QueueState",
     "grading_recorded",
     "latest",
+    "lti_score_sent",
     "multiprocess_folder",
     "process_exited",
     "run_finished",

@@ -44,3 +44,8 @@ REUSED_GRADINGS = Counter(
     "grader_reused_gradings",
     "Gradings taken whole from an identical notebook graded before (nothing ran).",
 )
+LTI_SCORE_SENDS = Counter(
+    "grader_lti_score_sends",
+    "Scores sent to LMS line items, by outcome: sent, refused (retried later), failed (gave up).",
+    ["outcome"],
+)

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 # Where a grading was refused: when the worker started (it then exits), or for one run.
 RefusalPlace = Literal["worker_start", "grading"]
+# What became of a score sent to an LMS: taken, refused for now (retried), given up on.
+ScoreOutcome = Literal["sent", "refused", "failed"]
 
 
 def run_finished(run: GradingRun) -> None:
@@ -43,6 +45,13 @@ def sandbox_refused(where: RefusalPlace) -> None:
     from grader.metrics import instruments
 
     instruments.SANDBOX_REFUSALS.labels(where=where).inc()
+
+
+def lti_score_sent(outcome: ScoreOutcome) -> None:
+    """Count one attempt at giving an LMS a score, or giving up on it."""
+    from grader.metrics import instruments
+
+    instruments.LTI_SCORE_SENDS.labels(outcome=outcome).inc()
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -178,6 +178,8 @@ class LtiTestPlatform:
         self.extra_redirect_uris: list[str] = []
         # The next this-many score posts are answered 503, as by a platform that is briefly away.
         self.score_outages = 0
+        # Claims every id token gets on top of (or instead of) its usual ones, signed as usual.
+        self.extra_claims: dict[str, Any] = {}
         self.problems: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.contexts: dict[str, dict[str, str]] = {}
@@ -425,7 +427,7 @@ class LtiTestPlatform:
                     "data": data,
                 }
             )
-        launch.set_extra_claims({AGS_CLAIM: ags})
+        launch.set_extra_claims({AGS_CLAIM: ags, **self.extra_claims})
         return launch
 
     def _tampered(self, id_token: str, tamper: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from grader.extensions import db
 from grader.lti_models import LtiGradeSend, PassbackState
+from grader.metrics import instruments
 from grader.models import Assignment, GradingRun, Submission
 from grader.services.assignments.authoring import AssignmentSettings, save_settings
 from grader.services.errors import LtiServiceFailed
@@ -125,9 +126,17 @@ def test_a_late_penalty_set_afterwards_changes_the_score_sent(app, lms, graded):
     assert lms.latest_score(link.lineitem, "ann-1")["scoreGiven"] == pytest.approx(7.2)
 
 
+def sends_counted() -> dict[str, float]:
+    return {
+        outcome: instruments.LTI_SCORE_SENDS.labels(outcome=outcome)._value.get()
+        for outcome in ("sent", "refused", "failed")
+    }
+
+
 def test_a_refused_score_is_kept_retried_failed_and_resent_by_staff(app, lms, graded):
     link, assignment_id, _ = graded
     send_id = pending_send(app)
+    counted = sends_counted()
     lms.score_outages = 1
     with pytest.raises(LtiServiceFailed, match="503"):
         deliver(app, send_id)
@@ -150,6 +159,8 @@ def test_a_refused_score_is_kept_retried_failed_and_resent_by_staff(app, lms, gr
     assert resent.status_code == 303
     assert deliver(app, pending_send(app)) == PassbackState.SENT
     assert lms.latest_score(link.lineitem, "ann-1")["scoreGiven"] == 8
+    now = sends_counted()
+    assert {k: now[k] - counted[k] for k in now} == {"sent": 1, "refused": 1, "failed": 1}
 
 
 def test_the_sweeper_resends_scores_whose_delivery_was_lost(app, lms, graded):

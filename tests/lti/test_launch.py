@@ -14,7 +14,7 @@ from grader.extensions import db
 from grader.lti_models import LtiIdentity, LtiResourceLink
 from grader.models import Assignment, Enrollment, Role, User
 from lti.conftest import TOOL, counts, launch, place
-from lti.platform import TAMPERS
+from lti.platform import CLAIM, LEARNER, TAMPERS
 
 pytestmark = pytest.mark.slow  # a platform served on a local port
 
@@ -197,3 +197,22 @@ def test_a_flood_of_lms_logins_is_cut_off(settings, tmp_path):
     answers = [client.post("/lti/login", data={"iss": "x"}).status_code for _ in range(3)]
     assert answers == [400, 400, 429]
     assert "Too many LMS logins" in text(client.post("/lti/login", data={"iss": "x"}))
+
+
+@pytest.mark.parametrize(
+    "claims, says",
+    [
+        ({CLAIM + "custom": "assignment_id=1"}, "claim 'custom' is not an object"),
+        ({CLAIM + "context": ["course-ml"]}, "claim 'context' is not an object"),
+        ({"sub": "s" * 300}, "user id (sub) is longer than 255 characters"),
+        ({CLAIM + "roles": LEARNER}, "is not one the grader knows"),
+        ({CLAIM + "deployment_id": ""}, "deployment_id is not set"),
+    ],
+)
+def test_odd_claims_from_a_registered_lms_get_a_clear_page(app, lms, claims, says):
+    link = place(app, lms)
+    before = counts(app)
+    lms.extra_claims = claims
+    refused = launch(app, lms, "bob-2", link=link.id)
+    assert refused.response.status_code == 400 and says in text(refused.response)
+    assert counts(app) == before

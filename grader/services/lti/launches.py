@@ -119,36 +119,68 @@ def validate_launch(form: Mapping[str, str]) -> Launch:
 
 
 def _launch_of(platform_id: int, body: Mapping[str, Any]) -> Launch:
-    context = body.get(CLAIM + "context") or {}
-    if not context.get("id"):
-        raise LtiRefused("The launch names no course (context): open it from inside a course.")
-    ags, nrps = body.get(AGS_CLAIM) or {}, body.get(NRPS_CLAIM) or {}
-    link = body.get(CLAIM + "resource_link") or {}
+    # Signed by a registered platform, yet shaped however that platform likes: every claim is
+    # checked for its type and length before it reaches the database.
+    context = _object(body, CLAIM + "context")
+    ags, nrps = _object(body, AGS_CLAIM), _object(body, NRPS_CLAIM)
+    link = _object(body, CLAIM + "resource_link")
     deep_linking = body.get(DEEP_LINKING_CLAIM)
+    if deep_linking is not None and not isinstance(deep_linking, dict):
+        raise LtiRefused("The launch's deep-linking settings are not an object.")
+    roles = body.get(CLAIM + "roles")
     name = body.get("name") or " ".join(
-        part for part in (body.get("given_name"), body.get("family_name")) if part
+        str(part) for part in (body.get("given_name"), body.get("family_name")) if part
     )
     return Launch(
         platform_id=platform_id,
-        deployment_id=body[CLAIM + "deployment_id"],
-        subject=str(body["sub"]),
-        name=str(name or ""),
-        email=body.get("email") or None,
-        roles=[str(role) for role in body.get(CLAIM + "roles") or []],
-        context_id=str(context["id"]),
-        context_label=str(context.get("label") or ""),
-        context_title=str(context.get("title") or ""),
+        deployment_id=_identifier(body.get(CLAIM + "deployment_id"), "deployment id"),
+        subject=_identifier(body.get("sub"), "user id (sub)"),
+        name=str(name)[:200],
+        email=body.get("email") if isinstance(body.get("email"), str) else None,
+        roles=[role for role in roles if isinstance(role, str)] if isinstance(roles, list) else [],
+        context_id=_identifier(
+            context.get("id"), "course (context) id; open the link from inside a course"
+        ),
+        context_label=str(context.get("label") or "")[:64],
+        context_title=str(context.get("title") or "")[:255],
         kind="deep_link" if deep_linking is not None else "resource",
-        resource_link_id=link.get("id"),
-        resource_link_title=str(link.get("title") or ""),
-        custom=dict(body.get(CLAIM + "custom") or {}),
-        lineitems_url=ags.get("lineitems"),
-        lineitem_url=ags.get("lineitem"),
-        ags_scopes=list(ags.get("scope") or []),
-        memberships_url=nrps.get("context_memberships_url"),
+        resource_link_id=_identifier(link["id"], "resource link id") if link.get("id") else None,
+        resource_link_title=str(link.get("title") or "")[:255],
+        custom=_object(body, CLAIM + "custom"),
+        lineitems_url=_url(ags.get("lineitems")),
+        lineitem_url=_url(ags.get("lineitem")),
+        ags_scopes=[s for s in ags.get("scope") or [] if isinstance(s, str)]
+        if isinstance(ags.get("scope"), list)
+        else [],
+        memberships_url=_url(nrps.get("context_memberships_url")),
         deep_linking=deep_linking,
-        return_url=(body.get(CLAIM + "launch_presentation") or {}).get("return_url"),
+        return_url=_url(_object(body, CLAIM + "launch_presentation").get("return_url")),
     )
+
+
+def _object(body: Mapping[str, Any], claim: str) -> dict[str, Any]:
+    value = body.get(claim)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LtiRefused(f"The launch's claim {claim.rsplit('/', 1)[-1]!r} is not an object.")
+    return value
+
+
+def _identifier(value: Any, what: str) -> str:
+    """An LMS id we keep (at most 255 characters, as the columns hold)."""
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+        raise LtiRefused(f"The launch has no {what}.")
+    if len(str(value)) > 255:
+        raise LtiRefused(f"The launch's {what} is longer than 255 characters.")
+    return str(value)
+
+
+def _url(value: Any) -> str | None:
+    """A service or page URL from the launch; ignored unless it is a plausible one."""
+    if isinstance(value, str) and len(value) <= 500 and value.startswith(("https://", "http://")):
+        return value
+    return None
 
 
 class _FormRequest(Request):

@@ -24,6 +24,7 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from grader import metrics
 from grader.extensions import db
 from grader.lti_models import (
     LtiContext,
@@ -256,10 +257,12 @@ def deliver(send_id: int) -> PassbackState | None:
         send.last_error = problem[:2000]
         db.session.commit()
         log.warning("LTI score %s not taken: %s", send_id, problem)
+        metrics.lti_score_sent("refused")
         raise LtiServiceFailed(problem) from None
     send.state, send.sent_at, send.last_error = PassbackState.SENT, utcnow(), None
     send.attempts += 1
     db.session.commit()
+    metrics.lti_score_sent("sent")
     return send.state
 
 
@@ -271,6 +274,7 @@ def give_up(send_id: int) -> None:
         .values(state=PassbackState.FAILED)
     )
     db.session.commit()
+    metrics.lti_score_sent("failed")
 
 
 def resend(actor: User, assignment_id: int, student_id: int | None = None) -> list[int]:

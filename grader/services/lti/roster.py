@@ -50,19 +50,21 @@ def sync_roster(actor: User | None, course_id: int) -> RosterSync:
     enrolled = skipped = 0
     for context in contexts:
         for member in _members(context):
-            role = course_role(list(member.get("roles") or []))
-            if (
-                role is None
-                or member.get("status", "Active") != "Active"
-                or not member.get("user_id")
-            ):
+            roles, subject, email = member.get("roles"), member.get("user_id"), member.get("email")
+            role = (
+                course_role([r for r in roles if isinstance(r, str)])
+                if isinstance(roles, list)
+                else None
+            )
+            usable = isinstance(subject, str | int) and 0 < len(str(subject)) <= 255
+            if role is None or member.get("status", "Active") != "Active" or not usable:
                 skipped += 1
                 continue
             user = user_for_subject(
                 context.platform_id,
-                str(member["user_id"]),
-                str(member.get("name") or ""),
-                member.get("email"),
+                str(subject),
+                str(member.get("name") or "")[:200],
+                email if isinstance(email, str) else None,
             )
             enroll(user, context.course, role)
             enrolled += 1
@@ -71,12 +73,13 @@ def sync_roster(actor: User | None, course_id: int) -> RosterSync:
 
 
 def _members(context: LtiContext) -> list[dict]:
+    """Every member the platform lists (page by page), objects only."""
     connector = ServiceConnector(registration_of(context.platform), requests_session=http_session())
     service = NamesRolesProvisioningService(
         connector, {"context_memberships_url": context.memberships_url}
     )
     try:
-        return list(service.get_members())
+        return [member for member in service.get_members() if isinstance(member, dict)]
     except LtiException as exc:
         response = getattr(exc, "response", None)
         detail = f"it answered {response.status_code}" if response is not None else str(exc)
