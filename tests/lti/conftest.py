@@ -47,22 +47,28 @@ def lms(app):
         platform.add_user("bob-2", "Bob Learner", "bob@lms.example", [LEARNER], CONTEXT)
         platform.add_user("ted-3", "Ted Teacher", "ted@lms.example", [INSTRUCTOR], CONTEXT)
         platform.add_user("tia-4", "Tia Assistant", "tia@lms.example", CANVAS_TA, CONTEXT)
-        with app.app_context():
-            registered = register_platform(
-                PlatformSpec(
-                    name="Test LMS",
-                    issuer=platform.issuer,
-                    client_id=platform.client_id,
-                    auth_login_url=platform.auth_login_url,
-                    auth_token_url=platform.token_url,
-                    key_set_url=platform.jwks_url,
-                    deployment_ids=(platform.deployment_id,),
-                )
-            )
-            course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
-            link_context(registered.id, CONTEXT, course)
+        connect(app, platform)
         yield platform
         assert platform.problems == []
+
+
+def connect(app, platform: LtiTestPlatform) -> None:
+    """Register the platform as an administrator would, its course CONTEXT opening the demo
+    course."""
+    with app.app_context():
+        registered = register_platform(
+            PlatformSpec(
+                name="Test LMS",
+                issuer=platform.issuer,
+                client_id=platform.client_id,
+                auth_login_url=platform.auth_login_url,
+                auth_token_url=platform.token_url,
+                key_set_url=platform.jwks_url,
+                deployment_ids=(platform.deployment_id,),
+            )
+        )
+        course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
+        link_context(registered.id, CONTEXT, course)
 
 
 def launch(

@@ -10,15 +10,9 @@ import pytest
 import requests
 from browser import page  # noqa: F401  (fixture)
 from playwright.sync_api import expect
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from grader.extensions import db
-from grader.models import Course
-from grader.services.demo import DEMO_COURSE
-from grader.services.lti.platforms import PlatformSpec, register_platform
-from grader.services.lti.provisioning import link_context
-from lti.conftest import CONTEXT
+from lti.conftest import CONTEXT, connect
 from lti.platform import INSTRUCTOR, LEARNER, LtiTestPlatform
 
 # Slow: a browser, and the tool served on a port.
@@ -48,20 +42,7 @@ def framing_lms(app, served_tool):
         platform.add_context(CONTEXT, "ML-101", "Machine learning")
         platform.add_user("ann-1", "Ann Learner", "ann@lms.example", [LEARNER], CONTEXT)
         platform.add_user("ted-3", "Ted Teacher", "ted@lms.example", [INSTRUCTOR], CONTEXT)
-        with app.app_context():
-            registered = register_platform(
-                PlatformSpec(
-                    name="Test LMS",
-                    issuer=platform.issuer,
-                    client_id=platform.client_id,
-                    auth_login_url=platform.auth_login_url,
-                    auth_token_url=platform.token_url,
-                    key_set_url=platform.jwks_url,
-                    deployment_ids=(platform.deployment_id,),
-                )
-            )
-            course = db.session.scalar(select(Course).where(Course.code == DEMO_COURSE[0]))
-            link_context(registered.id, CONTEXT, course)
+        connect(app, platform)
         yield platform
         assert platform.problems == []
 
