@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -25,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from grader.extensions import db
 from grader.models import Role, User
+from grader.services.assignments.rules import is_released
 from grader.services.errors import LtiRefused
 from grader.services.lti import deep_linking, keys
 from grader.services.lti.deep_linking import DeepLinkRequest
@@ -71,6 +73,11 @@ def launch():
             token=_serializer().dumps({"request": pick.as_dict(), "frame_origin": frame_origin}),
         )
     if outcome.role == Role.STUDENT:
+        if not is_released(outcome.assignment):
+            flash(
+                f"“{outcome.assignment.title}” is not open yet: it has not been released.",
+                "error",
+            )
         return redirect(url_for("pages.index", assignment=outcome.assignment.id), code=303)
     return redirect(url_for("staff.dashboard", assignment_id=outcome.assignment.id), code=303)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from grader.cli import main
 from grader.extensions import db
-from grader.lti_models import LtiKey, LtiPlatform
+from grader.lti_models import LtiContext, LtiKey, LtiPlatform
 from grader.services.lti import keys
 from lti.conftest import launch, place
 
@@ -109,3 +109,39 @@ def test_rotated_key_signs_and_the_old_one_is_published_for_the_grace(app, lms):
 def test_the_key_set_holds_public_keys_only(app):
     [key] = app.test_client().get("/lti/jwks").get_json()["keys"]
     assert set(key) == {"kty", "e", "n", "kid", "alg", "use"}
+
+
+def test_link_course_maps_an_lms_course_to_an_existing_one(app):
+    assert cli(app, *REGISTER).exit_code == 0
+    linked = cli(
+        app,
+        "lti",
+        "link-course",
+        "--issuer",
+        "https://moodle.example.edu",
+        "--context",
+        "77",
+        "BT-AI",
+    )
+    assert linked.exit_code == 0 and "LMS course '77' now opens BT-AI." in linked.output
+    with app.app_context():
+        context = db.session.scalar(select(LtiContext))
+        assert (context.context_id, context.course.code) == ("77", "BT-AI")
+    unknown = cli(
+        app,
+        "lti",
+        "link-course",
+        "--issuer",
+        "https://moodle.example.edu",
+        "--context",
+        "77",
+        "NOPE",
+    )
+    assert unknown.exit_code == 1 and "there is no course 'NOPE'" in unknown.output
+    elsewhere = cli(
+        app, "lti", "link-course", "--issuer", "https://other.example", "--context", "7", "BT-AI"
+    )
+    assert (
+        elsewhere.exit_code == 1
+        and "No LMS with issuer 'https://other.example'" in elsewhere.output
+    )

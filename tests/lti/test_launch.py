@@ -13,6 +13,7 @@ from sqlalchemy import select
 from grader.extensions import db
 from grader.lti_models import LtiIdentity, LtiResourceLink
 from grader.models import Assignment, Enrollment, Role, User
+from grader.services.assignments.authoring import NOT_RELEASED
 from lti.conftest import TOOL, counts, launch, place
 from lti.platform import CLAIM, LEARNER, TAMPERS
 
@@ -216,3 +217,14 @@ def test_odd_claims_from_a_registered_lms_get_a_clear_page(app, lms, claims, say
     refused = launch(app, lms, "bob-2", link=link.id)
     assert refused.response.status_code == 400 and says in text(refused.response)
     assert counts(app) == before
+
+
+def test_a_student_opening_an_unreleased_assignment_is_told_so(app, lms):
+    link = place(app, lms)
+    with app.app_context():
+        lab6 = db.session.scalar(select(Assignment).where(Assignment.slug == "lab6"))
+        lab6.release_at = NOT_RELEASED
+        db.session.commit()
+    student = launch(app, lms, "ann-1", link=link.id)
+    page = text(student.client.get(student.response.headers["Location"]))
+    assert "“Lab 6 - Deep Learning 1” is not open yet: it has not been released." in page
