@@ -49,7 +49,11 @@ from grader.services.assignments.rules import as_utc, counting_attempt
 from grader.services.errors import LtiServiceFailed
 from grader.services.lti.platforms import http_session, registration_of
 from grader.services.permissions import require_staff
-from grader.services.submissions.standings import StudentAttempts, class_attempts
+from grader.services.submissions.standings import (
+    StudentAttempts,
+    class_attempts,
+    student_attempts,
+)
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 # session.info keys: changes noticed at flush (assignment id -> student ids, or None for all), and
@@ -148,7 +152,12 @@ def stage_scores(
         return []
     assignment = session.get(Assignment, assignment_id)
     wanted = None if student_ids is None else set(student_ids)
-    attempts = class_attempts(assignment)
+    # A graded run concerns one student: read only theirs, not the whole class's, each time.
+    attempts = (
+        class_attempts(assignment)
+        if wanted is None
+        else {student: student_attempts(assignment, student) for student in wanted}
+    )
     staged = []
     for link in links:
         for identity in _linked_students(session, link.context, wanted):
