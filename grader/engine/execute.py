@@ -278,9 +278,10 @@ class _Run:
             self._execute(cell, index)
         except CellTimeoutError:
             self.last_cell_timed_out = True
-        except ValueError:
+        except (ValueError, KeyError):
             # jupyter_client could not read the kernel's reply (bad or repeated signature, not
-            # JSON): the notebook replaced something the kernel itself uses to talk to us.
+            # JSON, a header without its ids): the notebook replaced something the kernel itself
+            # uses to talk to us.
             self.result.stopped_reason = (
                 f"Cell #{index + 1} broke the kernel's connection to the grader (for "
                 "example by replacing json.dumps, which Jupyter itself uses); the "

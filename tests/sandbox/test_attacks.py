@@ -49,6 +49,11 @@ AFTER_ANSWERS = {
     "breaking the kernel's messages": (
         "import json\njson.dumps = lambda *args, **kwargs: '{}'\nprint('broken')"
     ),
+    # Each message different (so no repeated signature), none with a header jupyter_client can use.
+    "kernel messages without ids": (
+        "import itertools, json\ncount = itertools.count()\n"
+        "json.dumps = lambda *args, **kwargs: '{\"n\": %d}' % next(count)\nprint('broken')"
+    ),
     "symlink to a host file": "import os\nos.symlink('/etc/passwd', 'passwd-link')\n"
     "os.symlink('/work', 'work-link')\nprint(sorted(os.listdir('.')))",
 }
@@ -61,10 +66,9 @@ def test_attack_after_the_answers_costs_nothing(attack_package, attack, sandbox)
     assert len(nbformat.writes(result.executed)) < 2_000_000, "the stored notebook stays small"
 
 
-def test_breaking_the_kernel_protocol_is_explained(attack_package, sandbox):
-    result = grade(
-        sandbox, attack_package, with_attack(AFTER_ANSWERS["breaking the kernel's messages"])
-    )
+@pytest.mark.parametrize("attack", ["breaking the kernel's messages", "kernel messages without ids"])
+def test_breaking_the_kernel_protocol_is_explained(attack_package, sandbox, attack):
+    result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS[attack]))
     assert "broke the kernel's connection to the grader" in result.report.stopped_reason
 
 
