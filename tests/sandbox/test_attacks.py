@@ -66,7 +66,9 @@ def test_attack_after_the_answers_costs_nothing(attack_package, attack, sandbox)
     assert len(nbformat.writes(result.executed)) < 2_000_000, "the stored notebook stays small"
 
 
-@pytest.mark.parametrize("attack", ["breaking the kernel's messages", "kernel messages without ids"])
+@pytest.mark.parametrize(
+    "attack", ["breaking the kernel's messages", "kernel messages without ids"]
+)
 def test_breaking_the_kernel_protocol_is_explained(attack_package, sandbox, attack):
     result = grade(sandbox, attack_package, with_attack(AFTER_ANSWERS[attack]))
     assert "broke the kernel's connection to the grader" in result.report.stopped_reason
