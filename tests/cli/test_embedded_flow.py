@@ -81,6 +81,9 @@ def test_student_drops_a_notebook_on_the_upload_form(embedded_server, page):
     base_url, _instance, _log = embedded_server
     sign_in(page, base_url)
     page.get_by_label("Assignment").select_option(label="BT-AI · Lab 6 - Deep Learning 1")
+    # The drop zone's script is deferred: a person cannot drop before the page has loaded, and
+    # neither may the test (the heading may show first).
+    page.wait_for_load_state("load")
     # What the browser does when a file is dragged from the desktop: a drop event carrying it.
     page.locator("#dropzone").evaluate(
         """(zone, text) => {
