@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import Settings
 from grader.services.grading.runs import time_limits
-from grader.services.lti.passback import SENDS_TO_DELIVER
+from grader.services.lti.staging import SENDS_TO_DELIVER
 
 GRADE_TASK = "grader.grade_submission"
 VALIDATE_TASK = "grader.validate_package"

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from grader.config import Settings
 from grader.extensions import db
 from grader.lti_models import LtiGradeSend, LtiIdentity, LtiResourceLink, PassbackState
-from grader.services.lti.passback import SENDS_TO_DELIVER
+from grader.services.lti.staging import SENDS_TO_DELIVER
 from grader.web import create_web_app
 from lti.conftest import launch, place
 
